@@ -1,0 +1,2 @@
+//! TOS Hash V3 benchmark. Placeholder: being written.
+fn main() {}

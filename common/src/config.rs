@@ -1,0 +1,1 @@
+//! The one configuration schema of both roles. Placeholder: being written.

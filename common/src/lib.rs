@@ -1,0 +1,16 @@
+//! What the master and the slaves share: the TOS chain primitives (TOS Hash V3,
+//! difficulty and targets, bech32 addresses, the block header and the 112-byte
+//! MinerWork), the one configuration schema for both roles, and logging setup.
+//!
+//! The names `pow::hash`, `difficulty`, `address::Address` and
+//! `header::{BlockHeader, MinerWork}` are a public contract: tools outside the
+//! workspace call them.
+#![forbid(unsafe_code)]
+
+pub mod address;
+pub mod config;
+pub mod difficulty;
+pub mod header;
+pub mod network;
+pub mod pow;
+pub mod telemetry;

@@ -1,0 +1,2 @@
+//! TOS Pool master. Placeholder: being written.
+#![forbid(unsafe_code)]

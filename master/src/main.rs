@@ -1,0 +1,2 @@
+//! The `tos-pool-master` binary. Placeholder: being written.
+fn main() {}

@@ -1,0 +1,2 @@
+//! The master↔slave contract. Placeholder: being written.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! TOS Pool slave. Placeholder: being written.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! The `tos-pool-slave` binary. Placeholder: being written.
+fn main() {}
