@@ -1,2 +1,7 @@
-//! The master↔slave contract. Placeholder: being written.
+//! The master↔slave contract of TOS Pool. [`auth`] holds the bearer-token
+//! helpers both sides use to authenticate the slave stream.
 #![forbid(unsafe_code)]
+
+pub mod auth;
+
+pub use auth::{AUTHORIZATION_HEADER, bearer, parse_bearer, verify_bearer};
