@@ -26,3 +26,6 @@ pub mod v1 {
 
 #[cfg(test)]
 mod wire_tests;
+
+#[cfg(test)]
+mod stream_tests;
