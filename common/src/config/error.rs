@@ -30,13 +30,13 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The text is not YAML.
-    #[error("config is not valid YAML{}: {message}", location_text(*line, *column))]
+    #[error("config is not valid YAML: {message}")]
     Yaml {
         /// 1-based line of the problem, when known.
         line: Option<usize>,
         /// 1-based column of the problem, when known.
         column: Option<usize>,
-        /// The parser's message.
+        /// The parser's message, location included.
         message: String,
     },
     /// A key the schema does not have (usually a typo).
@@ -86,14 +86,6 @@ impl ConfigError {
     }
 }
 
-fn location_text(line: Option<usize>, column: Option<usize>) -> String {
-    match (line, column) {
-        (Some(line), Some(column)) => format!(" at line {line}, column {column}"),
-        (Some(line), None) => format!(" at line {line}"),
-        _ => String::new(),
-    }
-}
-
 fn invalid_text(problems: &[Invalid]) -> String {
     match problems {
         [one] => one.to_string(),
@@ -134,15 +126,15 @@ mod tests {
     }
 
     #[test]
-    fn yaml_error_shows_location() {
+    fn yaml_error_shows_the_parser_message() {
         let error = ConfigError::Yaml {
             line: Some(3),
             column: Some(7),
-            message: "did not find expected key".into(),
+            message: "did not find expected key at line 3 column 7".into(),
         };
         assert_eq!(
             error.to_string(),
-            "config is not valid YAML at line 3, column 7: did not find expected key"
+            "config is not valid YAML: did not find expected key at line 3 column 7"
         );
     }
 }

@@ -69,7 +69,7 @@ impl Problems {
             self.add(
                 key,
                 format!(
-                    "{error}; expected a normal {} address starting with {}1",
+                    "{error} (network is {}: a normal address starting with {}1)",
                     config.network,
                     config.network.address_prefix()
                 ),

@@ -20,7 +20,7 @@ fn fee_address_must_parse_for_the_network() {
     assert!(
         error
             .to_string()
-            .contains("devnet address starting with tst1"),
+            .contains("network is devnet: a normal address starting with tst1"),
         "{error}"
     );
     let mut broken = DEVNET_ADDRESS.to_string();
