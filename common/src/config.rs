@@ -1,1 +1,0 @@
-//! The one configuration schema of both roles. Placeholder: being written.

@@ -1,0 +1,135 @@
+//! Sections about the cluster's own links and listeners: `master` (the slave
+//! gateway, whose secret both roles read) and `slave` (the miner-facing edge).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::duration;
+
+fn bind(ip: [u8; 4], port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::from(ip), port))
+}
+
+/// `master`: the gRPC gateway slaves connect to. `secret` is read by both
+/// roles: the master checks it, slaves send it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MasterConfig {
+    /// Address the slave gateway listens on.
+    pub bind: SocketAddr,
+    /// Bearer token shared by the master and its slaves (≥ 16 characters).
+    /// Required; best set through `TOS_POOL_MASTER_SECRET`.
+    pub secret: String,
+    /// PEM certificate chain the gateway serves.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Serve the gateway without TLS; refused unless `bind` is loopback.
+    pub allow_plaintext: bool,
+    /// A slave silent for this long is considered gone and its index freed.
+    #[serde(with = "duration")]
+    pub slave_timeout: Duration,
+}
+
+impl Default for MasterConfig {
+    fn default() -> Self {
+        MasterConfig {
+            bind: bind([127, 0, 0, 1], 50051),
+            secret: String::new(),
+            tls_cert: None,
+            tls_key: None,
+            allow_plaintext: false,
+            slave_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `slave`: the edge node's link to the master and its miner listeners.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlaveConfig {
+    /// Name of this slave in the master's logs; defaults to the host name.
+    pub id: Option<String>,
+    /// The master's gateway URL (`https://`; `http://` only with
+    /// `master.allow_plaintext`).
+    pub master_url: String,
+    /// PEM CA or certificate to trust for the master; system roots when absent.
+    pub master_ca: Option<PathBuf>,
+    /// TLS server name to expect from the master; defaults to the URL's host.
+    pub master_server_name: Option<String>,
+    /// Stratum over plain TCP.
+    pub stratum_bind: SocketAddr,
+    /// Stratum over TLS; off when absent.
+    pub stratum_tls_bind: Option<SocketAddr>,
+    /// PEM certificate chain for Stratum TLS, wss and Xatum.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Serve Stratum over WebSocket (ws) on `websocket_bind`.
+    pub websocket_enabled: bool,
+    /// WebSocket (ws) listener.
+    pub websocket_bind: SocketAddr,
+    /// WebSocket over TLS (wss); off when absent.
+    pub websocket_tls_bind: Option<SocketAddr>,
+    /// Serve Xatum (always TLS) on `xatum_bind`.
+    pub xatum_enabled: bool,
+    /// Xatum listener.
+    pub xatum_bind: SocketAddr,
+    /// `/healthz`, `/readyz` and `/metrics`.
+    pub http_bind: SocketAddr,
+    /// Shares per batch sent to the master.
+    pub share_batch_size: u32,
+    /// A partial batch is sent after this long.
+    #[serde(with = "duration")]
+    pub share_flush_interval: Duration,
+    /// Shares kept for replay while the master has not acked them; beyond this
+    /// new shares are refused rather than buffered without bound.
+    pub max_unacked_shares: u64,
+    /// On SIGTERM, time allowed to flush shares before exiting.
+    #[serde(with = "duration")]
+    pub drain_timeout: Duration,
+    /// Accept PROXY protocol v1/v2 headers from `trusted_proxies`.
+    pub proxy_protocol: bool,
+    /// IPs or CIDRs (`10.0.0.0/8`) allowed to send PROXY headers.
+    pub trusted_proxies: Vec<String>,
+    /// Hashing threads for share validation; 0 = number of cores.
+    pub validation_threads: u32,
+}
+
+impl Default for SlaveConfig {
+    fn default() -> Self {
+        SlaveConfig {
+            id: None,
+            master_url: "https://127.0.0.1:50051".to_string(),
+            master_ca: None,
+            master_server_name: None,
+            stratum_bind: bind([0, 0, 0, 0], 3333),
+            stratum_tls_bind: None,
+            tls_cert: None,
+            tls_key: None,
+            websocket_enabled: true,
+            websocket_bind: bind([0, 0, 0, 0], 3335),
+            websocket_tls_bind: None,
+            xatum_enabled: true,
+            xatum_bind: bind([0, 0, 0, 0], 3336),
+            http_bind: bind([127, 0, 0, 1], 9100),
+            share_batch_size: 500,
+            share_flush_interval: Duration::from_millis(20),
+            max_unacked_shares: 100_000,
+            drain_timeout: Duration::from_secs(10),
+            proxy_protocol: false,
+            trusted_proxies: Vec::new(),
+            validation_threads: 0,
+        }
+    }
+}
+
+impl SlaveConfig {
+    /// Whether any listener needs `tls_cert`/`tls_key`.
+    pub fn needs_tls(&self) -> bool {
+        self.stratum_tls_bind.is_some() || self.websocket_tls_bind.is_some() || self.xatum_enabled
+    }
+}
