@@ -1,2 +1,5 @@
 //! TOS Pool slave. Placeholder: being written.
 #![forbid(unsafe_code)]
+
+pub mod extranonce;
+pub mod vardiff;
