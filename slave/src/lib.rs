@@ -2,4 +2,5 @@
 #![forbid(unsafe_code)]
 
 pub mod extranonce;
+pub mod session;
 pub mod vardiff;

@@ -200,7 +200,8 @@ impl Vardiff {
         }
         let elapsed = elapsed_ms as f64 / 1000.0;
         let empty_window = self.window_shares == 0;
-        self.estimate.fold(HISTORY_WEIGHT, self.window_work, elapsed);
+        self.estimate
+            .fold(HISTORY_WEIGHT, self.window_work, elapsed);
         self.window_start_ms = now_ms;
         self.window_shares = 0;
         self.window_work = 0.0;

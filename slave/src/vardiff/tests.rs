@@ -182,7 +182,10 @@ fn does_not_oscillate_once_settled() {
         let changes = miner.changes_since(settled_at);
         // 120 retargets in the hour.
         assert!(changes.len() <= 8, "seed {seed}: {changes:?}");
-        assert!(sign_flips(&changes, before) <= 5, "seed {seed}: {changes:?}");
+        assert!(
+            sign_flips(&changes, before) <= 5,
+            "seed {seed}: {changes:?}"
+        );
     }
 }
 
@@ -192,7 +195,13 @@ fn retargets_until(miner: &Miner, from_ms: u64, bound: f64, rising: bool) -> Opt
     miner
         .changes_since(from_ms)
         .iter()
-        .find(|(_, d)| if rising { *d as f64 >= bound } else { *d as f64 <= bound })
+        .find(|(_, d)| {
+            if rising {
+                *d as f64 >= bound
+            } else {
+                *d as f64 <= bound
+            }
+        })
         .map(|(at, _)| (at - from_ms).div_ceil(RETARGET_MS))
 }
 
