@@ -1,2 +1,4 @@
 //! TOS Pool master. Placeholder: being written.
 #![forbid(unsafe_code)]
+
+pub mod pplns;
