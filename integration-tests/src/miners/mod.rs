@@ -24,7 +24,7 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 
 pub use any::{Endpoint, Protocol, TestMiner};
-pub use connection::{CloseReason, Connection};
+pub use connection::{CloseReason, Connection, answer_error, submit_outcome};
 pub use stratum::{StratumMiner, Subscription};
 pub use transcript::{Direction, Frame, Transcript, WireRecord};
 pub use websocket::WebSocketMiner;
