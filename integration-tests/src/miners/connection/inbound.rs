@@ -98,7 +98,8 @@ pub(super) async fn read_lines(
     read: ReadHalf<BoxedIo>,
     max_line: usize,
 ) {
-    let mut reader = BufReader::new(read);
+    // Pool messages are a few hundred bytes: a small buffer keeps sessions cheap.
+    let mut reader = BufReader::with_capacity(2048, read);
     let mut buffer = Vec::new();
     let limit = u64::try_from(max_line)
         .unwrap_or(u64::MAX)
