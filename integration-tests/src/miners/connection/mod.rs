@@ -29,6 +29,9 @@ use super::{MinerError, MinerOptions};
 pub(crate) use io::connect_io;
 pub use rpc::{answer_error, submit_outcome};
 
+/// Malformed messages kept per connection; later ones are only logged.
+const MAX_PROTOCOL_ERRORS: usize = 1000;
+
 /// A byte stream of either transport.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
@@ -177,7 +180,8 @@ impl Connection {
     }
 
     /// Messages from the pool this miner could not make sense of (bad JSON,
-    /// a malformed job, an answer to no request). Empty for a well-behaved pool.
+    /// a malformed job, an answer to no request), the first 1000 of them.
+    /// Empty for a well-behaved pool.
     pub fn protocol_errors(&self) -> Vec<String> {
         lock(&self.protocol_errors).clone()
     }
@@ -281,7 +285,11 @@ impl Connection {
 
     fn protocol_error(&self, what: String) {
         tracing::warn!(error = %what, "test miner received a malformed message");
-        lock(&self.protocol_errors).push(what);
+        let mut errors = lock(&self.protocol_errors);
+        // A misbehaving pool must not grow a load test's memory without bound.
+        if errors.len() < MAX_PROTOCOL_ERRORS {
+            errors.push(what);
+        }
     }
 
     fn set_closed(&self, reason: CloseReason) {
