@@ -95,11 +95,12 @@ fn search(
     max_tries: u64,
     accept: impl Fn(&[u8; 32]) -> bool,
 ) -> Option<(u64, [u8; 32])> {
+    let mut hasher = pow::Hasher::new();
     let mut work = *header;
     let mut nonce = start_nonce;
     for _ in 0..max_tries {
         work[NONCE_RANGE].copy_from_slice(&nonce.to_be_bytes());
-        let hash = pow::hash(&work);
+        let hash = hasher.hash(&work);
         if accept(&hash) {
             return Some((nonce, hash));
         }
