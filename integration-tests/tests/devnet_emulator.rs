@@ -366,6 +366,24 @@ async fn envelope_errors_and_notifications() {
     assert_eq!(code, METHOD_NOT_FOUND);
     let (code, _) = error_of(&call(&devnet, "get_height", json!({"x": 1})).await);
     assert_eq!(code, INVALID_PARAMS);
+
+    // Bad control bodies are refused with a reason, never a crash.
+    let (status, body) = control(&devnet, "set_difficulty", json!({"difficulty": "0"})).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = control(&devnet, "advance", json!({"count": u64::MAX})).await;
+    assert_eq!(status, 400);
+    let (status, body) = control(&devnet, "self_destruct", json!({})).await;
+    assert_eq!(status, 404);
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("set_difficulty"))
+    );
+    let (status, _) = post(addr, "/control/fail", "{\"mode\":")
+        .await
+        .expect("answers");
+    assert_eq!(status, 400);
+    assert_eq!(result(&devnet, "get_height", Value::Null).await, 0);
     devnet.shutdown().await;
 }
 

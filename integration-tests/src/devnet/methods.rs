@@ -271,3 +271,99 @@ fn validate_address(daemon: &Daemon, args: ValidateParams) -> Result<Value, RpcE
     let is_valid = same_network && (!is_integrated || args.allow_integrated);
     Ok(json!({"is_valid": is_valid, "is_integrated": is_integrated}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devnet::node::DEVNET_MINER_KEY;
+    use crate::devnet::rpc::answer;
+    use tos_pool_common::difficulty::Difficulty;
+
+    fn daemon() -> Daemon {
+        let d = Difficulty::from_u64(1).expect("non-zero");
+        Daemon::new(
+            Node::new(Network::Devnet, DEVNET_MINER_KEY, d, now_ms()),
+            true,
+        )
+    }
+
+    fn run(daemon: &Daemon, body: &str) -> Value {
+        answer(body.as_bytes(), |r| call(daemon, r)).expect("requests with an id get a reply")
+    }
+
+    #[test]
+    fn every_method_answers_a_well_formed_request() {
+        let d = daemon();
+        let address = Address::new(DEVNET_MINER_KEY, Network::Devnet).to_string();
+        let template = run(
+            &d,
+            &json!({"jsonrpc":"2.0","id":1,"method":"get_block_template","params":{"address":address}})
+                .to_string(),
+        );
+        let template = template["result"]["template"]
+            .as_str()
+            .expect("template")
+            .to_string();
+        let requests = [
+            json!({"method":"get_info"}),
+            json!({"method":"get_miner_work","params":{"template":template}}),
+            json!({"method":"submit_block","params":{"block_template":template}}),
+            json!({"method":"get_block_at_topoheight","params":{"topoheight":1,"include_txs":false}}),
+            json!({"method":"get_blocks_at_height","params":{"height":1,"include_txs":false,"max":1}}),
+            json!({"method":"get_top_block"}),
+            json!({"method":"get_height"}),
+            json!({"method":"get_topoheight"}),
+            json!({"method":"get_stable_height"}),
+            json!({"method":"get_difficulty"}),
+            json!({"method":"p2p_status"}),
+            json!({"method":"get_balance","params":{"address":address,"asset":TOS_ASSET}}),
+            json!({"method":"validate_address","params":{"address":address}}),
+        ];
+        for mut request in requests {
+            request["jsonrpc"] = json!("2.0");
+            request["id"] = json!(1);
+            let reply = run(&d, &request.to_string());
+            assert!(reply.get("result").is_some(), "{request} → {reply}");
+        }
+        let work = run(
+            &d,
+            &json!({"jsonrpc":"2.0","id":1,"method":"get_miner_work","params":{"template":template}})
+                .to_string(),
+        );
+        assert_eq!(
+            work["result"]["miner_work"].as_str().map(str::len),
+            Some(224)
+        );
+    }
+
+    #[test]
+    fn mutated_requests_never_panic() {
+        let d = daemon();
+        let address = Address::new(DEVNET_MINER_KEY, Network::Devnet).to_string();
+        let template = d
+            .node()
+            .template(DEVNET_MINER_KEY, now_ms())
+            .header
+            .to_hex();
+        let seeds = [
+            json!({"jsonrpc":"2.0","id":1,"method":"submit_block","params":{"block_template":template}}),
+            json!({"jsonrpc":"2.0","id":1,"method":"get_balance","params":{"address":address,"asset":TOS_ASSET}}),
+            json!({"jsonrpc":"2.0","id":1,"method":"get_blocks_at_height","params":{"height":0,"max":9}}),
+            json!({"jsonrpc":"2.0","id":1,"method":"validate_address","params":{"address":address,"allow_integrated":true}}),
+        ];
+        let mut replies = 0;
+        for seed in seeds {
+            let bytes = seed.to_string().into_bytes();
+            for i in 0..bytes.len() {
+                for replacement in [b'0', b'"', b'}', b'9', 0xff] {
+                    let mut mutated = bytes.clone();
+                    mutated[i] = replacement;
+                    if answer(&mutated, |r| call(&d, r)).is_some() {
+                        replies += 1;
+                    }
+                }
+            }
+        }
+        assert!(replies > 0);
+    }
+}

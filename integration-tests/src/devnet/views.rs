@@ -100,15 +100,15 @@ pub fn info(node: &Node) -> Value {
     })
 }
 
-/// The `get_difficulty` result: difficulty, the hashrate it implies at one
-/// block per second, and that hashrate for people.
+/// The `get_difficulty` result: difficulty, the hashrate it implies, and
+/// that hashrate for people. With a 1,000 ms block time target the
+/// hashrate (difficulty per second) equals the difficulty.
 pub fn difficulty(difficulty: Difficulty) -> Value {
-    let hashrate = difficulty.as_u256() * ruint::aliases::U256::from(1_000u64)
-        / ruint::aliases::U256::from(BLOCK_TIME_TARGET_MS);
+    const _: () = assert!(BLOCK_TIME_TARGET_MS == 1_000);
     json!({
         "difficulty": difficulty,
-        "hashrate": hashrate.to_string(),
-        "hashrate_formatted": format_hashrate(f64::from(hashrate)),
+        "hashrate": difficulty,
+        "hashrate_formatted": format_hashrate(difficulty.to_f64()),
     })
 }
 
