@@ -89,6 +89,10 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    // Installed before the URL is printed, so a SIGTERM sent by whoever
+    // reads it always ends in a clean exit.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
     let devnet = Devnet::start(DevnetConfig {
         bind: args.bind,
         network: args.network,
@@ -101,18 +105,11 @@ async fn main() -> anyhow::Result<()> {
     .context("starting the devnet")?;
     println!("tos-devnet listening on {}", devnet.url());
     tracing::debug!(controls = ?CONTROLS, "controls available");
-    wait_for_signal().await?;
-    devnet.shutdown().await;
-    Ok(())
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
     tokio::select! {
         result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
         _ = terminate.recv() => {}
     }
+    devnet.shutdown().await;
     Ok(())
 }
 
