@@ -1,2 +1,5 @@
 //! TOS Pool master. Placeholder: being written.
 #![forbid(unsafe_code)]
+
+pub mod lifecycle;
+pub mod pplns;

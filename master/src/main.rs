@@ -1,2 +1,55 @@
-//! The `tos-pool-master` binary. Placeholder: being written.
-fn main() {}
+//! `tos-pool-master`: the one process of a pool cluster that owns the chain
+//! view and the money.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use tos_pool_common::config::{Config, Role};
+use tos_pool_common::telemetry;
+
+/// Command line of the master.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tos-pool-master",
+    version,
+    about = "TOS Pool master: block templates, share ledger, blocks, PPLNS, payouts and the API",
+    long_about = "The master of a TOS Pool cluster. It takes block templates from one or more \
+TOS daemons (with health checks and failover), streams jobs over gRPC to the slaves, keeps the \
+exactly-once share ledger in Redis, submits blocks, splits rewards by PPLNS, tracks block \
+maturity, pays miners and serves the REST API.\n\nEvery config key can be overridden from the \
+environment as TOS_POOL_<SECTION>_<KEY>, e.g. TOS_POOL_REDIS_PASSWORD."
+)]
+struct Cli {
+    /// Path of the YAML config (see config/master.yaml for every key).
+    #[arg(short, long, env = "TOS_POOL_CONFIG", default_value = "config/master.yaml")]
+    config: PathBuf,
+    /// Load and validate the config, print a summary and exit.
+    #[arg(long)]
+    check: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load_for(&cli.config, Role::Master)
+        .with_context(|| format!("loading config {}", cli.config.display()))?;
+    if cli.check {
+        println!(
+            "{}: valid master config for {} (gRPC {}, API {})",
+            cli.config.display(),
+            config.network,
+            config.master.bind,
+            config.api.bind
+        );
+        return Ok(());
+    }
+    let _logging = telemetry::init_logging(&config.log, "master").context("setting up logging")?;
+    tracing::info!(
+        network = %config.network,
+        bind = %config.master.bind,
+        version = env!("CARGO_PKG_VERSION"),
+        "tos-pool-master loaded its config"
+    );
+    tracing::warn!("the master's services are not built yet: nothing to run, exiting");
+    Ok(())
+}

@@ -1,2 +1,55 @@
-//! The `tos-pool-slave` binary. Placeholder: being written.
-fn main() {}
+//! `tos-pool-slave`: the edge of a pool cluster that miners connect to.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use tos_pool_common::config::{Config, Role};
+use tos_pool_common::telemetry;
+
+/// Command line of a slave.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tos-pool-slave",
+    version,
+    about = "TOS Pool slave: Stratum, WebSocket and Xatum edge that validates shares",
+    long_about = "A slave of a TOS Pool cluster. It terminates miners' Stratum (TCP and TLS), \
+WebSocket GetWork and Xatum connections, gives every session its own work and share difficulty, \
+validates shares with TOS Hash V3, applies connection and ban policy, and forwards shares and \
+block candidates to the master over one authenticated gRPC stream. Run as many as you need \
+behind load balancers; SIGTERM drains a slave.\n\nEvery config key can be overridden from the \
+environment as TOS_POOL_<SECTION>_<KEY>, e.g. TOS_POOL_SLAVE_MASTER_URL."
+)]
+struct Cli {
+    /// Path of the YAML config (see config/slave.yaml for every key).
+    #[arg(short, long, env = "TOS_POOL_CONFIG", default_value = "config/slave.yaml")]
+    config: PathBuf,
+    /// Load and validate the config, print a summary and exit.
+    #[arg(long)]
+    check: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load_for(&cli.config, Role::Slave)
+        .with_context(|| format!("loading config {}", cli.config.display()))?;
+    if cli.check {
+        println!(
+            "{}: valid slave config for {} (master {}, stratum {})",
+            cli.config.display(),
+            config.network,
+            config.slave.master_url,
+            config.slave.stratum_bind
+        );
+        return Ok(());
+    }
+    let _logging = telemetry::init_logging(&config.log, "slave").context("setting up logging")?;
+    tracing::info!(
+        network = %config.network,
+        master = %config.slave.master_url,
+        version = env!("CARGO_PKG_VERSION"),
+        "tos-pool-slave loaded its config"
+    );
+    tracing::warn!("the slave's services are not built yet: nothing to run, exiting");
+    Ok(())
+}
