@@ -1,2 +1,4 @@
 //! TOS Pool slave. Placeholder: being written.
 #![forbid(unsafe_code)]
+
+pub mod validation;
