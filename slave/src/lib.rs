@@ -1,4 +1,5 @@
 //! TOS Pool slave. Placeholder: being written.
 #![forbid(unsafe_code)]
 
+pub mod link;
 pub mod validation;
