@@ -4,3 +4,5 @@
 pub mod extranonce;
 pub mod session;
 pub mod vardiff;
+pub mod link;
+pub mod validation;

@@ -1,0 +1,141 @@
+//! What the master's frames do to the slave's shared state: jobs into the
+//! watch and backlog, bans into the ban list, settings and Welcome published,
+//! block results routed to their submitter. Acks are applied by the task.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tos_pool_proto::v1::{Ban, BlockResult, Drain, Job, Settings, Unban, Welcome};
+
+use super::bans::BanEntry;
+use super::handle::{LinkStatus, Shared, WelcomeInfo, lock};
+use super::jobs::JobInfo;
+use super::outbox::AckNotice;
+
+/// A frame from the master that changes shared state.
+pub(super) enum Inbound {
+    Welcome(Welcome),
+    Job(Job),
+    BlockResult(BlockResult),
+    Ban(Ban),
+    Unban(Unban),
+    Drain(Drain),
+    Settings(Settings),
+}
+
+pub(super) fn apply(shared: &Shared, message: Inbound) {
+    match message {
+        Inbound::Welcome(welcome) => on_welcome(shared, welcome),
+        Inbound::Job(job) => on_job(shared, job),
+        Inbound::BlockResult(result) => on_block_result(shared, result),
+        Inbound::Ban(ban) => match ban.ip.parse::<IpAddr>() {
+            Ok(ip) => {
+                tracing::info!(%ip, reason = %ban.reason, until_ms = ban.until_ms, "ban from the master");
+                shared.bans.ban(
+                    ip,
+                    BanEntry {
+                        reason: ban.reason,
+                        until_ms: ban.until_ms,
+                    },
+                );
+            }
+            Err(_) => tracing::warn!(ip = %ban.ip, "master sent a ban for a malformed IP; ignored"),
+        },
+        Inbound::Unban(unban) => match unban.ip.parse::<IpAddr>() {
+            Ok(ip) => {
+                shared.bans.lift(ip);
+            }
+            Err(_) => {
+                tracing::warn!(ip = %unban.ip, "master sent an unban for a malformed IP; ignored");
+            }
+        },
+        Inbound::Drain(drain) => {
+            tracing::warn!(reason = %drain.reason, "master asks this slave to drain");
+            shared.drain.send_replace(Some(drain.reason));
+        }
+        Inbound::Settings(settings) => on_settings(shared, settings),
+    }
+}
+
+fn on_welcome(shared: &Shared, welcome: Welcome) {
+    let (notice, acked) = {
+        let mut outbox = lock(&shared.outbox);
+        (outbox.on_welcome(welcome.acked_seq), outbox.acked())
+    };
+    shared.acked.send_replace(acked);
+    match notice {
+        AckNotice::Regressed { master, acked } => tracing::error!(
+            master,
+            acked,
+            "master resumed before shares it had acked; those shares cannot be replayed"
+        ),
+        AckNotice::BeyondAssigned { acked, assigned } => tracing::error!(
+            acked,
+            assigned,
+            "master claims shares this slave never sent; is another process using this boot id?"
+        ),
+        AckNotice::Applied { .. } | AckNotice::Old => {}
+    }
+    let info = WelcomeInfo {
+        slave_index: welcome.slave_index,
+        acked_seq: welcome.acked_seq,
+        master_version: welcome.master_version,
+        network: welcome.network,
+    };
+    tracing::info!(
+        slave_index = info.slave_index,
+        acked_seq = info.acked_seq,
+        master_version = %info.master_version,
+        network = %info.network,
+        "welcomed by the master"
+    );
+    if let Some(settings) = welcome.settings {
+        on_settings(shared, settings);
+    }
+    shared.status.send_replace(LinkStatus::Connected {
+        slave_index: info.slave_index,
+    });
+    shared.welcome.send_replace(Some(Arc::new(info)));
+}
+
+fn on_settings(shared: &Shared, settings: Settings) {
+    if settings.job_backlog > 0 {
+        lock(&shared.backlog).set_capacity(settings.job_backlog as usize);
+    }
+    let local = shared.batch_max_config;
+    let batch_max = match settings.share_batch_max {
+        0 => local,
+        master => local.min(u64::from(master)),
+    };
+    shared.batch_max.store(batch_max.max(1), Ordering::Relaxed);
+    shared.settings.send_replace(Some(Arc::new(settings)));
+}
+
+fn on_job(shared: &Shared, job: Job) {
+    match JobInfo::from_proto(job) {
+        Ok(info) => {
+            tracing::debug!(job = %info.job_id, height = info.height, clean = info.clean, "new job");
+            let info = Arc::new(info);
+            lock(&shared.backlog).push(info.clone());
+            shared.jobs.send_replace(Some(info));
+        }
+        Err(error) => {
+            tracing::error!(%error, "job from the master refused; miners keep the previous job")
+        }
+    }
+}
+
+fn on_block_result(shared: &Shared, result: BlockResult) {
+    tracing::info!(
+        request_id = result.request_id,
+        accepted = result.accepted,
+        height = result.height,
+        block_hash = %result.block_hash,
+        reason = %result.reason,
+        "block result from the master"
+    );
+    if !lock(&shared.blocks).on_result(result) {
+        tracing::warn!("block result for an unknown or already answered request");
+    }
+}

@@ -1,0 +1,332 @@
+//! The share-ledger side of the link protocol, without I/O: sequence numbers,
+//! the bounded buffer of unacked shares, and what to send or replay next.
+//!
+//! Shares are numbered 1, 2, 3, … within one `(slave_id, boot_id)`. Every
+//! share stays in the buffer until the master acks it (`Ack.up_to_seq`); on a
+//! new stream the master's `Welcome.acked_seq` says where to resume and
+//! everything after it is sent again. The master recognises a replayed seq,
+//! so each share is counted exactly once.
+
+use std::collections::VecDeque;
+
+use tos_pool_proto::v1::{Share, ShareBatch};
+
+/// The buffer of unacked shares is full: the master has not acked for a
+/// while. The caller must refuse the share rather than lose it silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full {
+    /// Shares waiting for an ack.
+    pub unacked: usize,
+}
+
+/// What a `Welcome` or an `Ack` did to the buffer, for logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckNotice {
+    /// The ack was in range.
+    Applied {
+        /// Shares forgotten because of it.
+        released: usize,
+    },
+    /// The ack was not newer than one already applied: nothing changed.
+    Old,
+    /// The master acked seqs this slave never assigned (its state is from
+    /// another boot or it is confused): everything assigned was released.
+    BeyondAssigned {
+        /// The seq the master acked.
+        acked: u64,
+        /// The highest seq this slave assigned.
+        assigned: u64,
+    },
+    /// The master's Welcome resumes before shares it acked earlier (it lost
+    /// data): those shares are gone from this buffer and cannot be replayed.
+    Regressed {
+        /// The seq the master now says it holds.
+        master: u64,
+        /// The seq it acked before.
+        acked: u64,
+    },
+}
+
+/// Sequence numbers and unacked shares of one slave boot.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    /// Highest seq the master acked; the buffer starts at `acked + 1`.
+    acked: u64,
+    /// Highest seq sent on the current stream (≥ `acked`).
+    sent: u64,
+    /// Shares `acked + 1 ..= acked + unacked.len()`, in order.
+    unacked: VecDeque<Share>,
+    /// Most shares held before [`Outbox::push`] refuses.
+    capacity: usize,
+}
+
+impl Outbox {
+    /// An empty outbox holding at most `capacity` unacked shares (at least 1).
+    pub fn new(capacity: usize) -> Outbox {
+        Outbox {
+            acked: 0,
+            sent: 0,
+            unacked: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Numbers `share` with the next seq and keeps it until acked; returns
+    /// the seq. Refuses when the buffer is full.
+    pub fn push(&mut self, mut share: Share) -> Result<u64, Full> {
+        if self.unacked.len() >= self.capacity {
+            return Err(Full {
+                unacked: self.unacked.len(),
+            });
+        }
+        let seq = self.last_assigned() + 1;
+        share.seq = seq;
+        self.unacked.push_back(share);
+        Ok(seq)
+    }
+
+    /// Highest seq assigned so far (0 before the first share).
+    pub fn last_assigned(&self) -> u64 {
+        self.acked + self.unacked.len() as u64
+    }
+
+    /// Highest seq the master acked.
+    pub fn acked(&self) -> u64 {
+        self.acked
+    }
+
+    /// Shares kept until the master acks them.
+    pub fn unacked_len(&self) -> usize {
+        self.unacked.len()
+    }
+
+    /// Shares not yet sent on the current stream.
+    pub fn unsent_len(&self) -> usize {
+        usize::try_from(self.last_assigned() - self.sent).unwrap_or(usize::MAX)
+    }
+
+    /// True when every assigned share was acked.
+    pub fn is_settled(&self) -> bool {
+        self.unacked.is_empty()
+    }
+
+    /// The next batch of at most `max` unsent shares (at least one), marked
+    /// sent; `None` when nothing is waiting.
+    pub fn next_batch(&mut self, max: usize) -> Option<ShareBatch> {
+        let unsent = self.unsent_len();
+        if unsent == 0 {
+            return None;
+        }
+        let start = usize::try_from(self.sent - self.acked).unwrap_or(usize::MAX);
+        let count = unsent.min(max.max(1));
+        let shares: Vec<Share> = self.unacked.range(start..start + count).cloned().collect();
+        let first_seq = self.sent + 1;
+        self.sent += count as u64;
+        Some(ShareBatch {
+            first_seq,
+            last_seq: self.sent,
+            shares,
+        })
+    }
+
+    /// The master durably stored every seq ≤ `up_to`: forget those shares.
+    pub fn on_ack(&mut self, up_to: u64) -> AckNotice {
+        if up_to <= self.acked {
+            return AckNotice::Old;
+        }
+        let assigned = self.last_assigned();
+        let notice = if up_to > assigned {
+            AckNotice::BeyondAssigned {
+                acked: up_to,
+                assigned,
+            }
+        } else {
+            AckNotice::Applied {
+                released: usize::try_from(up_to - self.acked).unwrap_or(usize::MAX),
+            }
+        };
+        let up_to = up_to.min(assigned);
+        let released = usize::try_from(up_to - self.acked).unwrap_or(usize::MAX);
+        self.unacked.drain(..released.min(self.unacked.len()));
+        self.acked = up_to;
+        self.sent = self.sent.max(self.acked);
+        notice
+    }
+
+    /// A new stream was welcomed with the master's `acked_seq`: apply it as
+    /// an ack and resend everything after it.
+    pub fn on_welcome(&mut self, acked_seq: u64) -> AckNotice {
+        let notice = if acked_seq < self.acked {
+            AckNotice::Regressed {
+                master: acked_seq,
+                acked: self.acked,
+            }
+        } else {
+            self.on_ack(acked_seq)
+        };
+        self.sent = self.acked;
+        notice
+    }
+
+    /// The stream ended: nothing counts as sent any more.
+    pub fn on_disconnect(&mut self) {
+        self.sent = self.acked;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn share(job: &str) -> Share {
+        Share {
+            job_id: job.to_owned(),
+            difficulty: 1000,
+            ..Share::default()
+        }
+    }
+
+    fn seqs(batch: &ShareBatch) -> Vec<u64> {
+        batch.shares.iter().map(|s| s.seq).collect()
+    }
+
+    #[test]
+    fn seqs_start_at_one_and_are_consecutive() {
+        let mut outbox = Outbox::new(10);
+        let assigned: Vec<u64> = (0..4).map(|_| outbox.push(share("j")).unwrap()).collect();
+        assert_eq!(assigned, [1, 2, 3, 4]);
+        assert_eq!(outbox.last_assigned(), 4);
+        assert_eq!(outbox.unsent_len(), 4);
+    }
+
+    #[test]
+    fn batches_respect_the_size_and_cover_every_share_once() {
+        let mut outbox = Outbox::new(100);
+        for _ in 0..7 {
+            outbox.push(share("j")).unwrap();
+        }
+        let first = outbox.next_batch(3).unwrap();
+        assert_eq!((first.first_seq, first.last_seq), (1, 3));
+        assert_eq!(seqs(&first), [1, 2, 3]);
+        let second = outbox.next_batch(3).unwrap();
+        assert_eq!(seqs(&second), [4, 5, 6]);
+        let third = outbox.next_batch(3).unwrap();
+        assert_eq!((third.first_seq, third.last_seq), (7, 7));
+        assert!(outbox.next_batch(3).is_none());
+        assert_eq!(outbox.unacked_len(), 7, "sending does not release");
+    }
+
+    #[test]
+    fn acks_release_shares_in_order() {
+        let mut outbox = Outbox::new(100);
+        for _ in 0..5 {
+            outbox.push(share("j")).unwrap();
+        }
+        outbox.next_batch(5).unwrap();
+        assert_eq!(outbox.on_ack(3), AckNotice::Applied { released: 3 });
+        assert_eq!(outbox.unacked_len(), 2);
+        assert_eq!(outbox.on_ack(2), AckNotice::Old);
+        assert_eq!(outbox.on_ack(3), AckNotice::Old);
+        assert_eq!(outbox.on_ack(5), AckNotice::Applied { released: 2 });
+        assert!(outbox.is_settled());
+        assert_eq!(outbox.push(share("j")).unwrap(), 6, "numbering continues");
+    }
+
+    #[test]
+    fn a_full_buffer_refuses_until_an_ack_frees_room() {
+        let mut outbox = Outbox::new(3);
+        for _ in 0..3 {
+            outbox.push(share("j")).unwrap();
+        }
+        assert_eq!(outbox.push(share("j")), Err(Full { unacked: 3 }));
+        outbox.next_batch(10).unwrap();
+        assert_eq!(outbox.push(share("j")), Err(Full { unacked: 3 }));
+        outbox.on_ack(1);
+        assert_eq!(outbox.push(share("j")), Ok(4));
+    }
+
+    #[test]
+    fn welcome_replays_everything_after_the_masters_ack() {
+        let mut outbox = Outbox::new(100);
+        for _ in 0..6 {
+            outbox.push(share("j")).unwrap();
+        }
+        outbox.next_batch(4).unwrap();
+        outbox.on_ack(2);
+        outbox.on_disconnect();
+        // The master stored 3 and 4 before it went away but never acked them.
+        assert_eq!(outbox.on_welcome(4), AckNotice::Applied { released: 2 });
+        let replay = outbox.next_batch(100).unwrap();
+        assert_eq!(seqs(&replay), [5, 6]);
+    }
+
+    #[test]
+    fn welcome_at_the_old_ack_resends_the_sent_but_unacked_shares() {
+        let mut outbox = Outbox::new(100);
+        for _ in 0..4 {
+            outbox.push(share("j")).unwrap();
+        }
+        outbox.next_batch(4).unwrap();
+        outbox.on_ack(1);
+        outbox.on_disconnect();
+        assert_eq!(outbox.on_welcome(1), AckNotice::Old);
+        assert_eq!(seqs(&outbox.next_batch(100).unwrap()), [2, 3, 4]);
+    }
+
+    #[test]
+    fn a_welcome_mid_stream_resends_without_disconnect() {
+        let mut outbox = Outbox::new(100);
+        for _ in 0..3 {
+            outbox.push(share("j")).unwrap();
+        }
+        outbox.next_batch(3).unwrap();
+        outbox.on_welcome(0);
+        assert_eq!(seqs(&outbox.next_batch(100).unwrap()), [1, 2, 3]);
+    }
+
+    #[test]
+    fn an_ack_beyond_what_was_assigned_releases_all_and_is_reported() {
+        let mut outbox = Outbox::new(100);
+        for _ in 0..2 {
+            outbox.push(share("j")).unwrap();
+        }
+        assert_eq!(
+            outbox.on_ack(9),
+            AckNotice::BeyondAssigned {
+                acked: 9,
+                assigned: 2
+            }
+        );
+        assert!(outbox.is_settled());
+        assert_eq!(outbox.push(share("j")).unwrap(), 3, "no seq is skipped");
+    }
+
+    #[test]
+    fn a_regressed_welcome_is_reported_and_replays_what_is_left() {
+        let mut outbox = Outbox::new(100);
+        for _ in 0..5 {
+            outbox.push(share("j")).unwrap();
+        }
+        outbox.next_batch(5).unwrap();
+        outbox.on_ack(3);
+        outbox.on_disconnect();
+        assert_eq!(
+            outbox.on_welcome(1),
+            AckNotice::Regressed {
+                master: 1,
+                acked: 3
+            }
+        );
+        assert_eq!(seqs(&outbox.next_batch(100).unwrap()), [4, 5]);
+    }
+
+    #[test]
+    fn shares_keep_their_content() {
+        let mut outbox = Outbox::new(10);
+        outbox.push(share("a")).unwrap();
+        outbox.push(share("b")).unwrap();
+        let batch = outbox.next_batch(10).unwrap();
+        let jobs: Vec<&str> = batch.shares.iter().map(|s| s.job_id.as_str()).collect();
+        assert_eq!(jobs, ["a", "b"]);
+    }
+}
