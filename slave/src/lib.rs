@@ -3,4 +3,5 @@
 
 pub mod extranonce;
 pub mod session;
+pub mod stratum;
 pub mod vardiff;
