@@ -3,6 +3,7 @@
 
 pub mod extranonce;
 pub mod session;
+pub mod stratum;
 pub mod vardiff;
 pub mod link;
 pub mod validation;
