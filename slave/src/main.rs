@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use tokio::sync::watch;
 use tos_pool_common::config::{Config, Role};
 use tos_pool_common::telemetry;
 
@@ -53,8 +54,42 @@ fn main() -> anyhow::Result<()> {
         network = %config.network,
         master = %config.slave.master_url,
         version = env!("CARGO_PKG_VERSION"),
-        "tos-pool-slave loaded its config"
+        "tos-pool-slave starting"
     );
-    tracing::warn!("the slave's services are not built yet: nothing to run, exiting");
-    Ok(())
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(async move {
+            match wait_for_signal().await {
+                Ok(signal) => tracing::info!(signal, "stop signal: draining"),
+                Err(error) => tracing::error!(%error, "cannot listen for signals: draining"),
+            }
+            stop.send_replace(true);
+        });
+        let report = tos_pool_slave::app::run(config, stopped)
+            .await
+            .context("running the slave")?;
+        tracing::info!(?report, "tos-pool-slave stopped");
+        anyhow::Ok(())
+    })
+}
+
+/// Waits for SIGTERM or Ctrl-C (SIGINT) and names it.
+async fn wait_for_signal() -> std::io::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            _ = term.recv() => Ok("SIGTERM"),
+            result = tokio::signal::ctrl_c() => result.map(|()| "SIGINT"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map(|()| "Ctrl-C")
+    }
 }

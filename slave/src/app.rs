@@ -1,0 +1,214 @@
+//! The slave process: the master link, the hashing workers, the policy, the
+//! miner doors and the operations server, started together ([`start`]) and
+//! drained together ([`Slave::drain`]). [`run`] is what the binary calls;
+//! tests and the local-cluster launcher use [`start`] and the returned
+//! handle, which knows the addresses actually bound.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tos_pool_common::config::Config;
+
+use crate::extranonce::ExtraNonceSource;
+use crate::link::{self, LinkConfig, LinkError, LinkHandle};
+use crate::ops::{self, OpsState};
+use crate::policy::{Policy, PolicyConfig};
+use crate::server::{self, Doors, ServerContext, ServerError, SlaveCounters};
+use crate::session::{SessionConfig, SessionConfigError};
+use crate::validation::{TrustConfig, ValidationError, ValidationPool};
+
+/// Why the slave could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SlaveError {
+    /// The session settings are invalid (address lists).
+    #[error(transparent)]
+    Session(#[from] SessionConfigError),
+    /// The master link cannot be set up.
+    #[error("master link: {0}")]
+    Link(#[from] LinkError),
+    /// The hashing workers did not start.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// A miner door did not open.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// The operations server could not bind.
+    #[error(
+        "cannot listen on {addr} (slave.http_bind): {source}; is another process using the port?"
+    )]
+    Http {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// How a drain ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Sessions still open when the drain deadline passed (0 normally).
+    pub sessions_left: u64,
+    /// Shares the master had not acked at the deadline (0 normally).
+    pub unacked_shares: usize,
+}
+
+/// A running slave.
+pub struct Slave {
+    doors: Doors,
+    http: SocketAddr,
+    link: LinkHandle,
+    counters: Arc<SlaveCounters>,
+    draining: watch::Sender<bool>,
+    ops_stop: watch::Sender<bool>,
+    drain_timeout: Duration,
+}
+
+impl std::fmt::Debug for Slave {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slave")
+            .field("doors", &self.doors)
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts every part of a slave on the current runtime.
+pub async fn start(config: &Config) -> Result<Slave, SlaveError> {
+    let session_config = SessionConfig::from_config(config)?;
+    let link = link::spawn(LinkConfig::from_config(config))?;
+    let counters = Arc::new(SlaveCounters::new());
+    link.set_stats_source(counters.clone());
+    let validation = ValidationPool::from_config(config)?;
+    let (draining, drain_rx) = watch::channel(false);
+    let policy = Arc::new(Policy::new(
+        PolicyConfig::from_security(&config.security),
+        link.bans(),
+        Some(link.clone()),
+    ));
+    let ctx = Arc::new(ServerContext {
+        link: link.clone(),
+        validation: validation.clone(),
+        trust: TrustConfig::from_config(&config.validation),
+        sessions: server::feed::sessions(&link, session_config),
+        jobs: server::feed::jobs(&link),
+        nonces: ExtraNonceSource::with_random_salt(),
+        policy,
+        counters: counters.clone(),
+        drain: drain_rx.clone(),
+        job_refresh: config.mining.job_refresh.max(Duration::from_millis(100)),
+        write_timeout: server::DEFAULT_WRITE_TIMEOUT,
+    });
+    let http_listener =
+        ops::bind(config.slave.http_bind)
+            .await
+            .map_err(|source| SlaveError::Http {
+                addr: config.slave.http_bind,
+                source,
+            })?;
+    let http = http_listener.local_addr().unwrap_or(config.slave.http_bind);
+    let doors = server::open_doors(&config.slave, ctx).await?;
+    let (ops_stop, ops_stop_rx) = watch::channel(false);
+    tokio::spawn(ops::serve(
+        http_listener,
+        OpsState {
+            counters: counters.clone(),
+            link: link.clone(),
+            draining: drain_rx,
+            validation,
+        },
+        ops_stop_rx,
+    ));
+    tracing::info!(http = %http, stratum = %doors.stratum, stratum_tls = ?doors.stratum_tls, "slave started");
+    Ok(Slave {
+        doors,
+        http,
+        link,
+        counters,
+        draining,
+        ops_stop,
+        drain_timeout: config.slave.drain_timeout,
+    })
+}
+
+impl Slave {
+    /// The miner doors, with their bound addresses.
+    pub fn doors(&self) -> Doors {
+        self.doors
+    }
+
+    /// The operations server's address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http
+    }
+
+    /// The master link.
+    pub fn link(&self) -> &LinkHandle {
+        &self.link
+    }
+
+    /// The slave's counters.
+    pub fn counters(&self) -> &Arc<SlaveCounters> {
+        &self.counters
+    }
+
+    /// Drains: `/readyz` turns false, the doors stop accepting, every miner
+    /// gets `client.reconnect`, and the shares are flushed to the master
+    /// until acked or `slave.drain_timeout` passes. Then everything stops.
+    pub async fn drain(self) -> DrainReport {
+        let deadline = Instant::now() + self.drain_timeout;
+        tracing::info!(timeout = ?self.drain_timeout, "draining");
+        self.draining.send_replace(true);
+        let mut open = self.counters.open_sessions();
+        let closed = tokio::time::timeout_at(
+            tokio::time::Instant::from_std(deadline),
+            open.wait_for(|open| *open == 0),
+        )
+        .await
+        .is_ok();
+        let sessions_left = if closed { 0 } else { *open.borrow() };
+        let unacked_shares = match self.link.flush_and_close(deadline).await {
+            Ok(()) => 0,
+            Err(LinkError::DrainIncomplete { unacked }) => unacked,
+            Err(error) => {
+                tracing::warn!(%error, "master link did not close cleanly");
+                self.link.counters().unacked_shares as usize
+            }
+        };
+        self.ops_stop.send_replace(true);
+        let report = DrainReport {
+            sessions_left,
+            unacked_shares,
+        };
+        if report.unacked_shares > 0 || report.sessions_left > 0 {
+            tracing::warn!(
+                ?report,
+                "drain deadline passed before everything was flushed"
+            );
+        } else {
+            tracing::info!("drained: every share acked");
+        }
+        report
+    }
+}
+
+/// Runs a slave until `shutdown` turns true or the master asks it to drain,
+/// then drains it.
+pub async fn run(
+    config: Config,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<DrainReport, SlaveError> {
+    let slave = start(&config).await?;
+    let mut master_drain = slave.link().drain_requests();
+    tokio::select! {
+        _ = shutdown.wait_for(|stop| *stop) => {}
+        request = master_drain.wait_for(|request| request.is_some()) => {
+            if let Ok(request) = request {
+                tracing::info!(reason = ?*request, "the master asked this slave to drain");
+            }
+        }
+    }
+    Ok(slave.drain().await)
+}

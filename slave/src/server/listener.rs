@@ -1,0 +1,99 @@
+//! Accept loops: one per door. Each admitted connection gets its own task;
+//! a refused one (ban, per-IP limit) is closed at once. The loop stops
+//! accepting when the slave drains.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tos_pool_proto::v1::MinerProtocol;
+
+use crate::policy::ConnectionPermit;
+use crate::session::Door;
+
+use super::counters::Counter;
+use super::driver::SessionDriver;
+use super::stratum::StratumLines;
+use super::{ServerContext, line, now_ms};
+
+/// A miner-facing door: its protocol and, for TLS doors, the acceptor.
+#[derive(Clone)]
+pub struct DoorSpec {
+    /// What the door speaks.
+    pub protocol: MinerProtocol,
+    /// TLS for this door, if any.
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// Accepts connections on `listener` until the slave drains.
+pub async fn accept_loop(listener: TcpListener, door: DoorSpec, ctx: Arc<ServerContext>) {
+    let mut drain = ctx.drain.clone();
+    let local = listener.local_addr().ok();
+    loop {
+        if *drain.borrow_and_update() {
+            break;
+        }
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => admit(stream, peer, &door, &ctx),
+                Err(error) => {
+                    // Out of file descriptors and the like: wait for a
+                    // connection to end rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            _ = drain.changed() => {}
+        }
+    }
+    tracing::info!(addr = ?local, protocol = ?door.protocol, "stopped accepting miners");
+}
+
+fn admit(stream: TcpStream, peer: SocketAddr, door: &DoorSpec, ctx: &Arc<ServerContext>) {
+    let ip = peer.ip();
+    let permit = match ctx.policy.admit(ip, now_ms()) {
+        Ok(permit) => permit,
+        Err(refusal) => {
+            ctx.counters.add(Counter::Refused);
+            tracing::info!(%ip, ?refusal, "connection refused");
+            return;
+        }
+    };
+    ctx.counters.add(Counter::Connection);
+    let _ = stream.set_nodelay(true);
+    let door = door.clone();
+    let ctx = Arc::clone(ctx);
+    tokio::spawn(async move {
+        match door.tls.clone() {
+            None => run_stratum(stream, door.protocol, ctx, permit).await,
+            Some(acceptor) => {
+                let handshake = ctx.policy.config().first_message_timeout;
+                match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => run_stratum(tls, door.protocol, ctx, permit).await,
+                    Ok(Err(error)) => tracing::debug!(%ip, %error, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%ip, "TLS handshake timed out"),
+                }
+            }
+        }
+    });
+}
+
+async fn run_stratum<S>(
+    stream: S,
+    protocol: MinerProtocol,
+    ctx: Arc<ServerContext>,
+    permit: ConnectionPermit,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+{
+    let driver = SessionDriver::new(
+        Arc::clone(&ctx),
+        Door::Stratum,
+        protocol,
+        permit.ip(),
+        now_ms(),
+    );
+    let codec = StratumLines::new(ctx.policy.config().max_request_size);
+    line::serve(stream, codec, driver, ctx, permit).await;
+}
