@@ -52,7 +52,6 @@ fn worked_example_hashes() {
 }
 
 #[test]
-#[ignore = "needs the real TOS Hash V3"]
 fn worked_example_pow_hash() {
     assert_eq!(
         hex::encode(example().miner_work().pow_hash()),
