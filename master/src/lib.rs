@@ -1,6 +1,9 @@
 //! TOS Pool master. Placeholder: being written.
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod blocks;
 pub mod ledger;
 pub mod lifecycle;
 pub mod pplns;
+pub mod unlocker;
