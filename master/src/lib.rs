@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod blocks;
+pub mod gateway;
 pub mod ledger;
 pub mod lifecycle;
 pub mod pplns;
