@@ -3,3 +3,4 @@
 
 pub mod lifecycle;
 pub mod pplns;
+pub mod rpc;
