@@ -1,9 +1,12 @@
 //! The pool's test bench: emulators of the TOS daemon (`devnet`) and wallet
 //! (`wallet`) that follow TOS.md field for field, a private Redis server per test
 //! (`redis_server`), and test miners that speak every miner protocol over real
-//! sockets (`miners`).
+//! sockets (`miners`), with the TLS certificates they use (`tls`) and a
+//! recording TCP proxy (`sniffer`).
 
 pub mod devnet;
 pub mod miners;
 pub mod redis_server;
+pub mod sniffer;
+pub mod tls;
 pub mod wallet;
