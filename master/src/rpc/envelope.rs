@@ -67,7 +67,9 @@ pub fn read_reply(mut map: Map<String, Value>, expected_id: Option<u64>) -> Resu
                 code,
                 message: message.to_string(),
             }),
-            _ => Err(format!("error member {error} lacks an integer code or a message")),
+            _ => Err(format!(
+                "error member {error} lacks an integer code or a message"
+            )),
         };
     }
     map.remove("result")

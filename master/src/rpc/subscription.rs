@@ -118,7 +118,9 @@ impl TemplateSubscription {
             .socket
             .send(Message::text(request.to_string()))
             .await
-            .map_err(|error| subscription.transport(format!("sending subscribe failed: {error}")))?;
+            .map_err(|error| {
+                subscription.transport(format!("sending subscribe failed: {error}"))
+            })?;
         loop {
             match subscription.next_frame().await? {
                 Frame::Confirmed => return Ok(subscription),
@@ -154,7 +156,9 @@ impl TemplateSubscription {
         loop {
             let message = match self.socket.next().await {
                 None => return Err(self.transport("the daemon closed the WebSocket".into())),
-                Some(Err(error)) => return Err(self.transport(format!("WebSocket failed: {error}"))),
+                Some(Err(error)) => {
+                    return Err(self.transport(format!("WebSocket failed: {error}")));
+                }
                 Some(Ok(message)) => message,
             };
             match message {

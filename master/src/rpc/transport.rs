@@ -248,9 +248,11 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let port = listener.local_addr().expect("bound").port();
         drop(listener);
-        let transport =
-            HttpTransport::new(&format!("http://127.0.0.1:{port}/json_rpc"), Duration::from_secs(5))
-                .expect("valid URL");
+        let transport = HttpTransport::new(
+            &format!("http://127.0.0.1:{port}/json_rpc"),
+            Duration::from_secs(5),
+        )
+        .expect("valid URL");
         let error = transport
             .call::<_, Value>("get_info", ())
             .await
