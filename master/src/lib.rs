@@ -4,3 +4,4 @@
 pub mod lifecycle;
 pub mod pplns;
 pub mod rpc;
+pub mod upstream;
