@@ -1,6 +1,7 @@
 //! TOS Pool master. Placeholder: being written.
 #![forbid(unsafe_code)]
 
+pub mod jobs;
 pub mod lifecycle;
 pub mod pplns;
 pub mod rpc;
