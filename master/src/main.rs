@@ -55,6 +55,37 @@ fn main() -> anyhow::Result<()> {
         version = env!("CARGO_PKG_VERSION"),
         "tos-pool-master loaded its config"
     );
-    tracing::warn!("the master's services are not built yet: nothing to run, exiting");
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime
+        .block_on(tos_pool_master::app::run(config, shutdown_signal()))
+        .context("running the master")?;
     Ok(())
+}
+
+/// Resolves at SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C: stopping"),
+        () = terminate => tracing::info!("SIGTERM: stopping"),
+    }
 }

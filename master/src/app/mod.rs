@@ -1,0 +1,290 @@
+//! The master process: wires the ledger, the upstreams, the jobs, the slave
+//! gateway, the block path and the unlocker, and stops them together.
+//!
+//! [`MasterHandle::start`] starts everything in-process (tests and the local
+//! cluster bind port 0 and read [`MasterHandle::gateway_addr`]); [`run`] is
+//! the binary's loop around it. Shutdown is one broadcast flag: every task
+//! waits on it ([`stopped`]), streams close with `UNAVAILABLE`, and the
+//! handle's drop sets it too, so nothing outlives the master.
+
+mod chain;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use tos_pool_common::config::Config;
+
+use crate::blocks::BlockService;
+use crate::gateway::{self, Gateway, GatewayError};
+use crate::jobs::{JobError, JobManager};
+use crate::ledger::{Ledger, LedgerError, LedgerSettings};
+use crate::pplns::{PplnsError, PplnsWindow};
+use crate::unlocker::{self, Unlocker, UnlockerError};
+use crate::upstream::{UpstreamError, UpstreamPool};
+
+pub use chain::DaemonChain;
+
+/// How long a graceful shutdown may take before the remaining tasks are
+/// aborted.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why the master cannot start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum MasterError {
+    /// Redis could not be reached.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The upstream daemons are misconfigured.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// The job manager cannot start.
+    #[error(transparent)]
+    Jobs(#[from] JobError),
+    /// The PPLNS settings cannot be used.
+    #[error(transparent)]
+    Pplns(#[from] PplnsError),
+    /// The unlocker settings cannot be used.
+    #[error(transparent)]
+    Unlocker(#[from] UnlockerError),
+    /// The slave gateway cannot start or failed.
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+}
+
+/// A running master.
+#[derive(Debug)]
+pub struct MasterHandle {
+    gateway_addr: SocketAddr,
+    gateway: Gateway,
+    ledger: Arc<Ledger>,
+    upstreams: Arc<UpstreamPool>,
+    jobs: Arc<JobManager>,
+    stop: watch::Sender<bool>,
+    server: Option<JoinHandle<Result<(), GatewayError>>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl MasterHandle {
+    /// Starts the master for a validated `config`: connects Redis, starts the
+    /// upstream pool and the job manager, binds `master.bind` (port 0 picks a
+    /// free one), and starts the job feed, the unlocker (when
+    /// `unlocker.enabled`) and the gateway.
+    pub async fn start(config: &Config) -> Result<MasterHandle, MasterError> {
+        let window = PplnsWindow::new(
+            config.pplns.window,
+            config.pplns.dynamic_window,
+            config.pplns.min_window,
+            config.pplns.max_window,
+        )?;
+        let policy = unlocker::policy(config)?;
+        let tls = gateway::tls_config(&config.master)?;
+        let ledger = Arc::new(
+            Ledger::connect(&config.redis)
+                .await?
+                .with_settings(LedgerSettings::from_config(config)),
+        );
+        let upstreams = UpstreamPool::start(&config.node)?;
+        let jobs = Arc::new(JobManager::start(config, upstreams.clone())?);
+        let chain = Arc::new(DaemonChain::new(upstreams.clone(), jobs.clone()));
+        let (stop, stop_flag) = watch::channel(false);
+
+        let share_wait = (config.slave.share_flush_interval * 20).max(Duration::from_secs(1));
+        let blocks = Arc::new(BlockService::new(
+            chain.clone(),
+            ledger.clone(),
+            window,
+            share_wait,
+        ));
+        let gateway = Gateway::new(config, ledger.clone(), blocks, stop_flag.clone());
+        let incoming = gateway::bind(config.master.bind)?;
+        let gateway_addr = incoming.local_addr().map_err(|error| GatewayError::Bind {
+            addr: config.master.bind,
+            reason: error.to_string(),
+        })?;
+
+        let mut tasks = vec![tokio::spawn(feed_jobs(
+            jobs.clone(),
+            gateway.clone(),
+            ledger.clone(),
+            stop_flag.clone(),
+        ))];
+        if config.unlocker.enabled {
+            let unlocker = Unlocker::new(chain, ledger.clone(), policy);
+            tasks.push(tokio::spawn(
+                unlocker.run(config.unlocker.interval, stop_flag.clone()),
+            ));
+        }
+        let mut server_flag = stop_flag;
+        let server = tokio::spawn(gateway::serve(gateway.clone(), incoming, tls, async move {
+            stopped(&mut server_flag).await
+        }));
+        tracing::info!(
+            gateway = %gateway_addr,
+            network = %config.network,
+            tls = config.master.tls_cert.is_some(),
+            "master started"
+        );
+        Ok(MasterHandle {
+            gateway_addr,
+            gateway,
+            ledger,
+            upstreams,
+            jobs,
+            stop,
+            server: Some(server),
+            tasks,
+        })
+    }
+
+    /// The address the slave gateway listens on.
+    pub fn gateway_addr(&self) -> SocketAddr {
+        self.gateway_addr
+    }
+
+    /// The slave gateway (connected slaves, for the admin API).
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// The share ledger.
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
+    /// The upstream daemons.
+    pub fn upstreams(&self) -> &Arc<UpstreamPool> {
+        &self.upstreams
+    }
+
+    /// The job manager.
+    pub fn jobs(&self) -> &Arc<JobManager> {
+        &self.jobs
+    }
+
+    /// A receiver of the stop flag, for services started beside the master
+    /// (the API, payouts) to end with it.
+    pub fn stop_flag(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    /// Resolves when the gateway server stopped on its own (an error), with
+    /// that error; pending while it runs.
+    pub async fn failed(&mut self) -> Result<(), MasterError> {
+        let Some(server) = self.server.as_mut() else {
+            return std::future::pending().await;
+        };
+        let outcome = server.await;
+        self.server = None;
+        match outcome {
+            Ok(result) => result.map_err(MasterError::from),
+            Err(error) => Err(MasterError::Gateway(GatewayError::Bind {
+                addr: self.gateway_addr,
+                reason: format!("the gateway task ended: {error}"),
+            })),
+        }
+    }
+
+    /// Stops everything: streams close, tasks end; what has not ended after
+    /// [`SHUTDOWN_GRACE`] is aborted.
+    pub async fn shutdown(mut self) {
+        self.stop.send_replace(true);
+        self.gateway.close_all();
+        let mut tasks: Vec<JoinHandle<()>> = std::mem::take(&mut self.tasks);
+        if let Some(server) = self.server.take() {
+            tasks.push(tokio::spawn(async move {
+                if let Ok(Err(error)) = server.await {
+                    tracing::warn!(%error, "the slave gateway stopped with an error");
+                }
+            }));
+        }
+        for mut task in tasks {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+        tracing::info!("master stopped");
+    }
+}
+
+impl Drop for MasterHandle {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+        self.gateway.close_all();
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Some(server) = &self.server {
+            server.abort();
+        }
+    }
+}
+
+/// Runs the master for `config` until `shutdown` resolves or the gateway
+/// fails, then stops it gracefully.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), MasterError> {
+    let mut master = MasterHandle::start(&config).await?;
+    let outcome = tokio::select! {
+        () = shutdown => Ok(()),
+        failed = master.failed() => failed,
+    };
+    master.shutdown().await;
+    outcome
+}
+
+/// Sends every new job to the slaves, and trims the share log to what the
+/// PPLNS window can still need at the job's difficulty.
+async fn feed_jobs(
+    jobs: Arc<JobManager>,
+    gateway: Gateway,
+    ledger: Arc<Ledger>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut feed = jobs.subscribe();
+    if let Some(job) = jobs.current() {
+        gateway.publish_job(job.to_proto());
+    }
+    loop {
+        let job = tokio::select! {
+            () = stopped(&mut stop) => return,
+            received = feed.recv() => match received {
+                Ok(job) => job,
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "job feed lagged; sending the current job");
+                    match jobs.current() {
+                        Some(job) => job,
+                        None => continue,
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        };
+        gateway.publish_job(job.to_proto());
+        if let Err(error) = ledger
+            .trim_share_log(job.difficulty.to_u64_saturating())
+            .await
+        {
+            tracing::warn!(%error, "cannot trim the share log; retrying at the next job");
+        }
+    }
+}
+
+/// Resolves once the master's stop flag is set (or its sender is gone):
+/// what every long-lived task waits on to end.
+pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,58 @@
+//! What the block path and the unlocker need from the chain side of the
+//! master (the job backlog and the upstream daemons), as a small interface
+//! so that both are plain logic around it.
+
+use async_trait::async_trait;
+use tos_pool_common::difficulty::Difficulty;
+
+use crate::lifecycle::ObservedBlock;
+
+/// A job as the block path needs it: the template to rebuild and submit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockJob {
+    /// Cluster-wide job id.
+    pub job_id: String,
+    /// Height of the block being mined.
+    pub height: u64,
+    /// The daemon's template (BlockHeader hex) the job was made from.
+    pub template_hex: String,
+    /// Network difficulty of the template.
+    pub network_difficulty: Difficulty,
+}
+
+/// Why a daemon call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    /// The daemon answered and refused (its JSON-RPC error message).
+    #[error("the daemon refused: {0}")]
+    Refused(String),
+    /// No daemon gave a usable answer; the outcome is unknown.
+    #[error("no daemon answered: {0}")]
+    Unreachable(String),
+}
+
+/// The chain side of the master.
+#[async_trait]
+pub trait Chain: Send + Sync {
+    /// The job `job_id` while it is still in the backlog.
+    fn job(&self, job_id: &str) -> Option<BlockJob>;
+
+    /// `submit_block` with the template and the solved MinerWork (hex),
+    /// trying another healthy daemon when one cannot be reached. `Ok(true)`
+    /// when accepted.
+    async fn submit_block(
+        &self,
+        template_hex: &str,
+        miner_work_hex: &str,
+    ) -> Result<bool, ChainError>;
+
+    /// `get_info.miner_reward`: what a block found now pays its miner.
+    async fn miner_reward(&self) -> Result<u64, ChainError>;
+
+    /// `get_info.height`: the daemon's tip height.
+    async fn tip_height(&self) -> Result<u64, ChainError>;
+
+    /// `get_block_by_hash`: the block as the daemon sees it, `None` when the
+    /// daemon does not know the hash.
+    async fn block(&self, hash: &str) -> Result<Option<ObservedBlock>, ChainError>;
+}

@@ -1,0 +1,140 @@
+//! The slave gateway: the gRPC service every slave keeps one stream open to.
+//!
+//! - A stream must carry the `master.secret` bearer token; without it the
+//!   call is refused with `UNAUTHENTICATED` (and a warning with the peer).
+//! - The first frame must be Hello; the master answers Welcome (the slave's
+//!   index, the ledger's ack point, the settings, the network), then the
+//!   current job and the bans in force, then every new job and ban as it
+//!   comes ([`Gateway::publish_job`]).
+//! - Share batches go to the ledger and are acked only after the atomic
+//!   write; a batch past a gap ends the stream with `ABORTED` so the slave
+//!   reconnects and replays from `Welcome.acked_seq`.
+//! - Block candidates go to [`crate::blocks`] on their own task and are
+//!   answered with BlockResult.
+//! - Miner events and stats are kept per slave for the admin API
+//!   ([`Gateway::connected_slaves`]).
+
+mod bans;
+mod outbound;
+mod registry;
+mod server;
+mod settings;
+mod stream;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+use tos_pool_common::config::Config;
+use tos_pool_common::network::Network;
+use tos_pool_proto::v1::{Job, MasterMessage, Settings, master_message};
+
+use crate::blocks::BlockService;
+use crate::ledger::Ledger;
+
+pub use bans::{BanList, MAX_BANS};
+pub use outbound::{Closer, OUTBOUND_QUEUE, OutboundStream, Outbox, PushError};
+pub use registry::{MAX_TRACKED_SESSIONS, Registration, SlaveInfo, SlaveRegistry};
+pub use server::{GatewayError, GatewayService, bind, serve, tls_config};
+pub use settings::{MAX_STATS_INTERVAL, settings};
+
+/// Frames (jobs, bans) fanned out to every slave that have not been taken by
+/// a slave's stream task yet. A slave that falls this far behind is
+/// disconnected (it reconnects and gets the current job in its Welcome).
+pub const FEED_CAPACITY: usize = 64;
+
+/// The gateway's shared state: one per master, cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    secret: String,
+    network: Network,
+    settings: Settings,
+    slave_timeout: Duration,
+    ledger: Arc<Ledger>,
+    blocks: Arc<BlockService>,
+    feed: broadcast::Sender<MasterMessage>,
+    current_job: Mutex<Option<Job>>,
+    registry: Mutex<SlaveRegistry<Closer>>,
+    bans: Mutex<BanList>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("network", &self.shared.network)
+            .field("slaves", &lock(&self.shared.registry).len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// A gateway for `config` (`master.secret`, `master.slave_timeout`, the
+    /// mining settings), writing shares to `ledger` and blocks through
+    /// `blocks`. Streams end when `shutdown` turns true.
+    pub fn new(
+        config: &Config,
+        ledger: Arc<Ledger>,
+        blocks: Arc<BlockService>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Gateway {
+        let (feed, _) = broadcast::channel(FEED_CAPACITY);
+        Gateway {
+            shared: Arc::new(Shared {
+                secret: config.master.secret.clone(),
+                network: config.network,
+                settings: settings(config),
+                slave_timeout: config.master.slave_timeout,
+                ledger,
+                blocks,
+                feed,
+                current_job: Mutex::new(None),
+                registry: Mutex::new(SlaveRegistry::default()),
+                bans: Mutex::new(BanList::default()),
+                shutdown,
+            }),
+        }
+    }
+
+    /// Sends a new job to every connected slave now, and to every slave that
+    /// connects later until the next job.
+    pub fn publish_job(&self, job: Job) {
+        tracing::debug!(job = %job.job_id, height = job.height, "job to slaves");
+        *lock(&self.shared.current_job) = Some(job.clone());
+        let _ = self.shared.feed.send(MasterMessage {
+            kind: Some(master_message::Kind::Job(job)),
+        });
+    }
+
+    /// The connected slaves, by index.
+    pub fn connected_slaves(&self) -> Vec<SlaveInfo> {
+        lock(&self.shared.registry).slaves()
+    }
+
+    /// The tonic service to add to a server.
+    pub fn service(&self) -> GatewayService {
+        GatewayService::new(self.clone())
+    }
+
+    /// Ends every open stream with `UNAVAILABLE` (the master is stopping).
+    pub fn close_all(&self) {
+        let closers = lock(&self.shared.registry).close_all();
+        for closer in closers {
+            closer.close(tonic::Status::unavailable(
+                "the master is shutting down: reconnect and resume",
+            ));
+        }
+    }
+}
+
+/// Locks a mutex of plain state; a panic elsewhere while holding it leaves
+/// the data usable, so a poisoned lock is taken as is.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,141 @@
+//! The tonic side of the gateway: authentication, TLS, and serving.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::{Request, Response, Status, Streaming};
+use tos_pool_common::config::MasterConfig;
+use tos_pool_proto::auth::{AUTHORIZATION_HEADER, verify_bearer};
+use tos_pool_proto::v1::SlaveMessage;
+use tos_pool_proto::v1::slave_gateway_server::{SlaveGateway, SlaveGatewayServer};
+
+use super::outbound::{OutboundStream, Outbox};
+use super::{Gateway, stream};
+
+/// Why the gateway could not be set up or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// A TLS file could not be read.
+    #[error("cannot read {key} at {path}: {source}; check the path and its permissions")]
+    ReadTls {
+        /// The config key naming the file.
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// Neither TLS files nor `allow_plaintext` are configured.
+    #[error(
+        "master.tls_cert and master.tls_key are not set: set both, or master.allow_plaintext on a loopback bind"
+    )]
+    NoTls,
+    /// tonic refused the TLS identity.
+    #[error("master.tls_cert/master.tls_key are not a usable PEM certificate and key: {0}")]
+    Tls(#[source] tonic::transport::Error),
+    /// The listener could not be bound.
+    #[error("cannot listen on master.bind {addr}: {reason}; pick a free port")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+    /// The server stopped with an error.
+    #[error("the slave gateway stopped: {0}")]
+    Serve(#[source] tonic::transport::Error),
+}
+
+/// The TLS settings of `master`: `None` when plaintext is allowed and no
+/// certificate is configured.
+pub fn tls_config(master: &MasterConfig) -> Result<Option<ServerTlsConfig>, GatewayError> {
+    match (&master.tls_cert, &master.tls_key) {
+        (Some(cert), Some(key)) => {
+            let read = |key_name: &'static str, path: &PathBuf| {
+                std::fs::read(path).map_err(|source| GatewayError::ReadTls {
+                    key: key_name,
+                    path: path.clone(),
+                    source,
+                })
+            };
+            let identity =
+                Identity::from_pem(read("master.tls_cert", cert)?, read("master.tls_key", key)?);
+            Ok(Some(ServerTlsConfig::new().identity(identity)))
+        }
+        _ if master.allow_plaintext => Ok(None),
+        _ => Err(GatewayError::NoTls),
+    }
+}
+
+/// Binds `addr` for the gateway; the returned listener knows its real port.
+pub fn bind(addr: SocketAddr) -> Result<TcpIncoming, GatewayError> {
+    TcpIncoming::bind(addr)
+        .map(|incoming| incoming.with_nodelay(Some(true)))
+        .map_err(|error| GatewayError::Bind {
+            addr,
+            reason: error.to_string(),
+        })
+}
+
+/// Serves `gateway` on `incoming` until `shutdown` resolves.
+pub async fn serve(
+    gateway: Gateway,
+    incoming: TcpIncoming,
+    tls: Option<ServerTlsConfig>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), GatewayError> {
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls).map_err(GatewayError::Tls)?;
+    }
+    builder
+        .add_service(SlaveGatewayServer::new(gateway.service()))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .map_err(GatewayError::Serve)
+}
+
+/// The `SlaveGateway` gRPC service.
+#[derive(Debug, Clone)]
+pub struct GatewayService {
+    gateway: Gateway,
+}
+
+impl GatewayService {
+    pub(super) fn new(gateway: Gateway) -> Self {
+        GatewayService { gateway }
+    }
+}
+
+#[tonic::async_trait]
+impl SlaveGateway for GatewayService {
+    type ConnectStream = OutboundStream;
+
+    async fn connect(
+        &self,
+        request: Request<Streaming<SlaveMessage>>,
+    ) -> Result<Response<Self::ConnectStream>, Status> {
+        let peer = request.remote_addr();
+        let authorized = request
+            .metadata()
+            .get(AUTHORIZATION_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| verify_bearer(value, &self.gateway.shared.secret));
+        if !authorized {
+            tracing::warn!(
+                peer = ?peer,
+                "slave stream refused: missing or wrong bearer token"
+            );
+            return Err(Status::unauthenticated(
+                "missing or wrong bearer token: set master.secret on the slave to the master's",
+            ));
+        }
+        let (outbox, outbound) = Outbox::new();
+        let shared = self.gateway.shared.clone();
+        tokio::spawn(stream::run(shared, request.into_inner(), outbox, peer));
+        Ok(Response::new(outbound))
+    }
+}

@@ -1,0 +1,450 @@
+//! A share batch turned into the arguments of the one script that writes it:
+//! checked, cut to the shares after the high-water mark, and summed per
+//! pool, miner, worker, hashrate bucket and PPLNS second, so Redis does one
+//! command per distinct thing, not per share.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tos_pool_proto::v1::{Share, ShareBatch, ShareOutcome};
+
+use crate::ledger::{Keys, LedgerError, LedgerSettings};
+
+/// Share difficulties above this are credited as this (2^44 ≈ 1.8 × 10^13,
+/// far above `mining.max_difficulty`'s default), so sums in Redis's signed
+/// 64-bit counters cannot overflow within a batch.
+pub const MAX_SHARE_DIFFICULTY: u64 = 1 << 44;
+
+/// Largest seq the script compares exactly (Lua numbers are doubles).
+const MAX_SEQ: u64 = 1 << 53;
+
+/// Checks that a batch numbers its shares as the proto says: at least one
+/// share, `first_seq ≥ 1`, consecutive seqs from `first_seq` to `last_seq`.
+pub fn check(slave_id: &str, batch: &ShareBatch) -> Result<(), LedgerError> {
+    let malformed = |reason: String| LedgerError::MalformedBatch {
+        slave_id: slave_id.to_owned(),
+        reason,
+    };
+    if batch.shares.is_empty() {
+        return Err(malformed("it holds no shares".into()));
+    }
+    if batch.first_seq == 0 || batch.last_seq > MAX_SEQ {
+        return Err(malformed(format!(
+            "seqs {}..={} are outside 1..=2^53",
+            batch.first_seq, batch.last_seq
+        )));
+    }
+    let count = batch.shares.len() as u64;
+    if batch.last_seq.checked_sub(batch.first_seq) != Some(count - 1) {
+        return Err(malformed(format!(
+            "first_seq {} and last_seq {} do not span its {count} shares",
+            batch.first_seq, batch.last_seq
+        )));
+    }
+    for (expected, share) in (batch.first_seq..).zip(&batch.shares) {
+        if share.seq != expected {
+            return Err(malformed(format!(
+                "share seq {} where {expected} was expected",
+                share.seq
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// How a share's outcome is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// Credited: counts for hashrate and PPLNS.
+    Valid,
+    /// For a job older than the backlog.
+    Stale,
+    /// Everything else (duplicate, low difficulty, bad PoW, unset).
+    Invalid,
+}
+
+/// How the ledger counts a share outcome.
+pub fn counted(outcome: ShareOutcome) -> Counted {
+    match outcome {
+        ShareOutcome::Valid => Counted::Valid,
+        ShareOutcome::Stale => Counted::Stale,
+        ShareOutcome::Duplicate
+        | ShareOutcome::LowDifficulty
+        | ShareOutcome::Invalid
+        | ShareOutcome::Unspecified => Counted::Invalid,
+    }
+}
+
+/// The time a share is booked at: its own, but never after `now_ms` (a slave
+/// clock running ahead must not put shares at the head of the log), and
+/// `now_ms` when the slave sent none.
+pub fn booked_at(share: &Share, now_ms: u64) -> u64 {
+    match share.timestamp_ms {
+        0 => now_ms,
+        at => at.min(now_ms),
+    }
+}
+
+/// Counts of one pool, miner or worker within a batch.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// Valid shares.
+    pub valid: u64,
+    /// Invalid shares.
+    pub invalid: u64,
+    /// Stale shares.
+    pub stale: u64,
+    /// Latest booked share time, ms.
+    pub last_ms: u64,
+    /// Hashrate bucket → summed valid difficulty.
+    pub rates: BTreeMap<u64, u64>,
+}
+
+impl Tally {
+    fn add(&mut self, counted: Counted, at_ms: u64, rate_bucket: Option<u64>, difficulty: u64) {
+        self.last_ms = self.last_ms.max(at_ms);
+        match counted {
+            Counted::Valid => {
+                self.valid += 1;
+                if let Some(bucket) = rate_bucket {
+                    let sum = self.rates.entry(bucket).or_default();
+                    *sum = sum.saturating_add(difficulty);
+                }
+            }
+            Counted::Stale => self.stale += 1,
+            Counted::Invalid => self.invalid += 1,
+        }
+    }
+}
+
+/// What a batch adds to the ledger, summed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary<'a> {
+    /// The whole pool.
+    pub pool: Tally,
+    /// Per miner address.
+    pub miners: BTreeMap<&'a str, Tally>,
+    /// Per (address, worker).
+    pub workers: BTreeMap<(&'a str, &'a str), Tally>,
+    /// PPLNS second → address → summed valid difficulty.
+    pub share_log: BTreeMap<u64, BTreeMap<&'a str, u64>>,
+}
+
+/// Sums `shares` (already cut to the new ones).
+pub fn summarize<'a>(shares: &'a [Share], settings: &LedgerSettings, now_ms: u64) -> Summary<'a> {
+    let oldest_rate = settings.oldest_rate_bucket(now_ms);
+    let mut summary = Summary::default();
+    let mut workers: HashMap<(&str, &str), Tally> = HashMap::new();
+    for share in shares {
+        let counted = counted(share.outcome());
+        let at_ms = booked_at(share, now_ms);
+        let bucket = settings.rate_bucket(at_ms);
+        let rate_bucket = (bucket >= oldest_rate).then_some(bucket);
+        let difficulty = share.difficulty.min(MAX_SHARE_DIFFICULTY);
+        let address = share.address.as_str();
+        summary.pool.add(counted, at_ms, rate_bucket, difficulty);
+        summary
+            .miners
+            .entry(address)
+            .or_default()
+            .add(counted, at_ms, rate_bucket, difficulty);
+        workers
+            .entry((address, share.worker.as_str()))
+            .or_default()
+            .add(counted, at_ms, rate_bucket, difficulty);
+        if counted == Counted::Valid && difficulty > 0 {
+            let weight = summary
+                .share_log
+                .entry(at_ms / 1000)
+                .or_default()
+                .entry(address)
+                .or_default();
+            *weight = weight.saturating_add(difficulty);
+        }
+    }
+    summary.workers = workers.into_iter().collect();
+    summary
+}
+
+/// The keys and arguments of one `record_batch.lua` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptCall {
+    /// `KEYS`.
+    pub keys: Vec<String>,
+    /// `ARGV`.
+    pub args: Vec<String>,
+}
+
+/// `KEYS` without repeats: each key is passed once and named by position.
+struct KeyList {
+    keys: Vec<String>,
+    positions: HashMap<String, usize>,
+}
+
+impl KeyList {
+    fn position(&mut self, key: String) -> usize {
+        if let Some(position) = self.positions.get(&key) {
+            return *position;
+        }
+        self.keys.push(key.clone());
+        let position = self.keys.len(); // Lua arrays start at 1
+        self.positions.insert(key, position);
+        position
+    }
+}
+
+/// How the script treats the index an entity is listed in.
+#[derive(Clone, Copy)]
+enum IndexMode {
+    /// No index (the pool).
+    None,
+    /// Drop idle members (the set of all miners, which never expires).
+    Trim,
+    /// Drop idle members and refresh the index's expiry (a miner's workers).
+    TrimAndExpire,
+}
+
+/// Builds the `record_batch.lua` call that writes `shares`, numbered
+/// `first_seq..=last_seq`, for the boot whose high-water key is `high_water`.
+///
+/// Layout (the script reads it in this order):
+/// - `KEYS[1]` high-water mark, `KEYS[2]` share-log index, `KEYS[3]`
+///   share-log totals, then the stats hashes, indexes and share-log buckets;
+/// - `ARGV`: first seq, last seq, high-water TTL (s), idle TTL (s), idle
+///   cutoff (ms), oldest hashrate bucket kept, entity count, bucket count;
+///   then per entity: key position, index position (0 = none), member,
+///   index mode (`-`, `m`, `w`), valid, invalid, stale, last share ms, rate
+///   count, and (bucket, difficulty) pairs; then per share-log second: key
+///   position, second, total, entry count, and (address, weight) pairs.
+pub fn script_call(
+    keys: &Keys,
+    settings: &LedgerSettings,
+    high_water: String,
+    first_seq: u64,
+    last_seq: u64,
+    summary: &Summary<'_>,
+    now_ms: u64,
+) -> ScriptCall {
+    let mut list = KeyList {
+        keys: Vec::new(),
+        positions: HashMap::new(),
+    };
+    list.position(high_water);
+    list.position(keys.share_log_index());
+    list.position(keys.share_log_totals());
+    let idle_ms = u64::try_from(settings.idle_ttl.as_millis()).unwrap_or(u64::MAX);
+    let mut args = vec![
+        first_seq.to_string(),
+        last_seq.to_string(),
+        settings.high_water_ttl.as_secs().max(1).to_string(),
+        settings.idle_ttl.as_secs().max(1).to_string(),
+        now_ms.saturating_sub(idle_ms).to_string(),
+        settings.oldest_rate_bucket(now_ms).to_string(),
+        (1 + summary.miners.len() + summary.workers.len()).to_string(),
+        summary.share_log.len().to_string(),
+    ];
+    let mut entity =
+        |key: String, index: Option<(String, &str)>, mode: IndexMode, tally: &Tally| {
+            let key_position = list.position(key);
+            let (index_position, member) = match index {
+                Some((index, member)) => (list.position(index), member),
+                None => (0, ""),
+            };
+            let mode = match mode {
+                IndexMode::None => "-",
+                IndexMode::Trim => "m",
+                IndexMode::TrimAndExpire => "w",
+            };
+            args.extend([
+                key_position.to_string(),
+                index_position.to_string(),
+                member.to_owned(),
+                mode.to_owned(),
+                tally.valid.to_string(),
+                tally.invalid.to_string(),
+                tally.stale.to_string(),
+                tally.last_ms.to_string(),
+                tally.rates.len().to_string(),
+            ]);
+            for (bucket, difficulty) in &tally.rates {
+                args.extend([bucket.to_string(), difficulty.to_string()]);
+            }
+        };
+    entity(keys.pool_stats(), None, IndexMode::None, &summary.pool);
+    for (address, tally) in &summary.miners {
+        let index = Some((keys.miners(), *address));
+        entity(keys.miner_stats(address), index, IndexMode::Trim, tally);
+    }
+    for ((address, worker), tally) in &summary.workers {
+        let index = Some((keys.workers(address), *worker));
+        let key = keys.worker_stats(address, worker);
+        entity(key, index, IndexMode::TrimAndExpire, tally);
+    }
+    for (second, weights) in &summary.share_log {
+        let position = list.position(keys.share_log_bucket(*second));
+        let total = weights
+            .values()
+            .fold(0u64, |sum, weight| sum.saturating_add(*weight));
+        args.extend([
+            position.to_string(),
+            second.to_string(),
+            total.to_string(),
+            weights.len().to_string(),
+        ]);
+        for (address, weight) in weights {
+            args.extend([(*address).to_owned(), weight.to_string()]);
+        }
+    }
+    ScriptCall {
+        keys: list.keys,
+        args,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn share(seq: u64, address: &str, worker: &str, outcome: ShareOutcome) -> Share {
+        Share {
+            seq,
+            job_id: "j".into(),
+            height: 1,
+            address: address.into(),
+            worker: worker.into(),
+            difficulty: 100,
+            actual_difficulty: 150,
+            outcome: outcome.into(),
+            timestamp_ms: 1_000_000 + seq,
+            session_id: 7,
+        }
+    }
+
+    fn batch(first: u64, last: u64, seqs: impl IntoIterator<Item = u64>) -> ShareBatch {
+        ShareBatch {
+            first_seq: first,
+            last_seq: last,
+            shares: seqs
+                .into_iter()
+                .map(|seq| share(seq, "a", "w", ShareOutcome::Valid))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn consecutive_batches_pass_and_others_are_refused() {
+        assert!(check("s", &batch(1, 3, 1..=3)).is_ok());
+        assert!(check("s", &batch(7, 7, [7])).is_ok());
+        for bad in [
+            batch(1, 0, []),
+            batch(0, 2, 0..=2),
+            batch(1, 3, [1, 2]),
+            batch(1, 3, [1, 3, 2]),
+            batch(2, 4, [1, 2, 3]),
+            batch(1, 2, [1, 2, 3]),
+            batch(MAX_SEQ + 1, MAX_SEQ + 1, [MAX_SEQ + 1]),
+        ] {
+            assert!(
+                matches!(check("s", &bad), Err(LedgerError::MalformedBatch { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn outcomes_map_to_three_counts() {
+        assert_eq!(counted(ShareOutcome::Valid), Counted::Valid);
+        assert_eq!(counted(ShareOutcome::Stale), Counted::Stale);
+        for outcome in [
+            ShareOutcome::Duplicate,
+            ShareOutcome::LowDifficulty,
+            ShareOutcome::Invalid,
+            ShareOutcome::Unspecified,
+        ] {
+            assert_eq!(counted(outcome), Counted::Invalid);
+        }
+        // An outcome number the proto does not know reads as unspecified.
+        let mut odd = share(1, "a", "w", ShareOutcome::Valid);
+        odd.outcome = 99;
+        assert_eq!(counted(odd.outcome()), Counted::Invalid);
+    }
+
+    #[test]
+    fn future_and_missing_times_are_booked_now() {
+        let mut s = share(1, "a", "w", ShareOutcome::Valid);
+        s.timestamp_ms = 5_000;
+        assert_eq!(booked_at(&s, 9_000), 5_000);
+        assert_eq!(booked_at(&s, 4_000), 4_000);
+        s.timestamp_ms = 0;
+        assert_eq!(booked_at(&s, 4_000), 4_000);
+    }
+
+    #[test]
+    fn summary_sums_per_miner_worker_and_second() {
+        let settings = LedgerSettings::default();
+        let mut shares = vec![
+            share(1, "alice", "rig1", ShareOutcome::Valid),
+            share(2, "alice", "rig2", ShareOutcome::Valid),
+            share(3, "alice", "rig1", ShareOutcome::Stale),
+            share(4, "bob", "default", ShareOutcome::LowDifficulty),
+            share(5, "bob", "default", ShareOutcome::Valid),
+        ];
+        shares[4].timestamp_ms = 1_002_500;
+        shares[4].difficulty = u64::MAX;
+        let summary = summarize(&shares, &settings, 2_000_000);
+        assert_eq!(
+            (summary.pool.valid, summary.pool.stale, summary.pool.invalid),
+            (3, 1, 1)
+        );
+        assert_eq!(summary.pool.last_ms, 1_002_500);
+        let alice = &summary.miners["alice"];
+        assert_eq!((alice.valid, alice.stale, alice.invalid), (2, 1, 0));
+        assert_eq!(alice.rates.values().sum::<u64>(), 200);
+        let rig1 = &summary.workers[&("alice", "rig1")];
+        assert_eq!((rig1.valid, rig1.stale), (1, 1));
+        assert_eq!(summary.workers[&("bob", "default")].invalid, 1);
+        // Valid shares only, capped difficulty, per second of booking.
+        assert_eq!(summary.share_log[&1_000]["alice"], 200);
+        assert_eq!(summary.share_log[&1_002]["bob"], MAX_SHARE_DIFFICULTY);
+        assert_eq!(summary.share_log.len(), 2);
+    }
+
+    #[test]
+    fn shares_older_than_the_long_window_skip_hashrate_only() {
+        let settings = LedgerSettings::default();
+        let now = 100_000_000;
+        let mut old = share(1, "a", "w", ShareOutcome::Valid);
+        old.timestamp_ms = now - 4 * 3600 * 1000;
+        let summary = summarize(std::slice::from_ref(&old), &settings, now);
+        assert_eq!(summary.pool.valid, 1);
+        assert!(summary.pool.rates.is_empty());
+        assert_eq!(summary.share_log.len(), 1);
+    }
+
+    #[test]
+    fn script_call_names_each_key_once() {
+        let settings = LedgerSettings::default();
+        let shares = [
+            share(1, "alice", "rig1", ShareOutcome::Valid),
+            share(2, "alice", "rig2", ShareOutcome::Invalid),
+        ];
+        let summary = summarize(&shares, &settings, 2_000_000);
+        let keys = Keys::new("p");
+        let call = script_call(&keys, &settings, "p:hwm".into(), 1, 2, &summary, 2_000_000);
+        // hwm, index, totals, pool, miner, miners set, 2 workers, their
+        // shared index, one bucket.
+        assert_eq!(call.keys.len(), 10);
+        assert_eq!(call.keys[0], "p:hwm");
+        assert_eq!(
+            call.keys
+                .iter()
+                .filter(|k| **k == keys.workers("alice"))
+                .count(),
+            1
+        );
+        assert_eq!(&call.args[..2], ["1", "2"]);
+        assert_eq!(call.args[6], "4"); // pool + 1 miner + 2 workers
+        assert_eq!(call.args[7], "1"); // one share-log second
+        // The share-log second is the last record: alice's 100.
+        assert_eq!(call.args[call.args.len() - 2..], ["alice", "100"]);
+    }
+}

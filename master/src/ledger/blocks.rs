@@ -1,0 +1,273 @@
+//! Found blocks and the balances they credit. The master is the only writer;
+//! every change of a block's state and the balance changes it makes are one
+//! script call.
+
+use serde::Serialize;
+
+use super::keys::state_name;
+use super::{Ledger, LedgerError};
+use crate::lifecycle::{BlockRecord, BlockState, LedgerOp, Transition};
+
+/// What the ledger holds for one address, in atomic units. Signed, so that
+/// an inconsistency shows as a negative number instead of a read error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Balances {
+    /// Credited by immature blocks; moves to `confirmed` at maturity.
+    pub immature: i64,
+    /// Matured and payable.
+    pub confirmed: i64,
+    /// In payouts sent but not yet confirmed (written by payouts).
+    pub pending: i64,
+    /// Paid in total (written by payouts).
+    pub paid: i64,
+}
+
+impl Ledger {
+    /// Stores a block found (a candidate) or refused at submission, once:
+    /// returns `false`, changing nothing, when the hash is already stored.
+    pub async fn insert_candidate(&self, record: &BlockRecord) -> Result<bool, LedgerError> {
+        if !matches!(record.state, BlockState::Candidate | BlockState::Refused) {
+            return Err(LedgerError::NotInsertable {
+                hash: record.hash.clone(),
+                state: record.state,
+            });
+        }
+        let json = serde_json::to_string(record).map_err(|source| LedgerError::CorruptBlock {
+            hash: record.hash.clone(),
+            source,
+        })?;
+        let mut connection = self.connection.clone();
+        let inserted: u8 = self
+            .scripts
+            .insert_candidate
+            .key(self.keys.blocks())
+            .key(self.keys.blocks_in_state(record.state))
+            .key(self.keys.blocks_by_height())
+            .arg(&record.hash)
+            .arg(json)
+            .arg(record.height)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("storing a block candidate"))?;
+        if inserted == 1 {
+            tracing::info!(
+                hash = %record.hash,
+                height = record.height,
+                state = state_name(record.state),
+                finder = %record.finder,
+                "block stored"
+            );
+        }
+        Ok(inserted == 1)
+    }
+
+    /// The stored record of a block, if any.
+    pub async fn block(&self, hash: &str) -> Result<Option<BlockRecord>, LedgerError> {
+        let mut connection = self.connection.clone();
+        let json: Option<String> = redis::cmd("HGET")
+            .arg(self.keys.blocks())
+            .arg(hash)
+            .query_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("reading a block"))?;
+        json.map(|json| parse_record(hash, &json)).transpose()
+    }
+
+    /// Every block in `state`, lowest height first.
+    pub async fn blocks_in_state(
+        &self,
+        state: BlockState,
+    ) -> Result<Vec<BlockRecord>, LedgerError> {
+        let mut connection = self.connection.clone();
+        let hashes: Vec<String> = redis::cmd("ZRANGE")
+            .arg(self.keys.blocks_in_state(state))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("listing blocks by state"))?;
+        self.records(hashes).await
+    }
+
+    /// Up to `limit` blocks, highest first, skipping the `offset` highest.
+    pub async fn recent_blocks(
+        &self,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<BlockRecord>, LedgerError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut connection = self.connection.clone();
+        let hashes: Vec<String> = redis::cmd("ZREVRANGE")
+            .arg(self.keys.blocks_by_height())
+            .arg(offset)
+            .arg(offset.saturating_add(limit - 1))
+            .query_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("listing recent blocks"))?;
+        self.records(hashes).await
+    }
+
+    /// Applies a lifecycle transition of block `hash` and its ledger ops in
+    /// one atomic script call, if the block is still in `expected_old_state`.
+    ///
+    /// Returns `true` when applied, `false` when the block had already left
+    /// that state (the same transition applied before, e.g. by a run that
+    /// crashed before it learnt the result): calling it again is safe.
+    pub async fn apply_transition(
+        &self,
+        hash: &str,
+        expected_old_state: BlockState,
+        transition: &Transition,
+    ) -> Result<bool, LedgerError> {
+        if transition.new_state == expected_old_state {
+            return Err(LedgerError::SameState {
+                hash: hash.to_owned(),
+                state: expected_old_state,
+            });
+        }
+        let mut record = self
+            .block(hash)
+            .await?
+            .ok_or_else(|| LedgerError::UnknownBlock {
+                hash: hash.to_owned(),
+            })?;
+        if record.state != expected_old_state {
+            return Ok(false);
+        }
+        record.apply(transition);
+        let json = serde_json::to_string(&record).map_err(|source| LedgerError::CorruptBlock {
+            hash: hash.to_owned(),
+            source,
+        })?;
+        let mut invocation = self.scripts.apply_transition.prepare_invoke();
+        invocation
+            .key(self.keys.blocks())
+            .key(self.keys.blocks_in_state(expected_old_state))
+            .key(self.keys.blocks_in_state(transition.new_state))
+            .key(self.keys.balance_immature())
+            .key(self.keys.balance_confirmed())
+            .arg(hash)
+            .arg(json)
+            .arg(record.height)
+            .arg(transition.ledger_ops.len());
+        for op in &transition.ledger_ops {
+            let (balance, address, amount) = op_args(op)?;
+            invocation.arg(balance).arg(address).arg(amount);
+        }
+        let mut connection = self.connection.clone();
+        let applied: u8 = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("applying a block transition"))?;
+        if applied == 1 {
+            tracing::info!(
+                hash,
+                height = record.height,
+                from = state_name(expected_old_state),
+                to = state_name(transition.new_state),
+                ops = transition.ledger_ops.len(),
+                "block moved"
+            );
+        }
+        Ok(applied == 1)
+    }
+
+    /// The balances of `address` (0 where nothing was ever credited).
+    pub async fn balances(&self, address: &str) -> Result<Balances, LedgerError> {
+        let mut connection = self.connection.clone();
+        let (immature, confirmed, pending, paid): (
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+        ) = redis::pipe()
+            .hget(self.keys.balance_immature(), address)
+            .hget(self.keys.balance_confirmed(), address)
+            .hget(self.keys.balance_pending(), address)
+            .hget(self.keys.balance_paid(), address)
+            .query_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("reading balances"))?;
+        Ok(Balances {
+            immature: immature.unwrap_or(0),
+            confirmed: confirmed.unwrap_or(0),
+            pending: pending.unwrap_or(0),
+            paid: paid.unwrap_or(0),
+        })
+    }
+
+    /// The records of `hashes`, in that order, skipping any that vanished.
+    async fn records(&self, hashes: Vec<String>) -> Result<Vec<BlockRecord>, LedgerError> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut connection = self.connection.clone();
+        let jsons: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.keys.blocks())
+            .arg(&hashes)
+            .query_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("reading blocks"))?;
+        hashes
+            .iter()
+            .zip(jsons)
+            .filter_map(|(hash, json)| json.map(|json| parse_record(hash, &json)))
+            .collect()
+    }
+}
+
+fn parse_record(hash: &str, json: &str) -> Result<BlockRecord, LedgerError> {
+    serde_json::from_str(json).map_err(|source| LedgerError::CorruptBlock {
+        hash: hash.to_owned(),
+        source,
+    })
+}
+
+/// The script arguments of one ledger op: balance (`i` or `c`), address and
+/// signed amount.
+fn op_args(op: &LedgerOp) -> Result<(&'static str, &str, i64), LedgerError> {
+    let (balance, address, amount, sign) = match op {
+        LedgerOp::CreditImmature { address, amount } => ("i", address, *amount, 1),
+        LedgerOp::DebitImmature { address, amount } => ("i", address, *amount, -1),
+        LedgerOp::CreditBalance { address, amount } => ("c", address, *amount, 1),
+    };
+    let signed = i64::try_from(amount).map_err(|_| LedgerError::AmountOutOfRange {
+        address: address.clone(),
+        amount,
+    })?;
+    Ok((balance, address, sign * signed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ops_become_signed_balance_changes() {
+        let credit = LedgerOp::CreditImmature {
+            address: "a".into(),
+            amount: 5,
+        };
+        assert_eq!(op_args(&credit).expect("in range"), ("i", "a", 5));
+        let debit = LedgerOp::DebitImmature {
+            address: "a".into(),
+            amount: 5,
+        };
+        assert_eq!(op_args(&debit).expect("in range"), ("i", "a", -5));
+        let balance = LedgerOp::CreditBalance {
+            address: "b".into(),
+            amount: i64::MAX as u64,
+        };
+        assert_eq!(op_args(&balance).expect("in range"), ("c", "b", i64::MAX));
+        let huge = LedgerOp::CreditBalance {
+            address: "b".into(),
+            amount: u64::MAX,
+        };
+        assert!(matches!(
+            op_args(&huge),
+            Err(LedgerError::AmountOutOfRange { .. })
+        ));
+    }
+}

@@ -1,0 +1,106 @@
+-- Writes the new shares of one batch and advances the boot's high-water
+-- mark, in one atomic step. The arguments are laid out by
+-- master/src/ledger/batch/plan.rs (script_call); docs/REDIS.md lists the keys.
+--
+-- Replies {status, high_water}:
+--   'ok'        written; the mark is now last_seq
+--   'duplicate' every seq is at or below the mark; nothing written
+--   'overlap'   some seqs are at or below the mark; nothing written (the
+--               caller cuts the batch after the mark and calls again)
+--   'gap'       first_seq is beyond mark + 1; nothing written
+--
+-- Every check comes before the first write, and no command below can fail on
+-- arguments the caller built, so a batch is written whole or not at all.
+
+local first = tonumber(ARGV[1])
+local last = tonumber(ARGV[2])
+local mark = tonumber(redis.call('GET', KEYS[1]) or '0')
+
+if last <= mark then
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  return {'duplicate', mark}
+end
+if first > mark + 1 then
+  return {'gap', mark}
+end
+if first <= mark then
+  return {'overlap', mark}
+end
+
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+
+local idle_ttl = ARGV[4]
+local idle_cutoff = '(' .. ARGV[5]
+local oldest_bucket = tonumber(ARGV[6])
+local entities = tonumber(ARGV[7])
+local seconds = tonumber(ARGV[8])
+local at = 9
+
+-- Pool, miners, workers: counts, last share time, hashrate buckets, index.
+for _ = 1, entities do
+  local key = KEYS[tonumber(ARGV[at])]
+  local index_position = tonumber(ARGV[at + 1])
+  local member = ARGV[at + 2]
+  local mode = ARGV[at + 3]
+  local valid = ARGV[at + 4]
+  local invalid = ARGV[at + 5]
+  local stale = ARGV[at + 6]
+  local last_ms = ARGV[at + 7]
+  local rates = tonumber(ARGV[at + 8])
+  at = at + 9
+
+  if valid ~= '0' then redis.call('HINCRBY', key, 'valid', valid) end
+  if invalid ~= '0' then redis.call('HINCRBY', key, 'invalid', invalid) end
+  if stale ~= '0' then redis.call('HINCRBY', key, 'stale', stale) end
+  redis.call('HSET', key, 'last_share_ms', last_ms)
+
+  -- A bucket's first write (the sum equals what was added) is when the
+  -- expiry is refreshed and old buckets dropped: once per bucket width.
+  local fresh = rates == 0
+  for _ = 1, rates do
+    local bucket = ARGV[at]
+    local difficulty = ARGV[at + 1]
+    at = at + 2
+    if redis.call('HINCRBY', key, 'h:' .. bucket, difficulty) == tonumber(difficulty) then
+      fresh = true
+    end
+  end
+
+  local index = nil
+  if index_position > 0 then
+    index = KEYS[index_position]
+    redis.call('ZADD', index, 'GT', last_ms, member)
+  end
+
+  if fresh then
+    redis.call('EXPIRE', key, idle_ttl)
+    for _, field in ipairs(redis.call('HKEYS', key)) do
+      if string.sub(field, 1, 2) == 'h:' and tonumber(string.sub(field, 3)) < oldest_bucket then
+        redis.call('HDEL', key, field)
+      end
+    end
+    if index and mode ~= '-' then
+      redis.call('ZREMRANGEBYSCORE', index, '-inf', idle_cutoff)
+      if mode == 'w' then redis.call('EXPIRE', index, idle_ttl) end
+    end
+  end
+end
+
+-- PPLNS share log: per second, summed weight per address.
+for _ = 1, seconds do
+  local key = KEYS[tonumber(ARGV[at])]
+  local second = ARGV[at + 1]
+  local total = ARGV[at + 2]
+  local entries = tonumber(ARGV[at + 3])
+  at = at + 4
+  redis.call('HINCRBY', KEYS[3], second, total)
+  redis.call('ZADD', KEYS[2], second, second)
+  for _ = 1, entries do
+    local address = ARGV[at]
+    local weight = ARGV[at + 1]
+    at = at + 2
+    redis.call('HINCRBY', key, address, weight)
+  end
+end
+
+return {'ok', last}

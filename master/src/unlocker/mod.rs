@@ -1,0 +1,186 @@
+//! The unlocker: every `unlocker.interval`, each block still in play
+//! (candidate or immature) is read from the daemon, stepped through the
+//! block lifecycle ([`crate::lifecycle::step`]) and its transition written
+//! by the ledger in one atomic, idempotent step. A run that fails halfway
+//! changes nothing twice: the next run reads the stored states again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tos_pool_common::config::Config;
+
+use crate::app::stopped;
+use crate::blocks::{Chain, ChainError};
+use crate::ledger::{Ledger, LedgerError, state_name};
+use crate::lifecycle::{BlockState, ChainObservation, LifecycleError, LifecyclePolicy, step};
+use crate::pplns::{FeeRate, PplnsError};
+
+/// Depth below the tip at which TOS considers a block final (`STABLE_LIMIT`):
+/// a block reported orphaned, or unknown, that deep is given up.
+pub const STABLE_LIMIT: u64 = 24;
+
+/// Why the unlocker cannot start or a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum UnlockerError {
+    /// `pool.fee_percent` cannot be used.
+    #[error(transparent)]
+    Fee(#[from] PplnsError),
+    /// The unlocker depths or fee address cannot be used.
+    #[error(transparent)]
+    Policy(#[from] LifecycleError),
+    /// The ledger could not be read or written; the run stops and the next
+    /// one starts over.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The daemon's tip could not be read; the run is skipped.
+    #[error("cannot read the chain tip: {0}")]
+    Chain(#[from] ChainError),
+}
+
+/// The lifecycle policy of `config`: `unlocker.immature_depth`,
+/// `unlocker.mature_depth`, the fee of `pool.fee_percent` to
+/// `pool.fee_address`, and [`STABLE_LIMIT`] (at least `mature_depth`) as the
+/// depth at which a block missing from the chain is given up.
+pub fn policy(config: &Config) -> Result<LifecyclePolicy, UnlockerError> {
+    let give_up = STABLE_LIMIT.max(config.unlocker.immature_depth);
+    let policy = LifecyclePolicy {
+        immature_depth: config.unlocker.immature_depth,
+        mature_depth: config.unlocker.mature_depth,
+        orphan_depth: give_up,
+        missing_grace_depth: give_up,
+        fee: FeeRate::from_percent(config.pool.fee_percent)?,
+        fee_address: config.pool.fee_address.clone(),
+    };
+    policy.validate()?;
+    Ok(policy)
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Blocks looked at.
+    pub checked: usize,
+    /// Transitions written.
+    pub moved: usize,
+    /// Blocks skipped because the daemon could not be asked.
+    pub skipped: usize,
+}
+
+/// Moves found blocks through their lifecycle.
+pub struct Unlocker {
+    chain: Arc<dyn Chain>,
+    ledger: Arc<Ledger>,
+    policy: LifecyclePolicy,
+}
+
+impl std::fmt::Debug for Unlocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unlocker")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Unlocker {
+    /// An unlocker reading `chain` and writing `ledger` under `policy`.
+    pub fn new(chain: Arc<dyn Chain>, ledger: Arc<Ledger>, policy: LifecyclePolicy) -> Self {
+        Unlocker {
+            chain,
+            ledger,
+            policy,
+        }
+    }
+
+    /// One pass over every candidate and immature block.
+    pub async fn run_once(&self) -> Result<RunReport, UnlockerError> {
+        let tip_height = self.chain.tip_height().await?;
+        let mut report = RunReport::default();
+        for state in [BlockState::Candidate, BlockState::Immature] {
+            for record in self.ledger.blocks_in_state(state).await? {
+                report.checked += 1;
+                let block = match self.chain.block(&record.hash).await {
+                    Ok(block) => block,
+                    Err(error) => {
+                        tracing::warn!(hash = %record.hash, %error, "cannot read the block: skipped this run");
+                        report.skipped += 1;
+                        continue;
+                    }
+                };
+                let observation = ChainObservation { tip_height, block };
+                let Some(transition) = step(&record, &observation, &self.policy) else {
+                    continue;
+                };
+                let applied = self
+                    .ledger
+                    .apply_transition(&record.hash, record.state, &transition)
+                    .await?;
+                if applied {
+                    report.moved += 1;
+                    tracing::info!(
+                        hash = %record.hash,
+                        height = record.height,
+                        depth = record.depth(tip_height),
+                        from = state_name(record.state),
+                        to = state_name(transition.new_state),
+                        block_type = ?transition.block_type,
+                        reward = ?transition.final_reward,
+                        ops = transition.ledger_ops.len(),
+                        "block lifecycle step"
+                    );
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs every `interval` until `shutdown` turns true.
+    pub async fn run(self, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stopped(&mut shutdown) => return,
+                _ = ticker.tick() => {}
+            }
+            match self.run_once().await {
+                Ok(report) if report.moved > 0 || report.skipped > 0 => {
+                    tracing::debug!(
+                        checked = report.checked,
+                        moved = report.moved,
+                        skipped = report.skipped,
+                        "unlocker run"
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "unlocker run stopped; retrying next interval")
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_reads_the_config_and_gives_up_below_the_stable_limit() {
+        let mut config = Config::default();
+        config.pool.fee_address = "tst1pool".to_owned();
+        config.pool.fee_percent = 2.5;
+        config.unlocker.immature_depth = 2;
+        config.unlocker.mature_depth = 5;
+        let policy = policy(&config).expect("valid policy");
+        assert_eq!((policy.immature_depth, policy.mature_depth), (2, 5));
+        assert_eq!((policy.orphan_depth, policy.missing_grace_depth), (24, 24));
+        assert_eq!(policy.fee.ppm(), 25_000);
+        config.unlocker.immature_depth = 50;
+        config.unlocker.mature_depth = 40;
+        assert!(matches!(
+            super::policy(&config),
+            Err(UnlockerError::Policy(_))
+        ));
+    }
+}
