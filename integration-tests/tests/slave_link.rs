@@ -16,6 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
+use tos_pool_integration_tests::tls::TestCertificate;
 use tos_pool_proto::v1::slave_gateway_server::{SlaveGateway, SlaveGatewayServer};
 use tos_pool_proto::v1::{
     Ack, Ban, BlockCandidate, BlockResult, Hello, Job, MasterMessage, Settings, Share,
@@ -546,14 +547,12 @@ async fn a_block_candidate_skips_the_share_batches() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_link_speaks_tls_with_a_pinned_certificate_and_drains() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
-        .expect("rcgen makes a certificate");
-    let cert_pem = certified.cert.pem();
-    let key_pem = certified.signing_key.serialize_pem();
+    let certificate = TestCertificate::self_signed(&["localhost"]).expect("a test certificate");
     let dir = tempfile::tempdir().expect("temp dir");
-    let ca = dir.path().join("master.pem");
-    std::fs::write(&ca, &cert_pem).expect("write the certificate");
-    let identity = Identity::from_pem(&cert_pem, &key_pem);
+    let (ca, _key) = certificate
+        .write_to(dir.path())
+        .expect("write the PEM files");
+    let identity = Identity::from_pem(&certificate.cert_pem, &certificate.key_pem);
 
     let master = FakeMaster::new();
     let running = Running::start(
@@ -583,14 +582,11 @@ async fn the_link_speaks_tls_with_a_pinned_certificate_and_drains() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_is_refused() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
-        .expect("rcgen makes a certificate");
-    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
-        .expect("rcgen makes a certificate");
+    let certificate = TestCertificate::self_signed(&["localhost"]).expect("a test certificate");
+    let other = TestCertificate::self_signed(&["localhost"]).expect("a test certificate");
     let dir = tempfile::tempdir().expect("temp dir");
-    let ca = dir.path().join("other.pem");
-    std::fs::write(&ca, other.cert.pem()).expect("write the certificate");
-    let identity = Identity::from_pem(certified.cert.pem(), certified.signing_key.serialize_pem());
+    let (ca, _key) = other.write_to(dir.path()).expect("write the PEM files");
+    let identity = Identity::from_pem(&certificate.cert_pem, &certificate.key_pem);
 
     let master = FakeMaster::new();
     let running = Running::start(

@@ -93,10 +93,12 @@ fn on_welcome(shared: &Shared, welcome: Welcome) {
     if let Some(settings) = welcome.settings {
         on_settings(shared, settings);
     }
-    shared.status.send_replace(LinkStatus::Connected {
-        slave_index: info.slave_index,
-    });
+    // Welcome first: whoever wakes on `Connected` finds the slave index.
+    let slave_index = info.slave_index;
     shared.welcome.send_replace(Some(Arc::new(info)));
+    shared
+        .status
+        .send_replace(LinkStatus::Connected { slave_index });
 }
 
 fn on_settings(shared: &Shared, settings: Settings) {

@@ -193,11 +193,17 @@ impl Link {
             }
         })?;
         request.metadata_mut().insert(AUTHORIZATION_HEADER, token);
-        let mut inbound = client
-            .connect(request)
-            .await
-            .map_err(status_error)?
-            .into_inner();
+        let mut inbound =
+            tokio::time::timeout(self.config.welcome_timeout, client.connect(request))
+                .await
+                .map_err(|_| {
+                    LinkError::Transport(format!(
+                        "the master did not open the stream within {:?}",
+                        self.config.welcome_timeout
+                    ))
+                })?
+                .map_err(status_error)?
+                .into_inner();
         let first = tokio::time::timeout(self.config.welcome_timeout, inbound.message())
             .await
             .map_err(|_| {
@@ -215,9 +221,11 @@ impl Link {
                 "the first frame after Hello was not Welcome".to_owned(),
             ));
         };
+        // Marked connected before the Welcome publishes `Connected`, so a
+        // caller woken by the status sees `is_connected()` true.
+        self.shared.connected.store(true, Ordering::Relaxed);
         inbound::apply(&self.shared, Inbound::Welcome(welcome));
         self.shared.welcomes.fetch_add(1, Ordering::Relaxed);
-        self.shared.connected.store(true, Ordering::Relaxed);
         let end = self
             .traffic(&tx, &mut inbound, events)
             .await
@@ -236,7 +244,8 @@ impl Link {
         while let Some(ban) = self.offline_bans.pop_front() {
             send(tx, ban).await?;
         }
-        self.send_batches(tx, true).await?;
+        // Replay: full batches now, the rest at the first flush tick.
+        self.send_batches(tx, false).await?;
         let mut flush = ticker(self.flush_interval());
         let mut stats = ticker(self.stats_interval());
         let mut stop = self.shared.stop.subscribe();
