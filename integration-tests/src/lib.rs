@@ -2,8 +2,10 @@
 //! (`wallet`) that follow TOS.md field for field, a private Redis server per test
 //! (`redis_server`), and test miners that speak every miner protocol over real
 //! sockets (`miners`), with the TLS certificates they use (`tls`) and a
-//! recording TCP proxy (`sniffer`).
+//! recording TCP proxy (`sniffer`), and the cluster harness (`cluster`) the
+//! end-to-end tests and the `tos-pool-dev` launcher share.
 
+pub mod cluster;
 pub mod devnet;
 pub mod miners;
 pub mod redis_server;

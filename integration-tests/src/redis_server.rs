@@ -74,6 +74,7 @@ pub struct RedisServerBuilder {
     aof: bool,
     save: Option<String>,
     extra_args: Vec<String>,
+    port: Option<u16>,
 }
 
 impl RedisServerBuilder {
@@ -91,6 +92,13 @@ impl RedisServerBuilder {
         self
     }
 
+    /// Listens on `port` instead of a free one (the local cluster's fixed
+    /// port); a taken port is then an error, not retried.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
     /// Adds a raw `redis-server` argument (e.g. `"--maxmemory"`, `"64mb"`).
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.extra_args.push(arg.into());
@@ -104,18 +112,24 @@ impl RedisServerBuilder {
             .prefix("tos-pool-redis-")
             .tempdir()
             .map_err(io_error("creating the data directory"))?;
+        let fixed = self.port;
         let mut server = RedisServer {
             options: self,
             binary,
             dir,
-            port: free_port()?,
+            port: match fixed {
+                Some(port) => port,
+                None => free_port()?,
+            },
             child: None,
         };
         let mut attempt = 1;
         loop {
             match server.spawn_and_wait() {
                 Ok(()) => return Ok(server),
-                Err(error) if attempt < PORT_ATTEMPTS && port_was_taken(&error) => {
+                Err(error)
+                    if fixed.is_none() && attempt < PORT_ATTEMPTS && port_was_taken(&error) =>
+                {
                     tracing::debug!(
                         port = server.port,
                         "redis port taken meanwhile, trying another"
