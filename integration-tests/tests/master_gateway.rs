@@ -7,6 +7,7 @@ use master_support::{Cluster, SECRET, TestSlave, channel, eventually, hello, wit
 use tonic::Code;
 use tos_pool_integration_tests::devnet::DEVNET_MINER_KEY;
 use tos_pool_integration_tests::tls::TestCertificate;
+use tos_pool_proto::v1::{BanReport, SlaveMessage, master_message, slave_message};
 
 #[tokio::test]
 async fn new_templates_reach_a_connected_slave_as_jobs() {
@@ -132,4 +133,61 @@ async fn the_gateway_serves_tls_with_the_configured_certificate() {
         Some(Code::Unauthenticated)
     );
     assert_ne!(SECRET, "not-the-secret-at-all");
+}
+
+#[tokio::test]
+async fn a_reported_ban_reaches_every_slave_and_later_ones() {
+    let cluster = Cluster::start(true, |_| {}).await;
+    let url = cluster.gateway_url();
+    let (reporter, _) = TestSlave::join(&url, "eu-1", "boot", 0).await;
+    let (mut other, _) = TestSlave::join(&url, "us-1", "boot", 0).await;
+    reporter
+        .send(SlaveMessage {
+            kind: Some(slave_message::Kind::Ban(BanReport {
+                ip: "203.0.113.9".to_owned(),
+                reason: "invalid share ratio".to_owned(),
+                duration_ms: 600_000,
+                address: None,
+            })),
+        })
+        .await;
+    let ban = other
+        .until(|kind| match kind {
+            master_message::Kind::Ban(ban) => Some(ban),
+            _ => None,
+        })
+        .await;
+    assert_eq!(ban.ip, "203.0.113.9");
+    assert!(ban.until_ms > tos_pool_master::app::now_ms());
+
+    let (mut late, _) = TestSlave::join(&url, "ap-1", "boot", 0).await;
+    let remembered = late
+        .until(|kind| match kind {
+            master_message::Kind::Ban(ban) => Some(ban),
+            _ => None,
+        })
+        .await;
+    assert_eq!(remembered, ban);
+}
+
+#[tokio::test]
+async fn shutdown_ends_every_stream_with_unavailable() {
+    let cluster = Cluster::start(true, |_| {}).await;
+    let (mut slave, _) = TestSlave::join(&cluster.gateway_url(), "eu-1", "boot", 0).await;
+    let Cluster { master, .. } = cluster;
+    let stopping = tokio::spawn(master.shutdown());
+    let ended = within(async {
+        loop {
+            match slave.next().await {
+                Ok(Some(_)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        ended.err().map(|status| status.code()),
+        Some(Code::Unavailable)
+    );
+    within(stopping).await.expect("shutdown completes");
 }

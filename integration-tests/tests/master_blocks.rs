@@ -1,0 +1,319 @@
+//! Blocks end to end: a candidate mined at difficulty 1 is submitted to the
+//! emulator, matures after the configured depth and pays every miner plus
+//! the fee exactly the block reward; an orphaned block gives its immature
+//! credits back; a side block pays its reduced reward.
+
+mod master_support;
+
+use master_support::{Cluster, TestSlave, batch, eventually, miner_address, pool_address, share};
+use tos_pool_common::difficulty::{Target, meets_target};
+use tos_pool_common::header::MinerWork;
+use tos_pool_common::pow;
+use tos_pool_integration_tests::devnet::{DevnetHandle, Hash};
+use tos_pool_master::app::now_ms;
+use tos_pool_master::ledger::Ledger;
+use tos_pool_master::lifecycle::{BlockRecord, BlockState, BlockType};
+use tos_pool_proto::v1::{BlockCandidate, BlockResult, Job, master_message, slave_message};
+
+/// Mines `job` for real: the slave's extra_nonce, then nonces from 1 until
+/// the TOS Hash V3 of the MinerWork meets the job's network target.
+fn mine(job: &Job, slave_index: u32, first_nonce: u64) -> (MinerWork, [u8; 32]) {
+    let mut work = MinerWork::from_bytes(&job.miner_work).expect("a job carries 112 bytes");
+    let mut extra_nonce = [0u8; 32];
+    extra_nonce[..4].copy_from_slice(&slave_index.to_be_bytes());
+    extra_nonce[4] = 0x5a;
+    work.set_extra_nonce(&extra_nonce);
+    let target = Target(
+        job.network_target
+            .as_slice()
+            .try_into()
+            .expect("a job carries a 32-byte target"),
+    );
+    let mut hasher = pow::Hasher::new();
+    for nonce in first_nonce.. {
+        work.set_nonce(nonce);
+        let pow_hash = hasher.hash(work.as_bytes());
+        if meets_target(&pow_hash, &target) {
+            return (work, pow_hash);
+        }
+    }
+    unreachable!("some nonce meets difficulty 1")
+}
+
+struct Bench {
+    cluster: Cluster,
+    slave: TestSlave,
+    slave_index: u32,
+    seq: u64,
+    request_id: u64,
+}
+
+impl Bench {
+    fn devnet(&self) -> &DevnetHandle {
+        &self.cluster.devnet
+    }
+
+    fn ledger(&self) -> &Ledger {
+        self.cluster.master.ledger()
+    }
+
+    /// The job at the emulator's tip at difficulty 1.
+    async fn tip_job(&mut self) -> Job {
+        let height = self.devnet().top().height + 1;
+        loop {
+            let job = self.slave.next_job().await;
+            if job.height == height && job.network_difficulty == "1" {
+                return job;
+            }
+        }
+    }
+
+    /// Sends valid shares and waits for their ack.
+    async fn shares(&mut self, job: &Job, credits: &[(String, u64)]) -> u64 {
+        let shares = credits
+            .iter()
+            .map(|(address, difficulty)| {
+                self.seq += 1;
+                share(self.seq, job, address, *difficulty)
+            })
+            .collect();
+        self.slave.send(batch(shares)).await;
+        self.slave.acked(self.seq).await
+    }
+
+    /// Sends the finding share, then the candidate; the master's answer.
+    async fn submit(
+        &mut self,
+        job: &Job,
+        work: &MinerWork,
+        pow_hash: [u8; 32],
+        finder: &str,
+    ) -> BlockResult {
+        let share_seq = self.shares(job, &[(finder.to_owned(), 1)]).await;
+        self.request_id += 1;
+        let request_id = self.request_id;
+        self.candidate(BlockCandidate {
+            request_id,
+            job_id: job.job_id.clone(),
+            height: job.height,
+            miner_work: work.as_bytes().to_vec(),
+            pow_hash: pow_hash.to_vec(),
+            address: finder.to_owned(),
+            worker: "rig".to_owned(),
+            share_difficulty: 1,
+            found_at_ms: now_ms(),
+            share_seq,
+        })
+        .await
+    }
+
+    async fn candidate(&mut self, candidate: BlockCandidate) -> BlockResult {
+        let request_id = candidate.request_id;
+        self.slave
+            .send(tos_pool_proto::v1::SlaveMessage {
+                kind: Some(slave_message::Kind::Block(candidate)),
+            })
+            .await;
+        self.slave
+            .until(|kind| match kind {
+                master_message::Kind::BlockResult(result) if result.request_id == request_id => {
+                    Some(result)
+                }
+                _ => None,
+            })
+            .await
+    }
+
+    async fn state_of(&self, hash: &str, state: BlockState) -> BlockRecord {
+        let ledger = self.ledger().clone();
+        eventually(&format!("block {hash} to be {state:?}"), || {
+            let ledger = ledger.clone();
+            let hash = hash.to_owned();
+            async move {
+                ledger
+                    .block(&hash)
+                    .await
+                    .expect("the ledger answers")
+                    .filter(|record| record.state == state)
+            }
+        })
+        .await
+    }
+
+    /// (immature, confirmed) summed over `addresses`.
+    async fn balances(&self, addresses: &[String]) -> (i64, i64) {
+        let mut sums = (0, 0);
+        for address in addresses {
+            let balances = self.ledger().balances(address).await.expect("balances");
+            sums.0 += balances.immature;
+            sums.1 += balances.confirmed;
+        }
+        sums
+    }
+
+    fn miner_reward(&self, hash: &str) -> u64 {
+        let hash: Hash = hex::decode(hash)
+            .expect("hex hash")
+            .try_into()
+            .expect("32 bytes");
+        self.devnet()
+            .block(&hash)
+            .expect("the emulator knows the block")
+            .miner_reward
+    }
+
+    fn orphan(&self, hash: &str) {
+        let hash: Hash = hex::decode(hash)
+            .expect("hex")
+            .try_into()
+            .expect("32 bytes");
+        self.devnet()
+            .orphan(&hash)
+            .expect("the emulator orphans it");
+    }
+
+    fn make_side(&self, hash: &str) {
+        let hash: Hash = hex::decode(hash)
+            .expect("hex")
+            .try_into()
+            .expect("32 bytes");
+        self.devnet()
+            .make_side(&hash)
+            .expect("the emulator makes it a side block");
+    }
+}
+
+#[tokio::test]
+async fn found_blocks_mature_orphan_and_pay_side_rewards_exactly() {
+    // A PPLNS window of 10,000 × difficulty 1 holds every share sent here.
+    let cluster = Cluster::start(false, |config| config.pplns.window = 10_000.0).await;
+    let (slave, welcome) = TestSlave::join(&cluster.gateway_url(), "eu-1", "boot-blocks", 0).await;
+    let mut bench = Bench {
+        cluster,
+        slave,
+        slave_index: welcome.slave_index,
+        seq: 0,
+        request_id: 0,
+    };
+    let alice = miner_address(0xa1);
+    let bob = miner_address(0xb0);
+    let everyone = [alice.clone(), bob.clone(), pool_address()];
+    bench.cluster.set_difficulty(1);
+    let job = bench.tip_job().await;
+    bench
+        .shares(&job, &[(alice.clone(), 3_000), (bob.clone(), 1_000)])
+        .await;
+
+    // An unknown job is refused by the master itself.
+    let stale = bench
+        .candidate(BlockCandidate {
+            request_id: 999,
+            job_id: "no-such-job".to_owned(),
+            miner_work: job.miner_work.clone(),
+            ..BlockCandidate::default()
+        })
+        .await;
+    assert!(
+        !stale.accepted && stale.reason.contains("stale job"),
+        "{stale:?}"
+    );
+
+    // Block 1: accepted, immature at depth 2, matured at depth 5.
+    let (work, pow_hash) = mine(&job, bench.slave_index, 1);
+    let result = bench.submit(&job, &work, pow_hash, &alice).await;
+    assert!(result.accepted, "{result:?}");
+    let first = result.block_hash.clone();
+    assert_eq!(first, hex::encode(work.block_hash()));
+    assert!(
+        bench
+            .devnet()
+            .submitted_blocks()
+            .iter()
+            .any(|block| hex::encode(block.hash) == first),
+        "the emulator holds the submitted block"
+    );
+    let record = bench.state_of(&first, BlockState::Candidate).await;
+    assert_eq!(record.finder, alice);
+    assert_eq!(
+        record.snapshot.total_weight(),
+        4_001,
+        "the finding share is in the window"
+    );
+    let reward = bench.miner_reward(&first);
+    assert_eq!(record.expected_reward, reward);
+
+    // The same block again is refused by the daemon, and the record stays.
+    let again = bench.submit(&job, &work, pow_hash, &alice).await;
+    assert!(
+        !again.accepted && again.reason.contains("already"),
+        "{again:?}"
+    );
+    // Another nonce on the now stale job is refused and recorded as such.
+    let (stale_work, stale_pow) = mine(&job, bench.slave_index, 1_000);
+    let refused = bench.submit(&job, &stale_work, stale_pow, &bob).await;
+    assert!(
+        !refused.accepted && refused.reason.contains("stale tips"),
+        "{refused:?}"
+    );
+    bench
+        .state_of(&hex::encode(stale_work.block_hash()), BlockState::Refused)
+        .await;
+
+    bench.devnet().advance(2);
+    let immature = bench.state_of(&first, BlockState::Immature).await;
+    let split = immature.immature_credits.expect("immature credits");
+    assert_eq!(split.total, reward);
+    assert!(
+        split.credits[&alice] > 2 * split.credits[&bob],
+        "3:1 by weight"
+    );
+    assert_eq!(bench.balances(&everyone).await, (reward as i64, 0));
+
+    bench.devnet().advance(3);
+    let matured = bench.state_of(&first, BlockState::Matured).await;
+    assert_eq!(matured.final_reward, Some(reward));
+    assert_eq!(bench.balances(&everyone).await, (0, reward as i64));
+    let fee = bench
+        .ledger()
+        .balances(&pool_address())
+        .await
+        .expect("fee balance");
+    assert_eq!(fee.confirmed as u64, reward / 100, "1% fee to the pool");
+
+    // Block 2: immature, then orphaned by the chain: credits reversed.
+    let job = bench.tip_job().await;
+    let (work, pow_hash) = mine(&job, bench.slave_index, 1);
+    let result = bench.submit(&job, &work, pow_hash, &bob).await;
+    assert!(result.accepted, "{result:?}");
+    let second = result.block_hash;
+    bench.devnet().advance(2);
+    bench.state_of(&second, BlockState::Immature).await;
+    let (credited, _) = bench.balances(&everyone).await;
+    assert!(credited > 0);
+    bench.orphan(&second);
+    let back = bench.state_of(&second, BlockState::Candidate).await;
+    assert!(back.immature_credits.is_none());
+    assert_eq!(bench.balances(&everyone).await, (0, reward as i64));
+    bench.devnet().advance(25);
+    let orphaned = bench.state_of(&second, BlockState::Orphaned).await;
+    assert_eq!(orphaned.matured_credits, None);
+    assert_eq!(bench.balances(&everyone).await, (0, reward as i64));
+
+    // Block 3: made a side block; it pays the reduced reward the chain pays.
+    let job = bench.tip_job().await;
+    let (work, pow_hash) = mine(&job, bench.slave_index, 1);
+    let result = bench.submit(&job, &work, pow_hash, &alice).await;
+    assert!(result.accepted, "{result:?}");
+    let third = result.block_hash;
+    bench.make_side(&third);
+    let side_reward = bench.miner_reward(&third);
+    assert!(side_reward < reward);
+    bench.devnet().advance(5);
+    let side = bench.state_of(&third, BlockState::Matured).await;
+    assert_eq!(side.final_reward, Some(side_reward));
+    assert_eq!(side.block_type, Some(BlockType::Side));
+    assert_eq!(
+        bench.balances(&everyone).await,
+        (0, (reward + side_reward) as i64)
+    );
+}
