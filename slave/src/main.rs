@@ -5,7 +5,25 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use tos_pool_common::config::{Config, Role};
-use tos_pool_common::telemetry;
+use tos_pool_common::{profiling, telemetry};
+
+/// Every allocation goes through jemalloc so that its sampling heap profiler
+/// can back `/debug/pprof/heap`.
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: profiling::Jemalloc = profiling::Jemalloc;
+
+/// jemalloc's startup options: heap profiling on, sampling every 512 KiB.
+// Exporting a symbol is `unsafe` because it could clash with another one.
+// This is sound: jemalloc (built with the `_rjem_` prefix) declares
+// `const char *_rjem_malloc_conf` as a weak symbol for exactly this purpose,
+// nothing else defines it, and it reads it once at start-up; `&[u8; N]` is a
+// thin pointer to an immutable NUL-terminated 'static string, the layout of
+// `const char *`.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: &[u8; 45] = profiling::JEMALLOC_MALLOC_CONF;
 
 /// Command line of a slave.
 #[derive(Debug, Parser)]
@@ -22,7 +40,12 @@ environment as TOS_POOL_<SECTION>_<KEY>, e.g. TOS_POOL_SLAVE_MASTER_URL."
 )]
 struct Cli {
     /// Path of the YAML config (see config/slave.yaml for every key).
-    #[arg(short, long, env = "TOS_POOL_CONFIG", default_value = "config/slave.yaml")]
+    #[arg(
+        short,
+        long,
+        env = "TOS_POOL_CONFIG",
+        default_value = "config/slave.yaml"
+    )]
     config: PathBuf,
     /// Load and validate the config, print a summary and exit.
     #[arg(long)]
@@ -50,6 +73,44 @@ fn main() -> anyhow::Result<()> {
         version = env!("CARGO_PKG_VERSION"),
         "tos-pool-slave loaded its config"
     );
-    tracing::warn!("the slave's services are not built yet: nothing to run, exiting");
-    Ok(())
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    runtime.block_on(async {
+        let profiling = if config.profiling.enabled {
+            Some(profiling::serve(&config.profiling, shutdown_signal()).await?)
+        } else {
+            None
+        };
+        tracing::warn!("the slave's services are not built yet: nothing to run");
+        if let Some(server) = profiling {
+            tracing::info!("serving profiles until SIGINT or SIGTERM");
+            server.stopped().await?;
+        }
+        anyhow::Ok(())
+    })
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM; if a handler cannot be installed,
+/// waits for the other one only.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => {
+            if let Err(err) = result {
+                tracing::warn!(error = %err, "cannot listen for Ctrl-C");
+                std::future::pending::<()>().await;
+            }
+        }
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
 }
