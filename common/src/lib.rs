@@ -1,6 +1,7 @@
 //! What the master and the slaves share: the TOS chain primitives (TOS Hash V3,
 //! difficulty and targets, bech32 addresses, the block header and the 112-byte
-//! MinerWork), the one configuration schema for both roles, and logging setup.
+//! MinerWork), the one configuration schema for both roles, logging setup and
+//! the pprof profiling server.
 //!
 //! The names `pow::hash`, `difficulty`, `address::Address` and
 //! `header::{BlockHeader, MinerWork}` are a public contract: tools outside the
@@ -13,4 +14,5 @@ pub mod difficulty;
 pub mod header;
 pub mod network;
 pub mod pow;
+pub mod profiling;
 pub mod telemetry;

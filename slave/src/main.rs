@@ -6,7 +6,25 @@ use anyhow::Context;
 use clap::Parser;
 use tokio::sync::watch;
 use tos_pool_common::config::{Config, Role};
-use tos_pool_common::telemetry;
+use tos_pool_common::{profiling, telemetry};
+
+/// Every allocation goes through jemalloc so that its sampling heap profiler
+/// can back `/debug/pprof/heap`.
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: profiling::Jemalloc = profiling::Jemalloc;
+
+/// jemalloc's startup options: heap profiling on, sampling every 512 KiB.
+// Exporting a symbol is `unsafe` because it could clash with another one.
+// This is sound: jemalloc (built with the `_rjem_` prefix) declares
+// `const char *_rjem_malloc_conf` as a weak symbol for exactly this purpose,
+// nothing else defines it, and it reads it once at start-up; `&[u8; N]` is a
+// thin pointer to an immutable NUL-terminated 'static string, the layout of
+// `const char *`.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: &[u8; 45] = profiling::JEMALLOC_MALLOC_CONF;
 
 /// Command line of a slave.
 #[derive(Debug, Parser)]
@@ -62,19 +80,34 @@ fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let (stop, stopped) = watch::channel(false);
+        let signals = stop.clone();
         tokio::spawn(async move {
             match wait_for_signal().await {
                 Ok(signal) => tracing::info!(signal, "stop signal: draining"),
                 Err(error) => tracing::error!(%error, "cannot listen for signals: draining"),
             }
-            stop.send_replace(true);
+            signals.send_replace(true);
         });
-        let report = tos_pool_slave::app::run(config, stopped)
-            .await
-            .context("running the slave")?;
+        let profiling = if config.profiling.enabled {
+            Some(profiling::serve(&config.profiling, until_stopped(stopped.clone())).await?)
+        } else {
+            None
+        };
+        let result = tos_pool_slave::app::run(config, stopped).await;
+        // The profiling server ends with the slave, whatever ended it.
+        stop.send_replace(true);
+        if let Some(server) = profiling {
+            server.stopped().await?;
+        }
+        let report = result.context("running the slave")?;
         tracing::info!(?report, "tos-pool-slave stopped");
         anyhow::Ok(())
     })
+}
+
+/// Resolves once `stopped` turns true (or its sender is gone).
+async fn until_stopped(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
 }
 
 /// Waits for SIGTERM or Ctrl-C (SIGINT) and names it.
