@@ -827,3 +827,36 @@ async fn measure_batch_throughput() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_unreachable_redis_is_an_error_that_names_the_fix() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let config = RedisConfig {
+        url: format!("redis://user:hunter2@127.0.0.1:{port}/0"),
+        connect_timeout: Duration::from_secs(2),
+        ..RedisConfig::default()
+    };
+    let error = Ledger::connect(&config)
+        .await
+        .expect_err("nothing listens there");
+    let message = error.to_string();
+    assert!(
+        matches!(
+            error,
+            LedgerError::Connect { .. } | LedgerError::ConnectTimeout { .. }
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("redis.url") || message.contains("redis.connect_timeout"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("hunter2"),
+        "the password leaked: {message}"
+    );
+}
