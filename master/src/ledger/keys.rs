@@ -46,11 +46,6 @@ impl Keys {
         format!("{}stats:pool", self.prefix)
     }
 
-    /// Hash: one miner's share counts and hashrate buckets.
-    pub fn miner_stats(&self, address: &str) -> String {
-        format!("{}stats:miner:{}", self.prefix, segment(address))
-    }
-
     /// Hash: one worker's share counts and hashrate buckets.
     pub fn worker_stats(&self, address: &str, worker: &str) -> String {
         format!(
@@ -61,7 +56,8 @@ impl Keys {
         )
     }
 
-    /// Sorted set: every miner seen, scored by its last share time (ms).
+    /// Sorted set: every miner seen, scored by its last share time (ms). A
+    /// miner's counts and hashrates are the sums of its workers'.
     pub fn miners(&self) -> String {
         format!("{}miners", self.prefix)
     }

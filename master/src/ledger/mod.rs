@@ -28,7 +28,7 @@ pub use error::{LedgerError, redacted_url};
 pub use keys::{Keys, segment, state_name};
 pub use settings::{HIGH_WATER_TTL, IDLE_TTL, LedgerSettings, SHARE_LOG_MARGIN};
 pub use share_log::{LogBucket, window_entries};
-pub use stats::{Activity, MinerStats, PoolStats, ShareCounts, WorkerStats, activity, hashrate};
+pub use stats::{Activity, MinerStats, PoolStats, ShareCounts, StatsHash, WorkerStats, hashrate};
 
 /// How long one Redis reply may take before the call fails (a failed write
 /// is safe to retry: batches and transitions are recognised when replayed).

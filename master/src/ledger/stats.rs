@@ -1,6 +1,6 @@
 //! Reading share counts and hashrates of the pool, a miner and its workers.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -67,60 +67,90 @@ pub struct PoolStats {
     pub miners_total: u64,
 }
 
-/// Reads a stats hash (`valid`, `invalid`, `stale`, `last_share_ms`,
-/// `h:<bucket>`) into counts and hashrates at `now_ms`.
-///
-/// A window of `w` seconds reads the `ceil(w / bucket width)` newest buckets,
-/// the current one included, and divides their summed difficulty by the time
-/// they span up to `now_ms`; fields it does not know are ignored.
-pub fn activity(
-    fields: &HashMap<String, String>,
-    settings: &LedgerSettings,
-    now_ms: u64,
-) -> Activity {
-    let count = |name: &str| {
-        fields
-            .get(name)
-            .and_then(|value| value.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    let buckets: Vec<(u64, u128)> = fields
-        .iter()
-        .filter_map(|(name, value)| {
-            let bucket = name.strip_prefix("h:")?.parse().ok()?;
-            Some((bucket, value.parse().ok()?))
-        })
-        .collect();
-    Activity {
-        shares: ShareCounts {
-            valid: count("valid"),
-            invalid: count("invalid"),
-            stale: count("stale"),
-        },
-        last_share_ms: fields
-            .get("last_share_ms")
-            .and_then(|value| value.parse().ok()),
-        hashrate: hashrate(&buckets, settings, settings.window_secs(), now_ms),
-        hashrate_large: hashrate(&buckets, settings, settings.large_window_secs(), now_ms),
+/// The contents of a pool or worker stats hash: share counts and
+/// hashrate buckets (`valid`, `invalid`, `stale`, `h:<bucket>`). Sums of
+/// several (a miner's workers) add up with [`add`](Self::add).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsHash {
+    /// Share counts.
+    pub shares: ShareCounts,
+    /// Hashrate bucket → summed valid difficulty.
+    pub buckets: BTreeMap<u64, u128>,
+}
+
+impl StatsHash {
+    /// Reads a hash's fields; fields it does not know are ignored.
+    pub fn parse(fields: &HashMap<String, String>) -> Self {
+        let count = |name: &str| {
+            fields
+                .get(name)
+                .and_then(|value| value.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let buckets = fields
+            .iter()
+            .filter_map(|(name, value)| {
+                let bucket = name.strip_prefix("h:")?.parse().ok()?;
+                Some((bucket, value.parse().ok()?))
+            })
+            .collect();
+        StatsHash {
+            shares: ShareCounts {
+                valid: count("valid"),
+                invalid: count("invalid"),
+                stale: count("stale"),
+            },
+            buckets,
+        }
+    }
+
+    /// Adds another hash's counts and buckets.
+    pub fn add(&mut self, other: &StatsHash) {
+        self.shares.valid += other.shares.valid;
+        self.shares.invalid += other.shares.invalid;
+        self.shares.stale += other.shares.stale;
+        for (bucket, difficulty) in &other.buckets {
+            *self.buckets.entry(*bucket).or_default() += difficulty;
+        }
+    }
+
+    /// Counts and hashrates at `now_ms`, with the last share time kept
+    /// elsewhere.
+    pub fn activity(
+        &self,
+        last_share_ms: Option<u64>,
+        settings: &LedgerSettings,
+        now_ms: u64,
+    ) -> Activity {
+        Activity {
+            shares: self.shares,
+            last_share_ms,
+            hashrate: hashrate(&self.buckets, settings, settings.window_secs(), now_ms),
+            hashrate_large: hashrate(
+                &self.buckets,
+                settings,
+                settings.large_window_secs(),
+                now_ms,
+            ),
+        }
     }
 }
 
 /// Hashes per second over a window of `window_secs` ending at `now_ms`.
+///
+/// The window reads the `ceil(window_secs / bucket width)` newest buckets,
+/// the current one included, and divides their summed difficulty by the
+/// time they span up to `now_ms` (at least one second).
 pub fn hashrate(
-    buckets: &[(u64, u128)],
+    buckets: &BTreeMap<u64, u128>,
     settings: &LedgerSettings,
     window_secs: u64,
     now_ms: u64,
 ) -> f64 {
     let width_ms = settings.rate_bucket_secs() * 1000;
     let current = settings.rate_bucket(now_ms);
-    let count = settings.buckets_in(window_secs);
-    let oldest = current.saturating_sub(count - 1);
-    let sum: u128 = buckets
-        .iter()
-        .filter(|(bucket, _)| (oldest..=current).contains(bucket))
-        .map(|(_, difficulty)| difficulty)
-        .sum();
+    let oldest = current.saturating_sub(settings.buckets_in(window_secs) - 1);
+    let sum: u128 = buckets.range(oldest..=current).map(|(_, d)| d).sum();
     let span_ms = now_ms.saturating_sub(oldest * width_ms).max(1000);
     sum as f64 * 1000.0 / span_ms as f64
 }
@@ -137,38 +167,47 @@ impl Ledger {
             .query_async(&mut connection)
             .await
             .map_err(LedgerError::redis("reading pool stats"))?;
+        let last_share_ms = fields
+            .get("last_share_ms")
+            .and_then(|value| value.parse().ok());
         Ok(PoolStats {
-            activity: activity(&fields, &self.settings, now_ms),
+            activity: StatsHash::parse(&fields).activity(last_share_ms, &self.settings, now_ms),
             miners_online: online,
             miners_total: total,
         })
     }
 
-    /// A miner's counts, hashrates and worker counts at `now_ms`; `None` when
-    /// the ledger knows no share of it.
+    /// A miner's counts and hashrates (the sums of its known workers') and
+    /// worker counts at `now_ms`; `None` when the ledger knows no share of it.
     pub async fn miner_stats(
         &self,
         address: &str,
         now_ms: u64,
     ) -> Result<Option<MinerStats>, LedgerError> {
-        let online_from = now_ms.saturating_sub(self.settings.window_secs() * 1000);
-        let workers = self.keys.workers(address);
         let mut connection = self.connection.clone();
-        let (fields, online, total): (HashMap<String, String>, u64, u64) = redis::pipe()
-            .hgetall(self.keys.miner_stats(address))
-            .zcount(&workers, online_from, "+inf")
-            .zcard(&workers)
+        let last_share_ms: Option<u64> = redis::cmd("ZSCORE")
+            .arg(self.keys.miners())
+            .arg(address)
             .query_async(&mut connection)
             .await
-            .map_err(LedgerError::redis("reading miner stats"))?;
-        if fields.is_empty() {
+            .map_err(LedgerError::redis("reading a miner's last share"))?;
+        let Some(last_share_ms) = last_share_ms else {
             return Ok(None);
+        };
+        let workers = self.workers(address).await?;
+        let online_from = now_ms.saturating_sub(self.settings.window_secs() * 1000);
+        let mut sum = StatsHash::default();
+        for (_, _, hash) in &workers {
+            sum.add(hash);
         }
         Ok(Some(MinerStats {
             address: address.to_owned(),
-            activity: activity(&fields, &self.settings, now_ms),
-            workers_online: online,
-            workers_total: total,
+            activity: sum.activity(Some(last_share_ms), &self.settings, now_ms),
+            workers_online: workers
+                .iter()
+                .filter(|(_, last, _)| *last >= online_from)
+                .count() as u64,
+            workers_total: workers.len() as u64,
         }))
     }
 
@@ -178,37 +217,54 @@ impl Ledger {
         address: &str,
         now_ms: u64,
     ) -> Result<Vec<WorkerStats>, LedgerError> {
-        let mut connection = self.connection.clone();
-        let mut names: Vec<String> = redis::cmd("ZRANGE")
-            .arg(self.keys.workers(address))
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut connection)
-            .await
-            .map_err(LedgerError::redis("listing a miner's workers"))?;
-        names.sort();
-        if names.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for name in &names {
-            pipe.hgetall(self.keys.worker_stats(address, name));
-        }
-        let hashes: Vec<HashMap<String, String>> = pipe
-            .query_async(&mut connection)
-            .await
-            .map_err(LedgerError::redis("reading worker stats"))?;
-        Ok(names
+        Ok(self
+            .workers(address)
+            .await?
             .into_iter()
-            .zip(hashes)
-            .filter(|(_, fields)| !fields.is_empty())
-            .map(|(worker, fields)| WorkerStats {
+            .map(|(worker, last_share_ms, hash)| WorkerStats {
                 worker,
-                activity: activity(&fields, &self.settings, now_ms),
+                activity: hash.activity(Some(last_share_ms), &self.settings, now_ms),
             })
             .collect())
     }
+
+    /// A miner's workers with their last share time and stats hash, by name,
+    /// leaving out any whose hash has expired.
+    async fn workers(&self, address: &str) -> Result<Vec<(String, u64, StatsHash)>, LedgerError> {
+        let mut connection = self.connection.clone();
+        let mut listed: Vec<(String, u64)> = redis::cmd("ZRANGE")
+            .arg(self.keys.workers(address))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("listing a miner's workers"))?;
+        listed.sort();
+        let mut workers = Vec::with_capacity(listed.len());
+        for chunk in listed.chunks(WORKERS_PER_PIPELINE) {
+            let mut pipe = redis::pipe();
+            for (name, _) in chunk {
+                pipe.hgetall(self.keys.worker_stats(address, name));
+            }
+            let hashes: Vec<HashMap<String, String>> = pipe
+                .query_async(&mut connection)
+                .await
+                .map_err(LedgerError::redis("reading worker stats"))?;
+            workers.extend(
+                chunk
+                    .iter()
+                    .zip(hashes)
+                    .filter(|(_, fields)| !fields.is_empty())
+                    .map(|((name, last), fields)| (name.clone(), *last, StatsHash::parse(&fields))),
+            );
+        }
+        Ok(workers)
+    }
 }
+
+/// Worker hashes read per pipeline.
+const WORKERS_PER_PIPELINE: usize = 500;
 
 #[cfg(test)]
 mod tests {
@@ -231,18 +287,18 @@ mod tests {
         // now = 600 s exactly: bucket 100 just began; the 60 s window reads
         // buckets 91..=100, spanning 54 s.
         let now = 600_000;
-        let buckets = [(90, 1_000_000), (91, 540), (100, 540)];
+        let buckets = BTreeMap::from([(90, 1_000_000), (91, 540), (100, 540)]);
         assert_eq!(hashrate(&buckets, &s, 60, now), 1080.0 / 54.0);
         // 3 s into bucket 100: 57 s.
         assert_eq!(hashrate(&buckets, &s, 60, now + 3_000), 1080.0 / 57.0);
         // The long window includes bucket 90.
         let long = hashrate(&buckets, &s, 600, now);
         assert_eq!(long, 1_001_080.0 / 594.0);
-        assert_eq!(hashrate(&[], &s, 60, now), 0.0);
+        assert_eq!(hashrate(&BTreeMap::new(), &s, 60, now), 0.0);
     }
 
     #[test]
-    fn activity_reads_counts_and_ignores_strangers() {
+    fn stats_hashes_parse_and_add_up() {
         let s = settings();
         let fields: HashMap<String, String> = [
             ("valid", "10"),
@@ -256,17 +312,21 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let a = activity(&fields, &s, 600_000);
+        let mut sum = StatsHash::parse(&fields);
         assert_eq!(
-            a.shares,
+            sum.shares,
             ShareCounts {
                 valid: 10,
                 invalid: 2,
                 stale: 1
             }
         );
-        assert_eq!(a.last_share_ms, Some(599_000));
+        assert_eq!(sum.buckets, BTreeMap::from([(99, 5_940)]));
+        let a = sum.activity(Some(599_000), &s, 600_000);
         assert_eq!(a.hashrate, 110.0);
-        assert_eq!(activity(&HashMap::new(), &s, 1).last_share_ms, None);
+        assert_eq!(a.last_share_ms, Some(599_000));
+        sum.add(&StatsHash::parse(&fields));
+        assert_eq!(sum.shares.valid, 20);
+        assert_eq!(sum.activity(None, &s, 600_000).hashrate, 220.0);
     }
 }

@@ -10,7 +10,7 @@ use tos_pool_proto::v1::ShareBatch;
 use super::{Ledger, LedgerError};
 
 /// Calls allowed when other streams of the same boot keep moving the mark.
-const MAX_ATTEMPTS: usize = 4;
+const MAX_ATTEMPTS: usize = 8;
 
 /// What [`Ledger::record_batch`] did with a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

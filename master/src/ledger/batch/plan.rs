@@ -121,8 +121,8 @@ impl Tally {
 pub struct Summary<'a> {
     /// The whole pool.
     pub pool: Tally,
-    /// Per miner address.
-    pub miners: BTreeMap<&'a str, Tally>,
+    /// Per miner address: its latest booked share time, ms.
+    pub miners: BTreeMap<&'a str, u64>,
     /// Per (address, worker).
     pub workers: BTreeMap<(&'a str, &'a str), Tally>,
     /// PPLNS second → address → summed valid difficulty.
@@ -142,11 +142,8 @@ pub fn summarize<'a>(shares: &'a [Share], settings: &LedgerSettings, now_ms: u64
         let difficulty = share.difficulty.min(MAX_SHARE_DIFFICULTY);
         let address = share.address.as_str();
         summary.pool.add(counted, at_ms, rate_bucket, difficulty);
-        summary
-            .miners
-            .entry(address)
-            .or_default()
-            .add(counted, at_ms, rate_bucket, difficulty);
+        let last = summary.miners.entry(address).or_default();
+        *last = (*last).max(at_ms);
         workers
             .entry((address, share.worker.as_str()))
             .or_default()
@@ -192,28 +189,19 @@ impl KeyList {
     }
 }
 
-/// How the script treats the index an entity is listed in.
-#[derive(Clone, Copy)]
-enum IndexMode {
-    /// No index (the pool).
-    None,
-    /// Drop idle members (the set of all miners, which never expires).
-    Trim,
-    /// Drop idle members and refresh the index's expiry (a miner's workers).
-    TrimAndExpire,
-}
-
 /// Builds the `record_batch.lua` call that writes `shares`, numbered
 /// `first_seq..=last_seq`, for the boot whose high-water key is `high_water`.
 ///
 /// Layout (the script reads it in this order):
 /// - `KEYS[1]` high-water mark, `KEYS[2]` share-log index, `KEYS[3]`
-///   share-log totals, then the stats hashes, indexes and share-log buckets;
+///   share-log totals, `KEYS[4]` the set of miners, `KEYS[5]` pool stats,
+///   then worker stats, worker indexes and share-log buckets;
 /// - `ARGV`: first seq, last seq, high-water TTL (s), idle TTL (s), idle
-///   cutoff (ms), oldest hashrate bucket kept, entity count, bucket count;
-///   then per entity: key position, index position (0 = none), member,
-///   index mode (`-`, `m`, `w`), valid, invalid, stale, last share ms, rate
-///   count, and (bucket, difficulty) pairs; then per share-log second: key
+///   cutoff (ms), oldest hashrate bucket kept, entity count, miner count,
+///   second count; then per entity (the pool first, then each worker): key
+///   position, index position (0 for the pool), member, valid, invalid,
+///   stale, last share ms, rate count, and (bucket, difficulty) pairs; then
+///   per miner: address, last share ms; then per share-log second: key
 ///   position, second, total, entry count, and (address, weight) pairs.
 pub fn script_call(
     keys: &Keys,
@@ -231,6 +219,7 @@ pub fn script_call(
     list.position(high_water);
     list.position(keys.share_log_index());
     list.position(keys.share_log_totals());
+    list.position(keys.miners());
     let idle_ms = u64::try_from(settings.idle_ttl.as_millis()).unwrap_or(u64::MAX);
     let mut args = vec![
         first_seq.to_string(),
@@ -239,45 +228,37 @@ pub fn script_call(
         settings.idle_ttl.as_secs().max(1).to_string(),
         now_ms.saturating_sub(idle_ms).to_string(),
         settings.oldest_rate_bucket(now_ms).to_string(),
-        (1 + summary.miners.len() + summary.workers.len()).to_string(),
+        (1 + summary.workers.len()).to_string(),
+        summary.miners.len().to_string(),
         summary.share_log.len().to_string(),
     ];
-    let mut entity =
-        |key: String, index: Option<(String, &str)>, mode: IndexMode, tally: &Tally| {
-            let key_position = list.position(key);
-            let (index_position, member) = match index {
-                Some((index, member)) => (list.position(index), member),
-                None => (0, ""),
-            };
-            let mode = match mode {
-                IndexMode::None => "-",
-                IndexMode::Trim => "m",
-                IndexMode::TrimAndExpire => "w",
-            };
-            args.extend([
-                key_position.to_string(),
-                index_position.to_string(),
-                member.to_owned(),
-                mode.to_owned(),
-                tally.valid.to_string(),
-                tally.invalid.to_string(),
-                tally.stale.to_string(),
-                tally.last_ms.to_string(),
-                tally.rates.len().to_string(),
-            ]);
-            for (bucket, difficulty) in &tally.rates {
-                args.extend([bucket.to_string(), difficulty.to_string()]);
-            }
+    let mut entity = |key: String, index: Option<(String, &str)>, tally: &Tally| {
+        let key_position = list.position(key);
+        let (index_position, member) = match index {
+            Some((index, member)) => (list.position(index), member),
+            None => (0, ""),
         };
-    entity(keys.pool_stats(), None, IndexMode::None, &summary.pool);
-    for (address, tally) in &summary.miners {
-        let index = Some((keys.miners(), *address));
-        entity(keys.miner_stats(address), index, IndexMode::Trim, tally);
-    }
+        args.extend([
+            key_position.to_string(),
+            index_position.to_string(),
+            member.to_owned(),
+            tally.valid.to_string(),
+            tally.invalid.to_string(),
+            tally.stale.to_string(),
+            tally.last_ms.to_string(),
+            tally.rates.len().to_string(),
+        ]);
+        for (bucket, difficulty) in &tally.rates {
+            args.extend([bucket.to_string(), difficulty.to_string()]);
+        }
+    };
+    entity(keys.pool_stats(), None, &summary.pool);
     for ((address, worker), tally) in &summary.workers {
         let index = Some((keys.workers(address), *worker));
-        let key = keys.worker_stats(address, worker);
-        entity(key, index, IndexMode::TrimAndExpire, tally);
+        entity(keys.worker_stats(address, worker), index, tally);
+    }
+    for (address, last_ms) in &summary.miners {
+        args.extend([(*address).to_owned(), last_ms.to_string()]);
     }
     for (second, weights) in &summary.share_log {
         let position = list.position(keys.share_log_bucket(*second));
@@ -396,9 +377,8 @@ mod tests {
             (3, 1, 1)
         );
         assert_eq!(summary.pool.last_ms, 1_002_500);
-        let alice = &summary.miners["alice"];
-        assert_eq!((alice.valid, alice.stale, alice.invalid), (2, 1, 0));
-        assert_eq!(alice.rates.values().sum::<u64>(), 200);
+        assert_eq!(summary.miners["alice"], 1_000_003);
+        assert_eq!(summary.miners["bob"], 1_002_500);
         let rig1 = &summary.workers[&("alice", "rig1")];
         assert_eq!((rig1.valid, rig1.stale), (1, 1));
         assert_eq!(summary.workers[&("bob", "default")].invalid, 1);
@@ -430,9 +410,9 @@ mod tests {
         let summary = summarize(&shares, &settings, 2_000_000);
         let keys = Keys::new("p");
         let call = script_call(&keys, &settings, "p:hwm".into(), 1, 2, &summary, 2_000_000);
-        // hwm, index, totals, pool, miner, miners set, 2 workers, their
-        // shared index, one bucket.
-        assert_eq!(call.keys.len(), 10);
+        // hwm, index, totals, miners set, pool, 2 workers, their shared
+        // index, one bucket.
+        assert_eq!(call.keys.len(), 9);
         assert_eq!(call.keys[0], "p:hwm");
         assert_eq!(
             call.keys
@@ -442,8 +422,9 @@ mod tests {
             1
         );
         assert_eq!(&call.args[..2], ["1", "2"]);
-        assert_eq!(call.args[6], "4"); // pool + 1 miner + 2 workers
-        assert_eq!(call.args[7], "1"); // one share-log second
+        assert_eq!(call.args[6], "3"); // pool + 2 workers
+        assert_eq!(call.args[7], "1"); // one miner
+        assert_eq!(call.args[8], "1"); // one share-log second
         // The share-log second is the last record: alice's 100.
         assert_eq!(call.args[call.args.len() - 2..], ["alice", "100"]);
     }

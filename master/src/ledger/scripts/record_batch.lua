@@ -33,29 +33,30 @@ local idle_ttl = ARGV[4]
 local idle_cutoff = '(' .. ARGV[5]
 local oldest_bucket = tonumber(ARGV[6])
 local entities = tonumber(ARGV[7])
-local seconds = tonumber(ARGV[8])
-local at = 9
+local miners = tonumber(ARGV[8])
+local seconds = tonumber(ARGV[9])
+local at = 10
 
--- Pool, miners, workers: counts, last share time, hashrate buckets, index.
+-- The pool, then each worker: counts, hashrate buckets, last share time (in
+-- the worker's index, or the pool's hash).
 for _ = 1, entities do
   local key = KEYS[tonumber(ARGV[at])]
   local index_position = tonumber(ARGV[at + 1])
   local member = ARGV[at + 2]
-  local mode = ARGV[at + 3]
-  local valid = ARGV[at + 4]
-  local invalid = ARGV[at + 5]
-  local stale = ARGV[at + 6]
-  local last_ms = ARGV[at + 7]
-  local rates = tonumber(ARGV[at + 8])
-  at = at + 9
+  local valid = ARGV[at + 3]
+  local invalid = ARGV[at + 4]
+  local stale = ARGV[at + 5]
+  local last_ms = ARGV[at + 6]
+  local rates = tonumber(ARGV[at + 7])
+  at = at + 8
 
   if valid ~= '0' then redis.call('HINCRBY', key, 'valid', valid) end
   if invalid ~= '0' then redis.call('HINCRBY', key, 'invalid', invalid) end
   if stale ~= '0' then redis.call('HINCRBY', key, 'stale', stale) end
-  redis.call('HSET', key, 'last_share_ms', last_ms)
 
   -- A bucket's first write (the sum equals what was added) is when the
-  -- expiry is refreshed and old buckets dropped: once per bucket width.
+  -- expiry is refreshed and old buckets and idle index members dropped:
+  -- once per bucket width, not per batch.
   local fresh = rates == 0
   for _ = 1, rates do
     local bucket = ARGV[at]
@@ -66,10 +67,12 @@ for _ = 1, entities do
     end
   end
 
-  local index = nil
+  local index = KEYS[4]
   if index_position > 0 then
     index = KEYS[index_position]
     redis.call('ZADD', index, 'GT', last_ms, member)
+  else
+    redis.call('HSET', key, 'last_share_ms', last_ms)
   end
 
   if fresh then
@@ -79,11 +82,15 @@ for _ = 1, entities do
         redis.call('HDEL', key, field)
       end
     end
-    if index and mode ~= '-' then
-      redis.call('ZREMRANGEBYSCORE', index, '-inf', idle_cutoff)
-      if mode == 'w' then redis.call('EXPIRE', index, idle_ttl) end
-    end
+    redis.call('ZREMRANGEBYSCORE', index, '-inf', idle_cutoff)
+    if index_position > 0 then redis.call('EXPIRE', index, idle_ttl) end
   end
+end
+
+-- Miners: last share time.
+for _ = 1, miners do
+  redis.call('ZADD', KEYS[4], 'GT', ARGV[at + 1], ARGV[at])
+  at = at + 2
 end
 
 -- PPLNS share log: per second, summed weight per address.
