@@ -22,7 +22,12 @@ environment as TOS_POOL_<SECTION>_<KEY>, e.g. TOS_POOL_REDIS_PASSWORD."
 )]
 struct Cli {
     /// Path of the YAML config (see config/master.yaml for every key).
-    #[arg(short, long, env = "TOS_POOL_CONFIG", default_value = "config/master.yaml")]
+    #[arg(
+        short,
+        long,
+        env = "TOS_POOL_CONFIG",
+        default_value = "config/master.yaml"
+    )]
     config: PathBuf,
     /// Load and validate the config, print a summary and exit.
     #[arg(long)]

@@ -22,7 +22,12 @@ environment as TOS_POOL_<SECTION>_<KEY>, e.g. TOS_POOL_SLAVE_MASTER_URL."
 )]
 struct Cli {
     /// Path of the YAML config (see config/slave.yaml for every key).
-    #[arg(short, long, env = "TOS_POOL_CONFIG", default_value = "config/slave.yaml")]
+    #[arg(
+        short,
+        long,
+        env = "TOS_POOL_CONFIG",
+        default_value = "config/slave.yaml"
+    )]
     config: PathBuf,
     /// Load and validate the config, print a summary and exit.
     #[arg(long)]

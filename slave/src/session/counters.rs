@@ -1,0 +1,41 @@
+//! Per-session tallies the policy layer reads (ban on invalid-share ratio or
+//! malformed requests, trust mode) and the stats add up.
+
+/// What a session has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionCounters {
+    /// Valid shares.
+    pub valid: u64,
+    /// Shares for a job older than the backlog or never sent (21).
+    pub stale: u64,
+    /// Duplicate shares (22).
+    pub duplicate: u64,
+    /// Shares whose hash missed the share target (23).
+    pub low_difficulty: u64,
+    /// Shares refused for another reason (20), e.g. too many for one job.
+    pub other_rejected: u64,
+    /// Requests refused as unauthorized or not subscribed (24, 25), failed
+    /// logins included.
+    pub unauthorized: u64,
+    /// Requests the codec could not read (bad JSON, unknown method), counted
+    /// by the connection through [`Session::count_malformed`](super::Session::count_malformed).
+    pub malformed: u64,
+    /// Blocks found.
+    pub blocks: u64,
+    /// Valid shares since the last refused share (trust mode).
+    pub consecutive_valid: u64,
+}
+
+impl SessionCounters {
+    /// Shares that count against the miner for the invalid-share ban:
+    /// duplicate, low difficulty and other refusals. Stale shares are left
+    /// out: they come from latency, not from cheating.
+    pub fn invalid(&self) -> u64 {
+        self.duplicate + self.low_difficulty + self.other_rejected
+    }
+
+    /// Every share judged so far, valid or not.
+    pub fn shares(&self) -> u64 {
+        self.valid + self.stale + self.invalid()
+    }
+}

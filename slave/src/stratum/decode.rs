@@ -1,0 +1,232 @@
+//! One Stratum request line into a typed request.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::session::{Login, Request, Submit};
+
+/// A request's `id`, kept exactly as the miner sent it and echoed back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RequestId {
+    /// A JSON number (usually an integer).
+    Number(serde_json::Number),
+    /// A string.
+    Text(String),
+    /// Absent or `null`.
+    Null,
+}
+
+impl Serialize for RequestId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RequestId::Number(number) => number.serialize(serializer),
+            RequestId::Text(text) => serializer.serialize_str(text),
+            RequestId::Null => serializer.serialize_unit(),
+        }
+    }
+}
+
+impl From<u64> for RequestId {
+    fn from(id: u64) -> RequestId {
+        RequestId::Number(id.into())
+    }
+}
+
+/// A decoded request and the id to answer it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StratumRequest {
+    /// The request's id.
+    pub id: RequestId,
+    /// What is asked.
+    pub request: Request,
+}
+
+/// A line that is not a request the pool understands. Answered with code 20
+/// and counted toward the malformed-request ban.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}")]
+pub struct RequestError {
+    /// The request's id, when it could be read (`Null` otherwise).
+    pub id: RequestId,
+    /// What was wrong.
+    pub kind: RequestErrorKind,
+}
+
+/// What was wrong with a request line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestErrorKind {
+    /// Not JSON, or not a JSON object.
+    #[error("request is not a JSON object ({0}): send one JSON-RPC object per line")]
+    BadJson(String),
+    /// No `method` string.
+    #[error("request has no \"method\": name the method, e.g. \"mining.subscribe\"")]
+    MissingMethod,
+    /// A method the pool does not offer.
+    #[error(
+        "unknown method {0:?}: use mining.subscribe, mining.authorize, mining.submit, mining.ping or mining.extranonce.subscribe"
+    )]
+    UnknownMethod(String),
+    /// The method's parameters are not as expected.
+    #[error("bad {method} params: {reason}")]
+    BadParams {
+        /// The method.
+        method: &'static str,
+        /// What to send instead.
+        reason: String,
+    },
+}
+
+/// Parses one line (without its newline) into a request.
+pub fn parse_request(line: &[u8]) -> Result<StratumRequest, RequestError> {
+    let fail = |id: &RequestId, kind| RequestError {
+        id: id.clone(),
+        kind,
+    };
+    let value: Value = serde_json::from_slice(line).map_err(|error| {
+        fail(
+            &RequestId::Null,
+            RequestErrorKind::BadJson(error.to_string()),
+        )
+    })?;
+    let Value::Object(object) = value else {
+        return Err(fail(
+            &RequestId::Null,
+            RequestErrorKind::BadJson("not an object".into()),
+        ));
+    };
+    let id = request_id(&object);
+    let Some(method) = object.get("method").and_then(Value::as_str) else {
+        return Err(fail(&id, RequestErrorKind::MissingMethod));
+    };
+    let empty = Vec::new();
+    let params = match object.get("params") {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Array(params)) => params,
+        Some(_) => {
+            return Err(fail(
+                &id,
+                RequestErrorKind::BadParams {
+                    method: "request",
+                    reason: "params must be an array".into(),
+                },
+            ));
+        }
+    };
+    let request = match method {
+        "mining.subscribe" => Ok(Request::Subscribe {
+            agent: params.first().and_then(Value::as_str).map(str::to_string),
+        }),
+        "mining.authorize" => authorize(params),
+        "mining.submit" => submit(params),
+        "mining.ping" => Ok(Request::Ping),
+        "mining.extranonce.subscribe" => Ok(Request::ExtranonceSubscribe),
+        other => Err(RequestErrorKind::UnknownMethod(truncated(other))),
+    };
+    request
+        .map(|request| StratumRequest {
+            id: id.clone(),
+            request,
+        })
+        .map_err(|kind| fail(&id, kind))
+}
+
+fn request_id(object: &Map<String, Value>) -> RequestId {
+    match object.get("id") {
+        Some(Value::Number(number)) => RequestId::Number(number.clone()),
+        Some(Value::String(text)) => RequestId::Text(text.clone()),
+        _ => RequestId::Null,
+    }
+}
+
+fn authorize(params: &[Value]) -> Result<Request, RequestErrorKind> {
+    let bad = |reason: &str| RequestErrorKind::BadParams {
+        method: "mining.authorize",
+        reason: reason.into(),
+    };
+    let text = |value: &Value, what: &str| {
+        value
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| bad(&format!("{what} must be a string")))
+    };
+    let password = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_string);
+    match params {
+        [login] | [login, _] => Ok(Request::Authorize {
+            login: Login::Combined(text(login, "the login")?),
+            password: password(params.get(1)),
+        }),
+        [address, worker, _] => Ok(Request::Authorize {
+            login: Login::Parts {
+                address: text(address, "the address")?,
+                worker: worker.as_str().map(str::to_string),
+            },
+            password: password(params.get(2)),
+        }),
+        _ => Err(bad(
+            "expected [\"ADDRESS.WORKER\", \"password\"] or [\"ADDRESS\", \"WORKER\", \"password\"]",
+        )),
+    }
+}
+
+fn submit(params: &[Value]) -> Result<Request, RequestErrorKind> {
+    let bad = |reason: String| RequestErrorKind::BadParams {
+        method: "mining.submit",
+        reason,
+    };
+    // Worker and extranonce2 carry no information: the session knows both.
+    let (job_id, nonce) = match params {
+        [_, job_id, _, nonce] | [_, job_id, nonce] => (job_id, nonce),
+        _ => {
+            return Err(bad(
+                "expected [worker, job_id, extranonce2, nonce] or [worker, job_id, nonce]".into(),
+            ));
+        }
+    };
+    let job_id = match job_id {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.to_string(),
+        _ => return Err(bad("job_id must be a string".into())),
+    };
+    let nonce = nonce
+        .as_str()
+        .ok_or_else(|| bad("nonce must be a hex string".into()))
+        .and_then(|text| parse_nonce(text).map_err(bad))?;
+    Ok(Request::Submit(Submit { job_id, nonce }))
+}
+
+/// 16 hex digits, with or without `0x`, read big-endian.
+fn parse_nonce(text: &str) -> Result<u64, String> {
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    let mut bytes = [0u8; 8];
+    if digits.len() != 16 || hex::decode_to_slice(digits, &mut bytes).is_err() {
+        return Err(format!(
+            "nonce {:?} must be exactly 16 hex digits (8 bytes, big-endian), with or without 0x",
+            truncated(text)
+        ));
+    }
+    Ok(u64::from_be_bytes(bytes))
+}
+
+/// Miner-supplied text cut short for error messages.
+fn truncated(text: &str) -> String {
+    const MAX: usize = 64;
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestId::Number(number) => write!(f, "{number}"),
+            RequestId::Text(text) => write!(f, "{text:?}"),
+            RequestId::Null => f.write_str("null"),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The Stratum codec (what `tosminer` speaks): newline-delimited JSON-RPC 1.0
+//! style. Pure: bytes in, a typed [`Request`](crate::session::Request) or a
+//! typed error out; typed [`Output`](crate::session::Output)s in, bytes out. No
+//! sockets, no clock, no session state.
+//!
+//! Reading: [`StratumCodec::decode`] looks for the next complete line in the
+//! connection's buffer. A line longer than `security.max_request_size` is a
+//! [`LineTooLong`] error: close the connection with that reason. A line that
+//! is not a request we know is [`Decoded::Malformed`]: answer it with
+//! [`write_malformed`] (code 20) and count it toward the malformed-request ban.
+//!
+//! Writing: [`write_outputs`] turns the session core's outputs for one request
+//! into lines: the answer carries the request's id (kept exactly as given,
+//! number or string), pushes are notifications with `"id":null`.
+
+mod decode;
+mod encode;
+mod frame;
+
+pub use decode::{RequestError, RequestErrorKind, RequestId, StratumRequest, parse_request};
+pub use encode::{write_answer, write_malformed, write_outputs, write_push};
+pub use frame::{Decoded, LineTooLong, StratumCodec};
+
+/// `extranonce2` size announced in the subscribe answer; the miner's value is
+/// ignored.
+pub const EXTRANONCE2_SIZE: u8 = 4;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,191 @@
+//! Answers and notifications, byte for byte as PROTOCOLS.md shows them.
+
+use tos_pool_common::difficulty::Difficulty;
+use tos_pool_common::header::MinerWork;
+
+use super::*;
+use crate::session::{Answer, CloseReason, Output, Reject, RejectCode, Subscribed, Work};
+
+fn answer(id: RequestId, answer: &Answer) -> String {
+    let mut out = Vec::new();
+    write_answer(&mut out, &id, answer);
+    text(&out).to_string()
+}
+
+fn push(output: &Output) -> String {
+    let mut out = Vec::new();
+    assert!(write_push(&mut out, output), "{output:?} is a push");
+    text(&out).to_string()
+}
+
+fn work() -> Work {
+    let difficulty = Difficulty::from_u64(1000).expect("non-zero");
+    Work {
+        job_id: "j42".into(),
+        header: MinerWork::from([0xab; 112]),
+        target: difficulty.target(),
+        difficulty: 1000,
+        height: 123_456,
+        clean: true,
+    }
+}
+
+#[test]
+fn subscribe_result() {
+    let subscribed = Subscribed {
+        session_id: 0x1f,
+        extranonce1: [1, 2, 3, 4, 5, 6, 7, 0xff],
+        difficulty: 1000,
+    };
+    assert_eq!(
+        answer(RequestId::from(1), &Answer::Subscribed(subscribed)),
+        "{\"id\":1,\"result\":[[[\"mining.notify\",\"000000000000001f\"],[\"mining.set_difficulty\",\"000000000000001f\"]],\"01020304050607ff\",4],\"error\":null}\n"
+    );
+}
+
+#[test]
+fn true_and_pong_results() {
+    assert_eq!(
+        answer(RequestId::from(2), &Answer::Accepted),
+        "{\"id\":2,\"result\":true,\"error\":null}\n"
+    );
+    assert_eq!(
+        answer(RequestId::from(9), &Answer::Pong),
+        "{\"id\":9,\"result\":\"pong\",\"error\":null}\n"
+    );
+}
+
+#[test]
+fn rejections_carry_code_and_message() {
+    let cases = [
+        (RejectCode::Other, 20, "other error"),
+        (RejectCode::Stale, 21, "stale share"),
+        (RejectCode::Duplicate, 22, "duplicate share"),
+        (RejectCode::LowDifficulty, 23, "low difficulty share"),
+        (RejectCode::Unauthorized, 24, "unauthorized worker"),
+        (RejectCode::NotSubscribed, 25, "not subscribed"),
+    ];
+    for (code, number, message) in cases {
+        assert_eq!(
+            answer(RequestId::from(3), &Answer::Rejected(Reject::new(code))),
+            format!("{{\"id\":3,\"result\":null,\"error\":[{number},\"{message}\",null]}}\n")
+        );
+    }
+    let not_found = Reject::with_message(RejectCode::Stale, "job not found");
+    assert_eq!(
+        answer(RequestId::from(3), &Answer::Rejected(not_found)),
+        "{\"id\":3,\"result\":null,\"error\":[21,\"job not found\",null]}\n"
+    );
+}
+
+#[test]
+fn string_ids_are_echoed_unchanged() {
+    assert_eq!(
+        answer(RequestId::Text("a\"b".into()), &Answer::Accepted),
+        "{\"id\":\"a\\\"b\",\"result\":true,\"error\":null}\n"
+    );
+    assert_eq!(
+        answer(RequestId::Null, &Answer::Accepted),
+        "{\"id\":null,\"result\":true,\"error\":null}\n"
+    );
+}
+
+#[test]
+fn notify_and_set_difficulty() {
+    let work = work();
+    let line = push(&Output::Notify(work.clone()));
+    assert_eq!(
+        line,
+        format!(
+            "{{\"id\":null,\"method\":\"mining.notify\",\"params\":[\"j42\",\"{}\",\"{}\",123456,true]}}\n",
+            "ab".repeat(112),
+            work.target.to_hex()
+        )
+    );
+    assert_eq!(work.target.to_hex().len(), 64);
+    assert!(work.target.to_hex().starts_with("00418937"));
+    assert_eq!(
+        push(&Output::SetDifficulty(1000)),
+        "{\"id\":null,\"method\":\"mining.set_difficulty\",\"params\":[1000]}\n"
+    );
+}
+
+#[test]
+fn drain_is_client_reconnect() {
+    assert_eq!(
+        push(&Output::Close(CloseReason::Draining)),
+        "{\"id\":null,\"method\":\"client.reconnect\",\"params\":[]}\n"
+    );
+}
+
+#[test]
+fn outputs_of_one_event_in_order() {
+    let mut out = Vec::new();
+    write_outputs(
+        &mut out,
+        &RequestId::from(2),
+        &[
+            Output::Answer(Answer::Accepted),
+            Output::SetDifficulty(1000),
+            Output::Notify(work()),
+        ],
+    );
+    let lines: Vec<&str> = text(&out).lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0], "{\"id\":2,\"result\":true,\"error\":null}");
+    assert!(lines[1].contains("mining.set_difficulty"));
+    assert!(lines[2].starts_with("{\"id\":null,\"method\":\"mining.notify\""));
+}
+
+#[test]
+fn shares_are_not_written_to_the_miner() {
+    let mut out = Vec::new();
+    let record = crate::session::ShareRecord {
+        job_id: "j".into(),
+        height: 1,
+        address: "a".into(),
+        worker: "w".into(),
+        difficulty: 1,
+        actual_difficulty: 1,
+        timestamp_ms: 0,
+        session_id: 1,
+    };
+    assert!(!write_push(&mut out, &Output::ForwardShare(record.clone())));
+    write_outputs(
+        &mut out,
+        &RequestId::from(3),
+        &[
+            Output::Answer(Answer::Accepted),
+            Output::ForwardShare(record),
+        ],
+    );
+    assert_eq!(text(&out), "{\"id\":3,\"result\":true,\"error\":null}\n");
+}
+
+#[test]
+fn malformed_requests_get_code_20_with_the_reason() {
+    let error = refused(r#"{"id":7,"method":"mining.bogus"}"#);
+    let mut out = Vec::new();
+    write_malformed(&mut out, &error);
+    let line = text(&out);
+    assert!(
+        line.starts_with("{\"id\":7,\"result\":null,\"error\":[20,\"unknown method"),
+        "{line}"
+    );
+    assert!(line.ends_with(",null]}\n"), "{line}");
+
+    let error = refused("not json");
+    let mut out = Vec::new();
+    write_malformed(&mut out, &error);
+    assert!(text(&out).starts_with("{\"id\":null,\"result\":null,\"error\":[20,"));
+}
+
+#[test]
+fn getwork_answer_uses_the_notify_params() {
+    let line = answer(RequestId::from(5), &Answer::Work(work()));
+    assert!(
+        line.starts_with("{\"id\":5,\"result\":[\"j42\",\"abab"),
+        "{line}"
+    );
+    assert!(line.ends_with(",123456,true],\"error\":null}\n"), "{line}");
+}
