@@ -19,3 +19,6 @@ pub use error::RpcError;
 pub use subscription::{TemplateSubscription, websocket_url};
 pub use transport::HttpTransport;
 pub use types::{Balance, Block, BlockTemplate, DaemonInfo, P2pStatus, TOS_ASSET};
+
+#[cfg(test)]
+mod transport_tests;
