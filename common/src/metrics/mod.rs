@@ -7,6 +7,7 @@
 
 mod histogram;
 pub mod names;
+pub(crate) mod otlp;
 mod prometheus;
 
 use std::sync::Arc;
