@@ -12,6 +12,7 @@ pub mod address;
 pub mod config;
 pub mod difficulty;
 pub mod header;
+pub mod metrics;
 pub mod network;
 pub mod pow;
 pub mod profiling;
