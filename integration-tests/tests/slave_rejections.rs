@@ -116,6 +116,31 @@ async fn each_rejection_has_its_code_and_the_session_goes_on() {
     assert!(totals.malformed_requests >= 3, "{totals:?}");
     assert!(totals.shares_invalid >= 2, "{totals:?}");
     assert!(totals.shares_stale >= 1, "{totals:?}");
+
+    // The refused shares reach the master's per-worker counts too: one stale
+    // (job not found), one duplicate and one low-difficulty share.
+    let ledger = cluster.master().expect("master").ledger().clone();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let now = tos_pool_master::app::now_ms();
+        let workers = ledger
+            .worker_stats(&address(3), now)
+            .await
+            .expect("worker stats");
+        let rig = workers.iter().find(|worker| worker.worker == "rig");
+        if let Some(rig) = rig {
+            let shares = &rig.activity.shares;
+            if shares.valid >= 1 && shares.invalid >= 2 && shares.stale >= 1 {
+                assert_eq!((shares.invalid, shares.stale), (2, 1), "{shares:?}");
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ledger never counted the refused shares: {workers:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     cluster.shutdown().await;
 }
 

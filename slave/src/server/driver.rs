@@ -227,6 +227,13 @@ impl SessionDriver {
                         }
                     }
                 }
+                Output::RecordRejected(record) => {
+                    // Statistics only: the miner already has its answer, and a
+                    // full buffer must not hold up valid shares.
+                    if let Err(error) = self.ctx.link.submit_share(record.to_proto(0)).await {
+                        tracing::debug!(%error, session = self.session.id(), "refused share not recorded");
+                    }
+                }
                 Output::BlockCandidate(candidate) => {
                     self.ctx.counters.add(Counter::Block);
                     tracing::info!(

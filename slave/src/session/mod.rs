@@ -34,6 +34,7 @@ use std::sync::Arc;
 
 use tos_pool_common::address::MinerLogin;
 use tos_pool_common::difficulty::{Difficulty, difficulty_of_hash, meets_target};
+use tos_pool_proto::v1::ShareOutcome as Outcome;
 
 use crate::extranonce::SessionNonce;
 use crate::vardiff::Vardiff;
@@ -227,7 +228,16 @@ impl Session {
             ));
         }
         if !meets_target(pow_hash, &share.share_target) {
-            return self.refuse(Reject::new(RejectCode::LowDifficulty));
+            let mut record = self.rejected_record(
+                &share.login,
+                &share.job.job_id,
+                share.job.height,
+                share.received_at_ms,
+                Outcome::LowDifficulty,
+            );
+            record.difficulty = share.difficulty;
+            record.actual_difficulty = difficulty_of_hash(pow_hash).to_u64_saturating();
+            return self.refuse_share(Reject::new(RejectCode::LowDifficulty), record);
         }
         let actual = difficulty_of_hash(pow_hash).to_u64_saturating();
         let mut outputs = self.accept(&share, actual, now_ms);
@@ -340,15 +350,24 @@ impl Session {
         let max_nonces = self.config.max_shares_per_job;
         let job = match self.jobs.lookup(&submit.job_id) {
             Lookup::Live(job) => job,
-            Lookup::Expired => return Step::Done(self.refuse(Reject::new(RejectCode::Stale))),
+            Lookup::Expired => {
+                let record =
+                    self.rejected_record(&login, &submit.job_id, 0, now_ms, Outcome::Stale);
+                return Step::Done(self.refuse_share(Reject::new(RejectCode::Stale), record));
+            }
             Lookup::Unknown => {
-                return Step::Done(
-                    self.refuse(Reject::with_message(RejectCode::Stale, "job not found")),
-                );
+                let record =
+                    self.rejected_record(&login, &submit.job_id, 0, now_ms, Outcome::Stale);
+                let reject = Reject::with_message(RejectCode::Stale, "job not found");
+                return Step::Done(self.refuse_share(reject, record));
             }
         };
         if job.nonces.contains(&submit.nonce) {
-            return Step::Done(self.refuse(Reject::new(RejectCode::Duplicate)));
+            let (height, difficulty) = (job.template.height, job.difficulty);
+            let mut record =
+                self.rejected_record(&login, &submit.job_id, height, now_ms, Outcome::Duplicate);
+            record.difficulty = difficulty;
+            return Step::Done(self.refuse_share(Reject::new(RejectCode::Duplicate), record));
         }
         if job.nonces.len() >= max_nonces {
             return Step::Done(self.refuse(Reject::with_message(
@@ -386,6 +405,36 @@ impl Session {
         vec![Output::Answer(Answer::Rejected(reject))]
     }
 
+    /// Counts and answers a refused share, and hands it to the ledger's
+    /// invalid/stale counts.
+    fn refuse_share(&mut self, reject: Reject, record: ShareRecord) -> Vec<Output> {
+        let mut outputs = self.refuse(reject);
+        outputs.push(Output::RecordRejected(record));
+        outputs
+    }
+
+    /// The ledger record of a share refused before or after hashing.
+    fn rejected_record(
+        &self,
+        login: &MinerLogin,
+        job_id: &str,
+        height: u64,
+        at_ms: u64,
+        outcome: Outcome,
+    ) -> ShareRecord {
+        ShareRecord {
+            job_id: job_id.to_string(),
+            height,
+            address: login.address.to_string(),
+            worker: login.worker.clone(),
+            difficulty: 0,
+            actual_difficulty: 0,
+            timestamp_ms: at_ms,
+            session_id: self.nonce.session_id,
+            outcome,
+        }
+    }
+
     fn accept(&mut self, share: &PendingShare, actual: u64, now_ms: u64) -> Vec<Output> {
         self.counters.valid += 1;
         self.counters.consecutive_valid += 1;
@@ -401,6 +450,7 @@ impl Session {
                 actual_difficulty: actual,
                 timestamp_ms: share.received_at_ms,
                 session_id: share.session_id,
+                outcome: Outcome::Valid,
             }),
         ]
     }

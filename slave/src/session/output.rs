@@ -21,6 +21,9 @@ pub enum Output {
     Notify(Work),
     /// A valid share for the master's share ledger.
     ForwardShare(ShareRecord),
+    /// A refused share (stale, duplicate, low difficulty), for the ledger's
+    /// per-miner invalid and stale counts; never credited.
+    RecordRejected(ShareRecord),
     /// A share that meets the network target: submit it at once. Always
     /// follows the [`Output::ForwardShare`] of the same share.
     BlockCandidate(BlockCandidate),

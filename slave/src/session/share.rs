@@ -71,7 +71,7 @@ impl PendingShare {
     }
 }
 
-/// A valid share, ready for a share batch (the link gives it its `seq`).
+/// A judged share, ready for a share batch (the link gives it its `seq`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShareRecord {
     /// Cluster-wide id of the job.
@@ -90,6 +90,8 @@ pub struct ShareRecord {
     pub timestamp_ms: u64,
     /// Session that sent it.
     pub session_id: u64,
+    /// How it was judged: only `Valid` shares are credited.
+    pub outcome: v1::ShareOutcome,
 }
 
 impl ShareRecord {
@@ -103,7 +105,7 @@ impl ShareRecord {
             worker: self.worker.clone(),
             difficulty: self.difficulty,
             actual_difficulty: self.actual_difficulty,
-            outcome: v1::ShareOutcome::Valid as i32,
+            outcome: self.outcome as i32,
             timestamp_ms: self.timestamp_ms,
             session_id: self.session_id,
         }

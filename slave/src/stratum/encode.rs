@@ -90,7 +90,10 @@ pub fn write_push(out: &mut Vec<u8>, output: &Output) -> bool {
                 params: [(); 0],
             },
         ),
-        Output::Answer(_) | Output::ForwardShare(_) | Output::BlockCandidate(_) => return false,
+        Output::Answer(_)
+        | Output::ForwardShare(_)
+        | Output::RecordRejected(_)
+        | Output::BlockCandidate(_) => return false,
     }
     true
 }

@@ -78,9 +78,34 @@ fn pending(step: Step) -> PendingShare {
     }
 }
 
+/// The rejection in `outputs`; a refused share must also be handed to the
+/// ledger's counts with the matching outcome.
 fn rejection(outputs: &[Output]) -> Reject {
+    use tos_pool_proto::v1::ShareOutcome;
     match outputs {
-        [Output::Answer(Answer::Rejected(reject))] => reject.clone(),
+        [Output::Answer(Answer::Rejected(reject))] => {
+            assert!(
+                !matches!(
+                    reject.code,
+                    RejectCode::Stale | RejectCode::Duplicate | RejectCode::LowDifficulty
+                ),
+                "a refused share must be recorded: {outputs:?}"
+            );
+            reject.clone()
+        }
+        [
+            Output::Answer(Answer::Rejected(reject)),
+            Output::RecordRejected(record),
+        ] => {
+            let expected = match reject.code {
+                RejectCode::Stale => ShareOutcome::Stale,
+                RejectCode::Duplicate => ShareOutcome::Duplicate,
+                RejectCode::LowDifficulty => ShareOutcome::LowDifficulty,
+                other => panic!("{other:?} is not a share outcome: {outputs:?}"),
+            };
+            assert_eq!(record.outcome, expected, "{outputs:?}");
+            reject.clone()
+        }
         other => panic!("expected one rejection, got {other:?}"),
     }
 }

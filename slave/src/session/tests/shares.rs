@@ -126,6 +126,7 @@ fn a_valid_share_is_answered_and_forwarded() {
                 actual_difficulty: 5_000,
                 timestamp_ms: T0 + 5,
                 session_id: 1,
+                outcome: tos_pool_proto::v1::ShareOutcome::Valid,
             }),
         ]
     );

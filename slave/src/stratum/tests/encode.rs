@@ -149,8 +149,13 @@ fn shares_are_not_written_to_the_miner() {
         actual_difficulty: 1,
         timestamp_ms: 0,
         session_id: 1,
+        outcome: tos_pool_proto::v1::ShareOutcome::Valid,
     };
     assert!(!write_push(&mut out, &Output::ForwardShare(record.clone())));
+    assert!(!write_push(
+        &mut out,
+        &Output::RecordRejected(record.clone())
+    ));
     write_outputs(
         &mut out,
         &RequestId::from(3),
