@@ -1,4 +1,10 @@
-//! TOS Pool master. Placeholder: being written.
+//! The master of a TOS Pool cluster: the one place that owns the chain view
+//! and the money. It takes templates from the daemons (`rpc`, `upstream`),
+//! turns them into jobs (`jobs`) streamed to the slaves over gRPC (`gateway`),
+//! keeps the exactly-once share ledger and balances in Redis (`ledger`),
+//! submits blocks (`blocks`), splits rewards by PPLNS (`pplns`) and moves
+//! blocks through their lifecycle (`lifecycle`, driven by `unlocker`).
+//! `app` wires it all together.
 #![forbid(unsafe_code)]
 
 pub mod app;

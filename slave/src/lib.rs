@@ -1,4 +1,9 @@
-//! TOS Pool slave. Placeholder: being written.
+//! A slave of a TOS Pool cluster: the edge miners connect to. The pure
+//! session core (`session`, `vardiff`, `extranonce`) sits behind thin protocol
+//! codecs (`stratum`); `server` runs the listeners and connection tasks,
+//! `validation` hashes shares on a bounded worker pool, `policy` applies the
+//! security rules, `link` is the authenticated gRPC stream to the master, and
+//! `ops` serves health and metrics. `app` wires it all together.
 #![forbid(unsafe_code)]
 
 pub mod app;
