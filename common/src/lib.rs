@@ -16,4 +16,5 @@ pub mod metrics;
 pub mod network;
 pub mod pow;
 pub mod profiling;
+pub mod shutdown;
 pub mod telemetry;

@@ -6,25 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use tos_pool_common::config::{Config, Role};
-use tos_pool_common::{profiling, telemetry};
+use tos_pool_common::{profiling, shutdown, telemetry};
 
-/// Every allocation goes through jemalloc so that its sampling heap profiler
-/// can back `/debug/pprof/heap`.
-#[cfg(target_os = "linux")]
-#[global_allocator]
-static ALLOCATOR: profiling::Jemalloc = profiling::Jemalloc;
-
-/// jemalloc's startup options: heap profiling on, sampling every 512 KiB.
-// Exporting a symbol is `unsafe` because it could clash with another one.
-// This is sound: jemalloc (built with the `_rjem_` prefix) declares
-// `const char *_rjem_malloc_conf` as a weak symbol for exactly this purpose,
-// nothing else defines it, and it reads it once at start-up; `&[u8; N]` is a
-// thin pointer to an immutable NUL-terminated 'static string, the layout of
-// `const char *`.
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-#[unsafe(export_name = "_rjem_malloc_conf")]
-static MALLOC_CONF: &[u8; 45] = profiling::JEMALLOC_MALLOC_CONF;
+tos_pool_common::install_jemalloc!();
 
 /// Command line of the master.
 #[derive(Debug, Parser)]
@@ -75,18 +59,14 @@ fn main() -> anyhow::Result<()> {
     );
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let signals = stop.clone();
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            signals.send_replace(true);
-        });
+        let (stop, stopped) = shutdown::stop_on_signal();
         let profiling = if config.profiling.enabled {
-            Some(profiling::serve(&config.profiling, until_stopped(stopped.clone())).await?)
+            let stop_profiling = shutdown::until_stopped(stopped.clone());
+            Some(profiling::serve(&config.profiling, stop_profiling).await?)
         } else {
             None
         };
-        let result = tos_pool_master::app::run(config, until_stopped(stopped)).await;
+        let result = tos_pool_master::app::run(config, shutdown::until_stopped(stopped)).await;
         // The profiling server ends with the master, whatever ended it.
         stop.send_replace(true);
         if let Some(server) = profiling {
@@ -94,37 +74,4 @@ fn main() -> anyhow::Result<()> {
         }
         result.context("running the master")
     })
-}
-
-/// Resolves once `stopped` turns true (or its sender is gone).
-async fn until_stopped(mut stopped: tokio::sync::watch::Receiver<bool>) {
-    let _ = stopped.wait_for(|stop| *stop).await;
-}
-
-/// Resolves at SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C: stopping"),
-        () = terminate => tracing::info!("SIGTERM: stopping"),
-    }
 }

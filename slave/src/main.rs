@@ -4,27 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use tokio::sync::watch;
 use tos_pool_common::config::{Config, Role};
-use tos_pool_common::{profiling, telemetry};
+use tos_pool_common::{profiling, shutdown, telemetry};
 
-/// Every allocation goes through jemalloc so that its sampling heap profiler
-/// can back `/debug/pprof/heap`.
-#[cfg(target_os = "linux")]
-#[global_allocator]
-static ALLOCATOR: profiling::Jemalloc = profiling::Jemalloc;
-
-/// jemalloc's startup options: heap profiling on, sampling every 512 KiB.
-// Exporting a symbol is `unsafe` because it could clash with another one.
-// This is sound: jemalloc (built with the `_rjem_` prefix) declares
-// `const char *_rjem_malloc_conf` as a weak symbol for exactly this purpose,
-// nothing else defines it, and it reads it once at start-up; `&[u8; N]` is a
-// thin pointer to an immutable NUL-terminated 'static string, the layout of
-// `const char *`.
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-#[unsafe(export_name = "_rjem_malloc_conf")]
-static MALLOC_CONF: &[u8; 45] = profiling::JEMALLOC_MALLOC_CONF;
+tos_pool_common::install_jemalloc!();
 
 /// Command line of a slave.
 #[derive(Debug, Parser)]
@@ -79,20 +62,14 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let (stop, stopped) = watch::channel(false);
-        let signals = stop.clone();
-        tokio::spawn(async move {
-            match wait_for_signal().await {
-                Ok(signal) => tracing::info!(signal, "stop signal: draining"),
-                Err(error) => tracing::error!(%error, "cannot listen for signals: draining"),
-            }
-            signals.send_replace(true);
-        });
+        let (stop, stopped) = shutdown::stop_on_signal();
         let profiling = if config.profiling.enabled {
-            Some(profiling::serve(&config.profiling, until_stopped(stopped.clone())).await?)
+            let stop_profiling = shutdown::until_stopped(stopped.clone());
+            Some(profiling::serve(&config.profiling, stop_profiling).await?)
         } else {
             None
         };
+        // A stop signal drains the slave before `run` returns.
         let result = tos_pool_slave::app::run(config, stopped).await;
         // The profiling server ends with the slave, whatever ended it.
         stop.send_replace(true);
@@ -103,26 +80,4 @@ fn main() -> anyhow::Result<()> {
         tracing::info!(?report, "tos-pool-slave stopped");
         anyhow::Ok(())
     })
-}
-
-/// Resolves once `stopped` turns true (or its sender is gone).
-async fn until_stopped(mut stopped: watch::Receiver<bool>) {
-    let _ = stopped.wait_for(|stop| *stop).await;
-}
-
-/// Waits for SIGTERM or Ctrl-C (SIGINT) and names it.
-async fn wait_for_signal() -> std::io::Result<&'static str> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        tokio::select! {
-            _ = term.recv() => Ok("SIGTERM"),
-            result = tokio::signal::ctrl_c() => result.map(|()| "SIGINT"),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.map(|()| "Ctrl-C")
-    }
 }

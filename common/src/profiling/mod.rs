@@ -47,3 +47,30 @@ pub enum ProfilingError {
     #[error("the profiling server failed: {0}")]
     Serve(#[source] std::io::Error),
 }
+
+/// Makes jemalloc the binary's global allocator with its sampling heap
+/// profiler on (Linux only; elsewhere the system allocator stays), so that
+/// `/debug/pprof/heap` has data. Invoke once, at the top level of a binary.
+///
+/// The expansion exports `_rjem_malloc_conf`. Exporting a symbol is `unsafe`
+/// because it could clash with another one. It is sound here: jemalloc (built
+/// with the `_rjem_` prefix) declares `const char *_rjem_malloc_conf` as a
+/// weak symbol for exactly this purpose, nothing else defines it, and jemalloc
+/// reads it once at start-up; `&[u8; N]` is a thin pointer to an immutable
+/// NUL-terminated `'static` string, the layout of `const char *`.
+#[macro_export]
+macro_rules! install_jemalloc {
+    () => {
+        /// Every allocation goes through jemalloc so that its sampling heap
+        /// profiler can back `/debug/pprof/heap`.
+        #[cfg(target_os = "linux")]
+        #[global_allocator]
+        static ALLOCATOR: $crate::profiling::Jemalloc = $crate::profiling::Jemalloc;
+
+        /// jemalloc's start-up options: heap profiling on, sampling every 512 KiB.
+        #[cfg(target_os = "linux")]
+        #[allow(unsafe_code)]
+        #[unsafe(export_name = "_rjem_malloc_conf")]
+        static MALLOC_CONF: &[u8; 45] = $crate::profiling::JEMALLOC_MALLOC_CONF;
+    };
+}
