@@ -10,6 +10,7 @@
 
 mod any;
 mod connection;
+mod core;
 mod queue;
 pub mod stratum;
 pub mod transcript;

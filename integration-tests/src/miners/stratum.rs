@@ -3,15 +3,15 @@
 
 use std::net::SocketAddr;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use serde_json::{Value, json};
 use tos_pool_common::difficulty::Target;
 
 use super::connection::{Connection, Dialect, connect_io};
-use super::work::{Job, decode_hex, decode_hex_array, nonce_hex, search_bad_share, search_share};
+use super::core::MinerCore;
+use super::work::{Job, decode_hex, decode_hex_array, nonce_hex};
 use super::{MinerError, MinerOptions, SubmitOutcome, Transport};
 
 /// The user agent `tosminer` sends in `mining.subscribe`.
@@ -110,23 +110,15 @@ pub fn decode_notify(params: &Value, set_difficulty: Option<f64>) -> Result<Job,
 /// A Stratum test miner. Dereferences to its [`Connection`] for the
 /// transcript, jobs, pushes and close state.
 pub struct StratumMiner {
-    connection: Arc<Connection>,
-    reader: tokio::task::JoinHandle<()>,
+    core: MinerCore,
     worker: Mutex<String>,
-    next_nonce: AtomicU64,
 }
 
 impl Deref for StratumMiner {
     type Target = Connection;
 
     fn deref(&self) -> &Connection {
-        &self.connection
-    }
-}
-
-impl Drop for StratumMiner {
-    fn drop(&mut self) {
-        self.reader.abort();
+        &self.core
     }
 }
 
@@ -138,13 +130,15 @@ impl StratumMiner {
         options: MinerOptions,
     ) -> Result<StratumMiner, MinerError> {
         let (io, tls_version) = connect_io(addr, &transport, options.timeout).await?;
-        let (connection, reader) =
-            Connection::spawn_lines(Dialect::Stratum, io, tls_version, options);
+        let core = MinerCore::new(Connection::spawn_lines(
+            Dialect::Stratum,
+            io,
+            tls_version,
+            options,
+        ));
         Ok(StratumMiner {
-            connection,
-            reader,
+            core,
             worker: Mutex::new(String::new()),
-            next_nonce: AtomicU64::new(0),
         })
     }
 
@@ -158,8 +152,7 @@ impl StratumMiner {
                 method: method.to_string(),
                 response: format!("{why}: {result}"),
             })?;
-        self.next_nonce
-            .store(subscription.start_nonce(), Ordering::Relaxed);
+        self.core.start_at(subscription.start_nonce());
         Ok(subscription)
     }
 
@@ -238,7 +231,7 @@ impl StratumMiner {
     /// Searches a nonce meeting the job's target on a blocking thread,
     /// continuing where the last search stopped.
     pub async fn mine(&self, job: &Job) -> Result<u64, MinerError> {
-        search_share(job, &self.next_nonce, self.options().max_tries).await
+        self.core.mine(job).await
     }
 
     /// Mines a share for `job` and submits it (4-parameter form).
@@ -250,7 +243,7 @@ impl StratumMiner {
     /// Submits a nonce whose hash misses the job's target; returns it with
     /// the verdict (which should be low difficulty, 23).
     pub async fn submit_bad_share(&self, job: &Job) -> Result<(u64, SubmitOutcome), MinerError> {
-        let nonce = search_bad_share(job, &self.next_nonce, self.options().max_tries).await?;
+        let nonce = self.core.bad_nonce(job).await?;
         Ok((nonce, self.submit(&job.job_id, nonce).await?))
     }
 }

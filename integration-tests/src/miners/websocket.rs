@@ -3,8 +3,6 @@
 
 use std::net::SocketAddr;
 use std::ops::Deref;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -12,7 +10,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tos_pool_common::difficulty::Target;
 
 use super::connection::{Connection, connect_io};
-use super::work::{Job, decode_hex_array, nonce_hex_prefixed, search_bad_share, search_share};
+use super::core::MinerCore;
+use super::work::{Job, decode_hex_array, nonce_hex_prefixed};
 use super::{MinerError, MinerOptions, SubmitOutcome, Transport};
 
 /// Parses a pushed `mining.notify` params
@@ -61,22 +60,14 @@ pub fn decode_getwork(result: &Value) -> Result<Job, String> {
 /// the transcript, jobs, pushes, raw frames and close state (close frames are
 /// kept with their code and reason).
 pub struct WebSocketMiner {
-    connection: Arc<Connection>,
-    reader: tokio::task::JoinHandle<()>,
-    next_nonce: AtomicU64,
+    core: MinerCore,
 }
 
 impl Deref for WebSocketMiner {
     type Target = Connection;
 
     fn deref(&self) -> &Connection {
-        &self.connection
-    }
-}
-
-impl Drop for WebSocketMiner {
-    fn drop(&mut self) {
-        self.reader.abort();
+        &self.core
     }
 }
 
@@ -115,12 +106,8 @@ impl WebSocketMiner {
                 addr,
                 source: Box::new(source),
             })?;
-        let (connection, reader) = Connection::spawn_websocket(stream, tls_version, options);
-        Ok(WebSocketMiner {
-            connection,
-            reader,
-            next_nonce: AtomicU64::new(0),
-        })
+        let core = MinerCore::new(Connection::spawn_websocket(stream, tls_version, options));
+        Ok(WebSocketMiner { core })
     }
 
     /// `authorize ["ADDRESS.WORKER"]`, which must be answered `true`.
@@ -152,7 +139,7 @@ impl WebSocketMiner {
 
     /// Searches a nonce meeting the job's target on a blocking thread.
     pub async fn mine(&self, job: &Job) -> Result<u64, MinerError> {
-        search_share(job, &self.next_nonce, self.options().max_tries).await
+        self.core.mine(job).await
     }
 
     /// Mines a share for `job` and submits it.
@@ -163,7 +150,7 @@ impl WebSocketMiner {
 
     /// Submits a nonce whose hash misses the job's target; returns it with the verdict.
     pub async fn submit_bad_share(&self, job: &Job) -> Result<(u64, SubmitOutcome), MinerError> {
-        let nonce = search_bad_share(job, &self.next_nonce, self.options().max_tries).await?;
+        let nonce = self.core.bad_nonce(job).await?;
         Ok((nonce, self.submit(&job.job_id, nonce).await?))
     }
 

@@ -3,17 +3,14 @@
 
 use std::net::SocketAddr;
 use std::ops::Deref;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use serde_json::{Value, json};
 use tos_pool_common::difficulty::Target;
 
 use super::connection::{Connection, Dialect, connect_io};
-use super::work::{
-    Job, decode_hex, decode_hex_array, nonce_hex_prefixed, search_bad_share, search_share,
-};
+use super::core::MinerCore;
+use super::work::{Job, decode_hex, decode_hex_array, nonce_hex_prefixed};
 use super::{MinerError, MinerOptions, SubmitOutcome, Transport};
 
 /// The protocol version this miner announces.
@@ -92,22 +89,14 @@ pub fn decode_job(result: &Value) -> Result<Job, String> {
 /// An Xatum test miner. Dereferences to its [`Connection`] for the
 /// transcript, jobs, pushes and close state.
 pub struct XatumMiner {
-    connection: Arc<Connection>,
-    reader: tokio::task::JoinHandle<()>,
-    next_nonce: AtomicU64,
+    core: MinerCore,
 }
 
 impl Deref for XatumMiner {
     type Target = Connection;
 
     fn deref(&self) -> &Connection {
-        &self.connection
-    }
-}
-
-impl Drop for XatumMiner {
-    fn drop(&mut self) {
-        self.reader.abort();
+        &self.core
     }
 }
 
@@ -120,13 +109,13 @@ impl XatumMiner {
         options: MinerOptions,
     ) -> Result<XatumMiner, MinerError> {
         let (io, tls_version) = connect_io(addr, &transport, options.timeout).await?;
-        let (connection, reader) =
-            Connection::spawn_lines(Dialect::Xatum, io, tls_version, options);
-        Ok(XatumMiner {
-            connection,
-            reader,
-            next_nonce: AtomicU64::new(0),
-        })
+        let core = MinerCore::new(Connection::spawn_lines(
+            Dialect::Xatum,
+            io,
+            tls_version,
+            options,
+        ));
+        Ok(XatumMiner { core })
     }
 
     /// `handshake {version:"1.0.0", protocol:"xatum/1.0"}`.
@@ -173,7 +162,7 @@ impl XatumMiner {
 
     /// Searches a nonce meeting the job's target on a blocking thread.
     pub async fn mine(&self, job: &Job) -> Result<u64, MinerError> {
-        search_share(job, &self.next_nonce, self.options().max_tries).await
+        self.core.mine(job).await
     }
 
     /// Mines a share for `job` and submits it.
@@ -184,7 +173,7 @@ impl XatumMiner {
 
     /// Submits a nonce whose hash misses the job's target; returns it with the verdict.
     pub async fn submit_bad_share(&self, job: &Job) -> Result<(u64, SubmitOutcome), MinerError> {
-        let nonce = search_bad_share(job, &self.next_nonce, self.options().max_tries).await?;
+        let nonce = self.core.bad_nonce(job).await?;
         Ok((nonce, self.submit(&job.job_id, nonce).await?))
     }
 }
