@@ -2,7 +2,7 @@
 //! the master killed partway, the slave replaying what was not acked after
 //! `Welcome.acked_seq`; the ledger holds exactly 10,000.
 
-mod master_support;
+use crate::master_support;
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 //! becomes a block, miners ride out a master outage, and a drained slave
 //! loses no share.
 
-mod cluster_support;
+use crate::cluster_support;
 
 use std::collections::HashSet;
 

@@ -3,7 +3,7 @@
 //! the fee exactly the block reward; an orphaned block gives its immature
 //! credits back; a side block pays its reduced reward.
 
-mod master_support;
+use crate::master_support;
 
 use master_support::{Cluster, TestSlave, batch, eventually, miner_address, pool_address, share};
 use tos_pool_common::difficulty::{Target, meets_target};

@@ -1,7 +1,7 @@
 //! Every rejection reason of PROTOCOLS.md gets its code from a real slave,
 //! and the session (or, after a forced close, its neighbour) keeps working.
 
-mod cluster_support;
+use crate::cluster_support;
 
 use serde_json::json;
 use tos_pool_integration_tests::miners::{MinerError, StratumMiner};

@@ -1,7 +1,7 @@
 //! The slave gateway end to end: jobs reach slaves as templates change, the
 //! token is required, live slaves get distinct indices, TLS works.
 
-mod master_support;
+use crate::master_support;
 
 use master_support::{Cluster, SECRET, TestSlave, channel, eventually, hello, within};
 use tonic::Code;

@@ -2,7 +2,7 @@
 //! real sockets: each mock judges shares by recomputing the PoW hash itself,
 //! so an accepted share here was really mined.
 
-mod miner_mocks;
+use crate::miner_mocks;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

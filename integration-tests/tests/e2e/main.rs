@@ -1,0 +1,22 @@
+//! The end-to-end tests, one module per subject, built as a single test
+//! binary so the whole workspace is linked once instead of once per file.
+//! The in-process CPU profiler test stays in its own binary (`profiling.rs`)
+//! because it owns the process's profiling signal.
+
+mod cluster_support;
+mod master_support;
+mod miner_mocks;
+
+mod cluster_launcher;
+mod cluster_mining;
+mod devnet_emulator;
+mod master_blocks;
+mod master_exactly_once;
+mod master_gateway;
+mod master_ledger;
+mod master_upstream;
+mod redis_harness;
+mod slave_link;
+mod slave_rejections;
+mod test_miners;
+mod wallet_emulator;
