@@ -2,93 +2,22 @@
 //! endpoint answers, the CPU and task profiles decode as pprof protobuf, one
 //! CPU profile runs at a time, and the heap endpoint says plainly that this
 //! test binary (system allocator) has no jemalloc profiling. The real
-//! binary with jemalloc is tested in `master/tests/profiling.rs`.
+//! binaries with jemalloc are tested in `master/tests/profiling.rs` and
+//! `slave/tests/profiling.rs`.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+#[path = "shared/pprof_probe.rs"]
+mod pprof_probe;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use flate2::read::GzDecoder;
-use prost::Message;
 use tos_pool_common::config::ProfilingConfig;
 use tos_pool_common::pow;
-use tos_pool_common::profiling::pprof_format::Profile;
 use tos_pool_common::profiling::{self, ProfilingServer};
 
-/// Status, header block and body of one HTTP exchange.
-struct Reply {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Reply {
-    let mut stream = TcpStream::connect(addr).expect("connect to the profiling server");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(120)))
-        .expect("set timeout");
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).expect("send head");
-    stream.write_all(body).expect("send body");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read reply");
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete HTTP head");
-    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .expect("a status code");
-    Reply {
-        status,
-        head,
-        body: raw[end + 4..].to_vec(),
-    }
-}
-
-fn get(addr: SocketAddr, path: &str) -> Reply {
-    request(addr, "GET", path, b"")
-}
-
-fn decode(reply: &Reply) -> Profile {
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    assert!(
-        reply.head.contains("application/octet-stream"),
-        "{}",
-        reply.head
-    );
-    let mut raw = Vec::new();
-    GzDecoder::new(reply.body.as_slice())
-        .read_to_end(&mut raw)
-        .expect("profiles are gzip-compressed");
-    Profile::decode(raw.as_slice()).expect("a pprof Profile message")
-}
-
-fn string(profile: &Profile, index: i64) -> &str {
-    &profile.string_table[usize::try_from(index).expect("non-negative index")]
-}
-
-fn function_names(profile: &Profile) -> Vec<&str> {
-    profile
-        .function
-        .iter()
-        .map(|f| string(profile, f.name))
-        .collect()
-}
+use pprof_probe::{decode, function_names, get, request, sample_types, string};
 
 /// A server on an ephemeral port with its runtime and shutdown trigger.
 struct Running {
@@ -322,12 +251,10 @@ fn cpu_profile_samples_a_busy_thread_and_runs_one_at_a_time() {
     assert!(rounds > 0);
 
     let profile = decode(&reply);
-    let types: Vec<_> = profile
-        .sample_type
-        .iter()
-        .map(|t| (string(&profile, t.r#type), string(&profile, t.unit)))
-        .collect();
-    assert_eq!(types, [("samples", "count"), ("cpu", "nanoseconds")]);
+    assert_eq!(
+        sample_types(&profile),
+        [("samples", "count"), ("cpu", "nanoseconds")]
+    );
     assert!(profile.duration_nanos > 0);
     assert!(!profile.sample.is_empty(), "a busy thread was sampled");
     let hasher_samples: i64 = profile
