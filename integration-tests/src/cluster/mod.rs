@@ -8,6 +8,7 @@ pub mod demo;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tos_pool_common::config::{Config, Role};
@@ -51,7 +52,7 @@ impl Default for ClusterOptions {
             devnet_difficulty: 1_000_000,
             block_interval: Duration::from_secs(1),
             produce_blocks: true,
-            tls_dir: std::env::temp_dir().join(format!("tos-pool-cluster-{}", std::process::id())),
+            tls_dir: fresh_tls_dir(),
             slaves: 2,
             wallet_balance: 100_000_000_000,
         }
@@ -293,6 +294,15 @@ impl Cluster {
 
 fn loopback(port: Option<u16>) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0)))
+}
+
+/// Where a cluster writes its self-signed TLS pair: a directory of its own,
+/// so clusters started at the same time in one test process never overwrite
+/// each other's certificate and key.
+fn fresh_tls_dir() -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let cluster = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("tos-pool-cluster-{}-{cluster}", std::process::id()))
 }
 
 /// Uses the configured TLS pair when both files exist; otherwise writes a
