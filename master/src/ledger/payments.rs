@@ -233,6 +233,18 @@ impl Ledger {
         json.map(|json| parse_payment(id, &json)).transpose()
     }
 
+    /// Every confirmed (payable) balance: address → atomic units.
+    pub async fn confirmed_balances(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, i64>, LedgerError> {
+        let mut connection = self.connection.clone();
+        redis::cmd("HGETALL")
+            .arg(self.keys.balance_confirmed())
+            .query_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("reading confirmed balances"))
+    }
+
     /// Total withdrawal fees the pool kept from confirmed payments.
     pub async fn payment_fees(&self) -> Result<u64, LedgerError> {
         let mut connection = self.connection.clone();
