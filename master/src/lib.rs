@@ -3,7 +3,8 @@
 //! turns them into jobs (`jobs`) streamed to the slaves over gRPC (`gateway`),
 //! keeps the exactly-once share ledger and balances in Redis (`ledger`),
 //! submits blocks (`blocks`), splits rewards by PPLNS (`pplns`) and moves
-//! blocks through their lifecycle (`lifecycle`, driven by `unlocker`).
+//! blocks through their lifecycle (`lifecycle`, driven by `unlocker`) and
+//! pays matured balances through the wallet (`payouts`, `wallet`).
 //! `app` wires it all together.
 #![forbid(unsafe_code)]
 
@@ -13,7 +14,9 @@ pub mod gateway;
 pub mod jobs;
 pub mod ledger;
 pub mod lifecycle;
+pub mod payouts;
 pub mod pplns;
 pub mod rpc;
 pub mod unlocker;
 pub mod upstream;
+pub mod wallet;

@@ -15,6 +15,7 @@ mod master_exactly_once;
 mod master_gateway;
 mod master_ledger;
 mod master_upstream;
+mod payouts;
 mod redis_harness;
 mod slave_link;
 mod slave_rejections;

@@ -1,5 +1,5 @@
 //! The master process: wires the ledger, the upstreams, the jobs, the slave
-//! gateway, the block path and the unlocker, and stops them together.
+//! gateway, the block path, the unlocker and payouts, and stops them together.
 //!
 //! [`MasterHandle::start`] starts everything in-process (tests and the local
 //! cluster bind port 0 and read [`MasterHandle::gateway_addr`]); [`run`] is
@@ -17,11 +17,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tos_pool_common::config::Config;
+use tos_pool_common::telemetry::events::EventSink;
 
 use crate::blocks::BlockService;
 use crate::gateway::{self, Gateway, GatewayError};
 use crate::jobs::{JobError, JobManager};
 use crate::ledger::{Ledger, LedgerError, LedgerSettings};
+use crate::payouts::{PayoutError, Payouts};
 use crate::pplns::{PplnsError, PplnsWindow};
 use crate::unlocker::{self, Unlocker, UnlockerError};
 use crate::upstream::{UpstreamError, UpstreamPool};
@@ -53,6 +55,9 @@ pub enum MasterError {
     /// The slave gateway cannot start or failed.
     #[error(transparent)]
     Gateway(#[from] GatewayError),
+    /// The payout settings cannot be used.
+    #[error(transparent)]
+    Payouts(#[from] PayoutError),
 }
 
 /// A running master.
@@ -63,6 +68,7 @@ pub struct MasterHandle {
     ledger: Arc<Ledger>,
     upstreams: Arc<UpstreamPool>,
     jobs: Arc<JobManager>,
+    payouts: Option<Payouts>,
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<Result<(), GatewayError>>>,
     tasks: Vec<JoinHandle<()>>,
@@ -118,6 +124,18 @@ impl MasterHandle {
                 unlocker.run(config.unlocker.interval, stop_flag.clone()),
             ));
         }
+        let payouts = if config.payouts.enabled {
+            let payouts = Payouts::from_config(
+                config,
+                ledger.clone(),
+                upstreams.clone(),
+                EventSink::disabled(),
+            )?;
+            tasks.push(tokio::spawn(payouts.clone().run(stop_flag.clone())));
+            Some(payouts)
+        } else {
+            None
+        };
         let mut server_flag = stop_flag;
         let server = tokio::spawn(gateway::serve(gateway.clone(), incoming, tls, async move {
             stopped(&mut server_flag).await
@@ -134,6 +152,7 @@ impl MasterHandle {
             ledger,
             upstreams,
             jobs,
+            payouts,
             stop,
             server: Some(server),
             tasks,
@@ -163,6 +182,12 @@ impl MasterHandle {
     /// The job manager.
     pub fn jobs(&self) -> &Arc<JobManager> {
         &self.jobs
+    }
+
+    /// The payout service, when `payouts.enabled` (admin resolution of
+    /// pending payments).
+    pub fn payouts(&self) -> Option<Payouts> {
+        self.payouts.clone()
     }
 
     /// A receiver of the stop flag, for services started beside the master

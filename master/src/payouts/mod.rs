@@ -1,0 +1,292 @@
+//! Payouts: the money-out path. Every `payouts.interval` one payer (a Redis
+//! lock) settles what earlier runs left unsettled, checks the daemon's peers
+//! and the wallet, plans batches from the confirmed balances ([`plan`], pure)
+//! and pays them, writing each payment ahead of the wallet call:
+//!
+//! 1. one atomic step moves the amounts confirmed → pending and stores the
+//!    record `pending` with the wallet nonce read just before;
+//! 2. `build_transaction`: its hash ⇒ `sent`; a clean refusal ⇒ `failed`,
+//!    amounts back; no readable answer ⇒ the record stays `pending` and no
+//!    further payout runs until it is reconciled ([`reconcile`], pure) or
+//!    resolved by an operator ([`Payouts::resolve`]);
+//! 3. with `payouts.confirmations` blocks on top ⇒ `confirmed`: pending →
+//!    paid, one history entry per miner, a `Payment` event per transfer.
+//!
+//! A crash between any two steps leaves a record the next run finds, so a
+//! balance is never paid twice.
+
+mod plan;
+mod reconcile;
+mod run;
+mod settings;
+
+#[cfg(test)]
+mod proptests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tos_pool_common::config::Config;
+use tos_pool_common::telemetry::events::EventSink;
+
+use crate::app::stopped;
+use crate::ledger::{Ledger, LedgerError, PaymentRecord, PaymentStatus};
+use crate::rpc::RpcError;
+use crate::upstream::{UpstreamError, UpstreamPool};
+use crate::wallet::WalletClient;
+
+pub use plan::{PPB, Plan, PlanRules, SkipReason, plan};
+pub use reconcile::{PendingAction, WalletFacts, is_confirmed, reconcile_pending};
+pub use run::{RunOutcome, RunReport};
+pub use settings::{PayoutSettings, WALLET_TIMEOUT};
+
+/// Why a payout run or an operator resolution stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PayoutError {
+    /// `payouts.wallet_rpc` (or its credentials) cannot be used.
+    #[error("payouts.wallet_rpc cannot be used: {0}")]
+    WalletConfig(#[source] RpcError),
+    /// The ledger could not be read or written; nothing is half-written.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The wallet could not be asked; the run stops and the next one starts
+    /// over from what the ledger holds.
+    #[error("the wallet is unreachable or refused a read: {0}")]
+    Wallet(#[from] RpcError),
+    /// The daemon could not be asked (peer count, chain tip).
+    #[error("the daemon cannot be asked: {0}")]
+    Chain(String),
+    /// Another payer holds the lock.
+    #[error("another payer holds the payout lock: retry when its run is over")]
+    Busy,
+    /// The lock could not be renewed in time: the run was stopped where it
+    /// stood (every step is written ahead).
+    #[error(
+        "the payout lock was lost during the run: check Redis latency or raise payouts.lock_ttl"
+    )]
+    LockLost,
+    /// No payment with this id.
+    #[error("no payment {id}: check the id in the payments list")]
+    UnknownPayment {
+        /// The id asked for.
+        id: String,
+    },
+    /// Only `pending` payments are resolved by an operator.
+    #[error("payment {id} is {status:?}; only pending payments can be resolved")]
+    NotPending {
+        /// The id.
+        id: String,
+        /// Its status.
+        status: PaymentStatus,
+    },
+    /// The record changed while it was being resolved.
+    #[error("payment {id} changed while it was being resolved: read it again")]
+    Raced {
+        /// The id.
+        id: String,
+    },
+}
+
+/// The chain facts payouts need; the app's [`UpstreamPool`] provides them.
+#[async_trait::async_trait]
+pub trait PayoutChain: Send + Sync {
+    /// The daemon's P2P peer count.
+    async fn peer_count(&self) -> Result<u64, PayoutError>;
+    /// The daemon's current topoheight.
+    async fn topoheight(&self) -> Result<u64, PayoutError>;
+}
+
+#[async_trait::async_trait]
+impl PayoutChain for UpstreamPool {
+    async fn peer_count(&self) -> Result<u64, PayoutError> {
+        self.p2p_status()
+            .await
+            .map(|status| status.peer_count)
+            .map_err(chain_error)
+    }
+
+    async fn topoheight(&self) -> Result<u64, PayoutError> {
+        self.get_info()
+            .await
+            .map(|info| info.topoheight)
+            .map_err(chain_error)
+    }
+}
+
+fn chain_error(error: UpstreamError) -> PayoutError {
+    PayoutError::Chain(error.to_string())
+}
+
+/// An operator's verdict on a `pending` payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// It was broadcast as `tx_hash`: mark it `sent` (confirmations follow).
+    Sent {
+        /// The transaction hash found in the wallet or on chain.
+        tx_hash: String,
+    },
+    /// It was never broadcast: mark it `failed` and return the amounts.
+    NotSent,
+}
+
+/// The running payout service. Cheap to clone.
+#[derive(Clone)]
+pub struct Payouts {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    ledger: Arc<Ledger>,
+    wallet: WalletClient,
+    chain: Arc<dyn PayoutChain>,
+    settings: PayoutSettings,
+    events: EventSink,
+}
+
+impl std::fmt::Debug for Payouts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payouts")
+            .field("wallet", &self.inner.wallet.url())
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Payouts {
+    /// A payout service paying from `wallet` the balances of `ledger`.
+    pub fn new(
+        ledger: Arc<Ledger>,
+        wallet: WalletClient,
+        chain: Arc<dyn PayoutChain>,
+        settings: PayoutSettings,
+        events: EventSink,
+    ) -> Payouts {
+        Payouts {
+            inner: Arc::new(Inner {
+                ledger,
+                wallet,
+                chain,
+                settings,
+                events,
+            }),
+        }
+    }
+
+    /// The service of a validated `config` (`payouts.*`; the wallet client
+    /// uses [`WALLET_TIMEOUT`]).
+    pub fn from_config(
+        config: &Config,
+        ledger: Arc<Ledger>,
+        chain: Arc<dyn PayoutChain>,
+        events: EventSink,
+    ) -> Result<Payouts, PayoutError> {
+        let payouts = &config.payouts;
+        let url = payouts.wallet_rpc.as_deref().unwrap_or_default();
+        let credentials = payouts
+            .wallet_user
+            .as_deref()
+            .zip(payouts.wallet_password.as_deref());
+        let wallet = WalletClient::new(url, WALLET_TIMEOUT, credentials)
+            .map_err(PayoutError::WalletConfig)?;
+        Ok(Payouts::new(
+            ledger,
+            wallet,
+            chain,
+            PayoutSettings::from_config(payouts),
+            events,
+        ))
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &PayoutSettings {
+        &self.inner.settings
+    }
+
+    /// Runs at once (reconciling whatever an earlier process left), then
+    /// every `payouts.interval`, until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(self.inner.settings.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stopped(&mut shutdown) => return,
+                _ = ticker.tick() => {}
+            }
+            let run = self.run_once();
+            tokio::select! {
+                () = stopped(&mut shutdown) => return,
+                outcome = run => match outcome {
+                    Ok(report) => tracing::debug!(outcome = ?report.outcome, settled = report.settled, payments = report.payments.len(), "payout run"),
+                    Err(error) => tracing::warn!(%error, "payout run stopped; retrying next interval"),
+                },
+            }
+        }
+    }
+
+    /// An operator's resolution of a `pending` payment: `Sent` records the
+    /// transaction hash, `NotSent` returns the amounts. Takes the payout
+    /// lock, so it never races a run.
+    pub async fn resolve(
+        &self,
+        id: &str,
+        resolution: Resolution,
+    ) -> Result<PaymentRecord, PayoutError> {
+        let inner = &self.inner;
+        let token = lock_token();
+        if !inner
+            .ledger
+            .acquire_payout_lock(&token, inner.settings.lock_ttl)
+            .await?
+        {
+            return Err(PayoutError::Busy);
+        }
+        let outcome = self.resolve_locked(id, resolution).await;
+        if let Err(error) = inner.ledger.release_payout_lock(&token).await {
+            tracing::warn!(%error, "cannot release the payout lock; it expires by itself");
+        }
+        outcome
+    }
+
+    async fn resolve_locked(
+        &self,
+        id: &str,
+        resolution: Resolution,
+    ) -> Result<PaymentRecord, PayoutError> {
+        let ledger = &self.inner.ledger;
+        let stored = ledger
+            .stored_payment(id)
+            .await?
+            .ok_or_else(|| PayoutError::UnknownPayment { id: id.to_owned() })?;
+        if stored.record.status != PaymentStatus::Pending {
+            return Err(PayoutError::NotPending {
+                id: id.to_owned(),
+                status: stored.record.status,
+            });
+        }
+        let update = match &resolution {
+            Resolution::Sent { tx_hash } => crate::ledger::PaymentUpdate::Sent {
+                tx_hash: tx_hash.clone(),
+            },
+            Resolution::NotSent => crate::ledger::PaymentUpdate::Failed {
+                reason: "resolved by an operator: never broadcast".to_owned(),
+            },
+        };
+        let updated = ledger
+            .update_payment(&stored, &update, crate::app::now_ms())
+            .await?
+            .ok_or_else(|| PayoutError::Raced { id: id.to_owned() })?;
+        tracing::info!(payment = id, resolution = ?resolution, "payment resolved by an operator");
+        Ok(updated.record)
+    }
+}
+
+/// A random lock token, unique to one run.
+fn lock_token() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// A third of the lock's TTL: how often a run renews it.
+fn renew_every(ttl: Duration) -> Duration {
+    (ttl / 3).max(Duration::from_millis(10))
+}
