@@ -4,7 +4,8 @@
 //! keeps the exactly-once share ledger and balances in Redis (`ledger`),
 //! submits blocks (`blocks`), splits rewards by PPLNS (`pplns`) and moves
 //! blocks through their lifecycle (`lifecycle`, driven by `unlocker`).
-//! `app` wires it all together.
+//! `monitor` keeps the gauges for New Relic and `/metrics`; `app` wires it
+//! all together.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -13,6 +14,7 @@ pub mod gateway;
 pub mod jobs;
 pub mod ledger;
 pub mod lifecycle;
+pub mod monitor;
 pub mod pplns;
 pub mod rpc;
 pub mod unlocker;

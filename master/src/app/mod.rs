@@ -17,11 +17,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tos_pool_common::config::Config;
+use tos_pool_common::metrics::Metrics;
+use tos_pool_common::telemetry::Telemetry;
+use tos_pool_common::telemetry::events::EventSink;
 
 use crate::blocks::BlockService;
 use crate::gateway::{self, Gateway, GatewayError};
 use crate::jobs::{JobError, JobManager};
 use crate::ledger::{Ledger, LedgerError, LedgerSettings};
+use crate::monitor;
 use crate::pplns::{PplnsError, PplnsWindow};
 use crate::unlocker::{self, Unlocker, UnlockerError};
 use crate::upstream::{UpstreamError, UpstreamPool};
@@ -63,6 +67,7 @@ pub struct MasterHandle {
     ledger: Arc<Ledger>,
     upstreams: Arc<UpstreamPool>,
     jobs: Arc<JobManager>,
+    telemetry: Telemetry,
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<Result<(), GatewayError>>>,
     tasks: Vec<JoinHandle<()>>,
@@ -72,8 +77,10 @@ impl MasterHandle {
     /// Starts the master for a validated `config`: connects Redis, starts the
     /// upstream pool and the job manager, binds `master.bind` (port 0 picks a
     /// free one), and starts the job feed, the unlocker (when
-    /// `unlocker.enabled`) and the gateway.
-    pub async fn start(config: &Config) -> Result<MasterHandle, MasterError> {
+    /// `unlocker.enabled`), the gateway, and the gauges' refresh (every
+    /// `newrelic.export_interval`). Metrics, events and the `block.submit`
+    /// spans go to `telemetry` ([`Telemetry::disabled`] for none).
+    pub async fn start(config: &Config, telemetry: Telemetry) -> Result<MasterHandle, MasterError> {
         let window = PplnsWindow::new(
             config.pplns.window,
             config.pplns.dynamic_window,
@@ -98,20 +105,38 @@ impl MasterHandle {
             ledger.clone(),
             window,
             share_wait,
+            telemetry.clone(),
         ));
-        let gateway = Gateway::new(config, ledger.clone(), blocks, stop_flag.clone());
+        let gateway = Gateway::new(
+            config,
+            ledger.clone(),
+            blocks,
+            stop_flag.clone(),
+            telemetry.metrics().clone(),
+        );
         let incoming = gateway::bind(config.master.bind)?;
         let gateway_addr = incoming.local_addr().map_err(|error| GatewayError::Bind {
             addr: config.master.bind,
             reason: error.to_string(),
         })?;
 
-        let mut tasks = vec![tokio::spawn(feed_jobs(
-            jobs.clone(),
-            gateway.clone(),
-            ledger.clone(),
-            stop_flag.clone(),
-        ))];
+        let mut tasks = vec![
+            tokio::spawn(feed_jobs(
+                jobs.clone(),
+                gateway.clone(),
+                ledger.clone(),
+                telemetry.metrics().clone(),
+                stop_flag.clone(),
+            )),
+            tokio::spawn(monitor::run(
+                telemetry.metrics().clone(),
+                ledger.clone(),
+                jobs.clone(),
+                gateway.clone(),
+                config.newrelic.export_interval,
+                stop_flag.clone(),
+            )),
+        ];
         if config.unlocker.enabled {
             let unlocker = Unlocker::new(chain, ledger.clone(), policy);
             tasks.push(tokio::spawn(
@@ -134,6 +159,7 @@ impl MasterHandle {
             ledger,
             upstreams,
             jobs,
+            telemetry,
             stop,
             server: Some(server),
             tasks,
@@ -163,6 +189,23 @@ impl MasterHandle {
     /// The job manager.
     pub fn jobs(&self) -> &Arc<JobManager> {
         &self.jobs
+    }
+
+    /// The metrics registry (gauges, share counters, histograms), for
+    /// `/metrics` on the API.
+    pub fn metrics(&self) -> Metrics {
+        self.telemetry.metrics().clone()
+    }
+
+    /// The custom event sink, for the services started beside the master
+    /// (payouts' `Payment` events).
+    pub fn events(&self) -> EventSink {
+        self.telemetry.events().clone()
+    }
+
+    /// The telemetry handles the master was started with.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
     }
 
     /// A receiver of the stop flag, for services started beside the master
@@ -228,8 +271,12 @@ impl Drop for MasterHandle {
 
 /// Runs the master for `config` until `shutdown` resolves or the gateway
 /// fails, then stops it gracefully.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), MasterError> {
-    let mut master = MasterHandle::start(&config).await?;
+pub async fn run(
+    config: Config,
+    telemetry: Telemetry,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), MasterError> {
+    let mut master = MasterHandle::start(&config, telemetry).await?;
     let outcome = tokio::select! {
         () = shutdown => Ok(()),
         failed = master.failed() => failed,
@@ -238,17 +285,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     outcome
 }
 
-/// Sends every new job to the slaves, and trims the share log to what the
-/// PPLNS window can still need at the job's difficulty.
+/// Sends every new job to the slaves, updates the network gauges, and trims
+/// the share log to what the PPLNS window can still need at the job's
+/// difficulty.
 async fn feed_jobs(
     jobs: Arc<JobManager>,
     gateway: Gateway,
     ledger: Arc<Ledger>,
+    metrics: Metrics,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut feed = jobs.subscribe();
     if let Some(job) = jobs.current() {
         gateway.publish_job(job.to_proto());
+        monitor::record_job(&metrics, &job);
     }
     loop {
         let job = tokio::select! {
@@ -266,6 +316,7 @@ async fn feed_jobs(
             },
         };
         gateway.publish_job(job.to_proto());
+        monitor::record_job(&metrics, &job);
         if let Err(error) = ledger
             .trim_share_log(job.difficulty.to_u64_saturating())
             .await
