@@ -82,6 +82,8 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
+    use tos_pool_common::difficulty::{Difficulty, target_from_difficulty};
+    use tos_pool_common::header::MinerWork;
     use tos_pool_common::metrics::Gauge;
 
     use super::*;
@@ -92,6 +94,32 @@ mod tests {
             workers,
             ..SlaveInfo::new("s".into(), "b".into(), "eu".into(), "1".into(), 0)
         }
+    }
+
+    #[test]
+    fn network_hashrate_is_difficulty_per_block_time() {
+        let difficulty = Difficulty::from_u64(3_000_000).expect("non-zero");
+        let job = Job {
+            id: "j".into(),
+            height: 77,
+            topoheight: 80,
+            miner_work: MinerWork::from([0; 112]),
+            difficulty,
+            target: target_from_difficulty(&difficulty),
+            clean: false,
+            created_at_ms: 0,
+            algorithm: "tos/v3".into(),
+            template_hex: String::new(),
+            upstream: "u".into(),
+        };
+        let metrics = Metrics::new();
+        record_job(&metrics, &job);
+        assert_eq!(metrics.gauge(Gauge::NetworkHeight), 77.0);
+        assert_eq!(metrics.gauge(Gauge::NetworkDifficulty), 3e6);
+        assert_eq!(
+            metrics.gauge(Gauge::NetworkHashrate),
+            3e6 / NETWORK_BLOCK_TIME.as_secs_f64()
+        );
     }
 
     #[test]

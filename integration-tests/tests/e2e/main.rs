@@ -18,5 +18,6 @@ mod master_upstream;
 mod redis_harness;
 mod slave_link;
 mod slave_rejections;
+mod telemetry;
 mod test_miners;
 mod wallet_emulator;
