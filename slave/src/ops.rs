@@ -94,11 +94,7 @@ async fn metrics(State(state): State<OpsState>) -> Response {
     });
     // The numbers New Relic gets, under their `tos_pool_` names.
     text.push_str(&state.reports.metrics().render_prometheus());
-    (
-        [(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)],
-        text,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)], text).into_response()
 }
 
 /// Everything `/metrics` shows.

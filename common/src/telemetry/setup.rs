@@ -153,7 +153,10 @@ pub fn init_telemetry(config: &Config, role: Role) -> Result<TelemetryGuard, Tel
 /// exported spans go through [`TelemetryGuard::telemetry`]'s
 /// [`Telemetry::span`]. For nodes started in-process (tests, the local
 /// cluster), several per process.
-pub fn init_telemetry_scoped(config: &Config, role: Role) -> Result<TelemetryGuard, TelemetryError> {
+pub fn init_telemetry_scoped(
+    config: &Config,
+    role: Role,
+) -> Result<TelemetryGuard, TelemetryError> {
     let (mut guard, span_layer) = start(config, role)?;
     guard.spans = span_layer.map(|layer| Dispatch::new(Registry::default().with(layer)));
     Ok(guard)

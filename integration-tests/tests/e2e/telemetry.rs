@@ -77,7 +77,9 @@ fn missing(seen: &Received, miner: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_metrics_and_the_block_span_reach_new_relic_with_the_license_key() {
-    let receiver = OtlpReceiver::start().await.expect("the OTLP receiver starts");
+    let receiver = OtlpReceiver::start()
+        .await
+        .expect("the OTLP receiver starts");
     let cluster = start(1, |config| {
         config.newrelic.enabled = true;
         config.newrelic.app_name = "tos-pool-e2e".to_string();
@@ -106,9 +108,10 @@ async fn events_metrics_and_the_block_span_reach_new_relic_with_the_license_key(
     assert!(outcome.is_accepted(), "{outcome:?}");
     drop(miner);
 
-    wait_until("every event, metric and span reached the receiver", || async {
-        missing(&receiver.received(), &miner_address).is_empty()
-    })
+    wait_until(
+        "every event, metric and span reached the receiver",
+        || async { missing(&receiver.received(), &miner_address).is_empty() },
+    )
     .await;
     let seen = receiver.received();
     assert!(
@@ -116,7 +119,11 @@ async fn events_metrics_and_the_block_span_reach_new_relic_with_the_license_key(
         "{:?}",
         missing(&seen, &miner_address)
     );
-    assert!(seen.errors.is_empty(), "unreadable exports: {:?}", seen.errors);
+    assert!(
+        seen.errors.is_empty(),
+        "unreadable exports: {:?}",
+        seen.errors
+    );
     assert_eq!(
         seen.api_keys,
         BTreeSet::from([LICENSE_KEY.to_string()]),

@@ -185,7 +185,8 @@ mod tests {
     #[test]
     fn each_counter_maps_to_its_outcome() {
         let before = SessionCounters::default();
-        let cases: [(fn(&mut SessionCounters), Option<ShareOutcome>); 8] = [
+        type Change = fn(&mut SessionCounters);
+        let cases: [(Change, Option<ShareOutcome>); 8] = [
             (|_| {}, None),
             (|c| c.valid += 1, Some(ShareOutcome::Accepted)),
             (
