@@ -2,12 +2,14 @@
 //! (`wallet`) that follow TOS.md field for field, a private Redis server per test
 //! (`redis_server`), and test miners that speak every miner protocol over real
 //! sockets (`miners`), with the TLS certificates they use (`tls`) and a
-//! recording TCP proxy (`sniffer`), and the cluster harness (`cluster`) the
+//! recording TCP proxy (`sniffer`), a local OTLP receiver standing in for
+//! New Relic (`otlp_receiver`), and the cluster harness (`cluster`) the
 //! end-to-end tests and the `tos-pool-dev` launcher share.
 
 pub mod cluster;
 pub mod devnet;
 pub mod miners;
+pub mod otlp_receiver;
 pub mod redis_server;
 pub mod sniffer;
 pub mod tls;

@@ -5,7 +5,8 @@
 //! submits blocks (`blocks`), splits rewards by PPLNS (`pplns`) and moves
 //! blocks through their lifecycle (`lifecycle`, driven by `unlocker`) and
 //! pays matured balances through the wallet (`payouts`, `wallet`).
-//! `app` wires it all together.
+//! `monitor` keeps the gauges for New Relic and `/metrics`; `app` wires it
+//! all together.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -14,6 +15,7 @@ pub mod gateway;
 pub mod jobs;
 pub mod ledger;
 pub mod lifecycle;
+pub mod monitor;
 pub mod payouts;
 pub mod pplns;
 pub mod rpc;

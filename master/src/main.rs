@@ -50,7 +50,10 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let _logging = telemetry::init_logging(&config.log, "master").context("setting up logging")?;
+    // Logging, and the New Relic export when `newrelic.enabled`; dropping the
+    // guard at the end flushes what is buffered.
+    let telemetry = telemetry::init_telemetry(&config, Role::Master)
+        .context("setting up logging and telemetry")?;
     tracing::info!(
         network = %config.network,
         bind = %config.master.bind,
@@ -66,7 +69,12 @@ fn main() -> anyhow::Result<()> {
         } else {
             None
         };
-        let result = tos_pool_master::app::run(config, shutdown::until_stopped(stopped)).await;
+        let result = tos_pool_master::app::run(
+            config,
+            telemetry.telemetry(),
+            shutdown::until_stopped(stopped),
+        )
+        .await;
         // The profiling server ends with the master, whatever ended it.
         stop.send_replace(true);
         if let Some(server) = profiling {

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tos_pool_common::config::Config;
+use tos_pool_common::telemetry::Telemetry;
 
 use crate::extranonce::ExtraNonceSource;
 use crate::link::{self, LinkConfig, LinkError, LinkHandle};
 use crate::ops::{self, OpsState};
 use crate::policy::{Policy, PolicyConfig};
-use crate::server::{self, Doors, ServerContext, ServerError, SlaveCounters};
+use crate::server::{self, Doors, MinerReports, ServerContext, ServerError, SlaveCounters};
 use crate::session::{SessionConfig, SessionConfigError};
 use crate::validation::{TrustConfig, ValidationError, ValidationPool};
 
@@ -75,13 +76,17 @@ impl std::fmt::Debug for Slave {
     }
 }
 
-/// Starts every part of a slave on the current runtime.
-pub async fn start(config: &Config) -> Result<Slave, SlaveError> {
+/// Starts every part of a slave on the current runtime. Share outcomes,
+/// miner connections and hash times go to `telemetry`
+/// ([`Telemetry::disabled`] for none).
+pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, SlaveError> {
     let session_config = SessionConfig::from_config(config)?;
-    let link = link::spawn(LinkConfig::from_config(config))?;
+    let link_config = LinkConfig::from_config(config);
+    let reports = MinerReports::new(telemetry, &link_config.slave_id, &link_config.region);
+    let link = link::spawn(link_config)?;
     let counters = Arc::new(SlaveCounters::new());
     link.set_stats_source(counters.clone());
-    let validation = ValidationPool::from_config(config)?;
+    let validation = ValidationPool::from_config(config, reports.metrics().clone())?;
     let (draining, drain_rx) = watch::channel(false);
     let policy = Arc::new(Policy::new(
         PolicyConfig::from_security(&config.security),
@@ -97,6 +102,7 @@ pub async fn start(config: &Config) -> Result<Slave, SlaveError> {
         nonces: ExtraNonceSource::with_random_salt(),
         policy,
         counters: counters.clone(),
+        reports: reports.clone(),
         drain: drain_rx.clone(),
         job_refresh: config.mining.job_refresh.max(Duration::from_millis(100)),
         write_timeout: server::DEFAULT_WRITE_TIMEOUT,
@@ -111,6 +117,12 @@ pub async fn start(config: &Config) -> Result<Slave, SlaveError> {
     let http = http_listener.local_addr().unwrap_or(config.slave.http_bind);
     let doors = server::open_doors(&config.slave, ctx).await?;
     let (ops_stop, ops_stop_rx) = watch::channel(false);
+    tokio::spawn(server::report::refresh_gauges(
+        reports.clone(),
+        counters.clone(),
+        config.newrelic.export_interval,
+        ops_stop_rx.clone(),
+    ));
     tokio::spawn(ops::serve(
         http_listener,
         OpsState {
@@ -118,6 +130,7 @@ pub async fn start(config: &Config) -> Result<Slave, SlaveError> {
             link: link.clone(),
             draining: drain_rx,
             validation,
+            reports,
         },
         ops_stop_rx,
     ));
@@ -198,9 +211,10 @@ impl Slave {
 /// then drains it.
 pub async fn run(
     config: Config,
+    telemetry: Telemetry,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<DrainReport, SlaveError> {
-    let slave = start(&config).await?;
+    let slave = start(&config, telemetry).await?;
     let mut master_drain = slave.link().drain_requests();
     tokio::select! {
         _ = shutdown.wait_for(|stop| *stop) => {}

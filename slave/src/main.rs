@@ -50,7 +50,10 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let _logging = telemetry::init_logging(&config.log, "slave").context("setting up logging")?;
+    // Logging, and the New Relic export when `newrelic.enabled`; dropping the
+    // guard at the end flushes what is buffered.
+    let telemetry = telemetry::init_telemetry(&config, Role::Slave)
+        .context("setting up logging and telemetry")?;
     tracing::info!(
         network = %config.network,
         master = %config.slave.master_url,
@@ -70,7 +73,7 @@ fn main() -> anyhow::Result<()> {
             None
         };
         // A stop signal drains the slave before `run` returns.
-        let result = tos_pool_slave::app::run(config, stopped).await;
+        let result = tos_pool_slave::app::run(config, telemetry.telemetry(), stopped).await;
         // The profiling server ends with the slave, whatever ended it.
         stop.send_replace(true);
         if let Some(server) = profiling {

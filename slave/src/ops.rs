@@ -1,6 +1,8 @@
 //! Operations HTTP on `slave.http_bind`: `/healthz` (the process is up),
 //! `/readyz` (connected to the master and not draining: the load balancer
-//! sends miners only while it is 200) and `/metrics` (Prometheus text).
+//! sends miners only while it is 200) and `/metrics` (Prometheus text: the
+//! slave's own `tospool_slave_*` series, then the `tos_pool_*` series New
+//! Relic gets as `Custom/...`).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -13,9 +15,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tos_pool_common::metrics::PROMETHEUS_CONTENT_TYPE;
 
 use crate::link::{LinkCounters, LinkHandle};
-use crate::server::{CountersSnapshot, SlaveCounters};
+use crate::server::{CountersSnapshot, MinerReports, SlaveCounters};
 use crate::validation::ValidationPool;
 
 /// What the endpoints read.
@@ -29,6 +32,9 @@ pub struct OpsState {
     pub draining: watch::Receiver<bool>,
     /// The hashing workers (queue depth).
     pub validation: ValidationPool,
+    /// The pool metrics shared with New Relic (gauges, share outcomes,
+    /// validation times).
+    pub reports: MinerReports,
 }
 
 /// Why the slave is not ready, or Ok.
@@ -77,21 +83,18 @@ async fn ready(State(state): State<OpsState>) -> Response {
 }
 
 async fn metrics(State(state): State<OpsState>) -> Response {
-    let text = render_metrics(&Metrics {
-        counters: state.counters.snapshot(),
+    let counters = state.counters.snapshot();
+    state.reports.record_gauges(&counters);
+    let mut text = render_metrics(&Metrics {
+        counters,
         link: state.link.counters(),
         connected: state.link.is_connected(),
         draining: *state.draining.borrow(),
         validation_queued: state.validation.queued() as u64,
     });
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
+    // The numbers New Relic gets, under their `tos_pool_` names.
+    text.push_str(&state.reports.metrics().render_prometheus());
+    ([(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)], text).into_response()
 }
 
 /// Everything `/metrics` shows.

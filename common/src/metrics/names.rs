@@ -243,9 +243,9 @@ pub const SHARE_VALIDATION: HistogramName = HistogramName {
     help: "Time to validate one share, in seconds.",
 };
 
-/// Time to send a new job to every session.
+/// Time from a job's creation to it being queued for every connected slave.
 pub const JOB_FANOUT: HistogramName = HistogramName {
     otlp: "Custom/Pool/JobFanout",
     prometheus: "tos_pool_job_fanout_seconds",
-    help: "Time to send a new job to every connected session, in seconds.",
+    help: "Time from a job's creation to it being queued for every connected slave, in seconds.",
 };

@@ -13,6 +13,7 @@
 //! unreachable New Relic costs dropped data (counted and logged), never a
 //! stalled pool.
 
+mod context;
 pub mod events;
 mod export;
 mod setup;
@@ -28,7 +29,8 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::{LogConfig, LogFormat};
 
-pub use setup::{TelemetryGuard, init_telemetry};
+pub use context::Telemetry;
+pub use setup::{TelemetryGuard, init_telemetry, init_telemetry_scoped};
 
 /// Why logging or telemetry could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -9,10 +9,12 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
-use tracing::{Level, Metadata};
-use tracing_subscriber::Layer;
+use tracing::{Dispatch, Level, Metadata};
 use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::{Layer, Registry};
 
+use super::Telemetry;
 use super::events::EventSink;
 use super::events::worker::{EventWorker, WorkerLimits};
 use super::export::{EXPORT_TIMEOUT, exporters};
@@ -38,6 +40,9 @@ pub struct TelemetryGuard {
     node_id: String,
     metrics: Metrics,
     events: EventSink,
+    /// This node's own span export, when it was started without the global
+    /// subscriber ([`init_telemetry_scoped`]).
+    spans: Option<Dispatch>,
     export: Option<Export>,
 }
 
@@ -68,6 +73,15 @@ impl TelemetryGuard {
     /// The custom event sink (a no-op one when New Relic is off).
     pub fn events(&self) -> EventSink {
         self.events.clone()
+    }
+
+    /// The handles to give the master or the slave.
+    pub fn telemetry(&self) -> Telemetry {
+        let telemetry = Telemetry::new(self.metrics.clone(), self.events.clone());
+        match &self.spans {
+            Some(spans) => telemetry.with_spans(spans.clone()),
+            None => telemetry,
+        }
     }
 
     /// Whether data goes to New Relic.
@@ -134,6 +148,20 @@ pub fn init_telemetry(config: &Config, role: Role) -> Result<TelemetryGuard, Tel
     Ok(guard)
 }
 
+/// Sets up the export of [`init_telemetry`] for one node without touching
+/// the process's logging: nothing global is installed, and the node's
+/// exported spans go through [`TelemetryGuard::telemetry`]'s
+/// [`Telemetry::span`]. For nodes started in-process (tests, the local
+/// cluster), several per process.
+pub fn init_telemetry_scoped(
+    config: &Config,
+    role: Role,
+) -> Result<TelemetryGuard, TelemetryError> {
+    let (mut guard, span_layer) = start(config, role)?;
+    guard.spans = span_layer.map(|layer| Dispatch::new(Registry::default().with(layer)));
+    Ok(guard)
+}
+
 /// Builds the guard and, when exporting, the span layer; installs nothing
 /// global.
 fn start(
@@ -149,6 +177,7 @@ fn start(
             node_id,
             metrics,
             events: EventSink::disabled(),
+            spans: None,
             export: None,
         };
         return Ok((guard, None));
@@ -216,6 +245,7 @@ fn start(
         node_id,
         metrics,
         events,
+        spans: None,
         export: Some(Export {
             events: worker,
             tracer,
@@ -372,6 +402,22 @@ mod tests {
         guard.flush();
         drop(guard);
         assert_eq!(metrics.export_failures(Signal::Logs), 0);
+    }
+
+    #[test]
+    fn scoped_telemetry_shares_the_guards_handles() {
+        let config = Config::default();
+        let guard = init_telemetry_scoped(&config, Role::Master).expect("disabled start");
+        let telemetry = guard.telemetry();
+        telemetry.metrics().set_network_height(42);
+        assert_eq!(
+            guard.metrics().gauge(crate::metrics::Gauge::NetworkHeight),
+            42.0
+        );
+        assert!(!telemetry.events().is_enabled());
+        // Without an export of its own, spans go to the current subscriber.
+        let span = telemetry.span(|| tracing::info_span!("block.submit", height = 1));
+        drop(span);
     }
 
     #[test]

@@ -8,11 +8,13 @@ pub mod demo;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tos_pool_common::config::{Config, Role};
 use tos_pool_common::difficulty::Difficulty;
+use tos_pool_common::telemetry::{Telemetry, TelemetryGuard, init_telemetry_scoped};
 use tos_pool_master::app::MasterHandle;
 use tos_pool_slave::app::{DrainReport, Slave};
 use tos_pool_slave::server::CountersSnapshot;
@@ -87,6 +89,9 @@ pub struct Cluster {
     pub certificate: Option<TestCertificate>,
     master: Option<MasterHandle>,
     slaves: Vec<Option<Slave>>,
+    /// Each node's telemetry (index 0 the master, then the slaves), each
+    /// exporting on its own when `newrelic.enabled`.
+    telemetry: Vec<Arc<TelemetryGuard>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -146,7 +151,11 @@ impl Cluster {
 
         let certificate = ensure_tls(&mut config, &options.tls_dir)?;
 
-        let master = MasterHandle::start(&config)
+        let master_telemetry = Arc::new(
+            init_telemetry_scoped(&config, Role::Master)
+                .map_err(|e| fail("master telemetry")(e.to_string()))?,
+        );
+        let master = MasterHandle::start(&config, master_telemetry.telemetry())
             .await
             .map_err(|e| fail("master")(e.to_string()))?;
         config.master.bind = master.gateway_addr();
@@ -159,16 +168,22 @@ impl Cluster {
             certificate,
             master: Some(master),
             slaves: Vec::new(),
+            telemetry: vec![master_telemetry],
         };
         for index in 0..options.slaves {
             let slave_config = cluster.slave_config(index);
             slave_config
                 .validate_for(Role::Slave)
                 .map_err(|e| fail("slave")(e.to_string()))?;
-            let slave = tos_pool_slave::app::start(&slave_config)
+            let telemetry = Arc::new(
+                init_telemetry_scoped(&slave_config, Role::Slave)
+                    .map_err(|e| fail("slave telemetry")(e.to_string()))?,
+            );
+            let slave = tos_pool_slave::app::start(&slave_config, telemetry.telemetry())
                 .await
                 .map_err(|e| fail("slave")(e.to_string()))?;
             cluster.slaves.push(Some(slave));
+            cluster.telemetry.push(telemetry);
         }
         Ok(cluster)
     }
@@ -193,6 +208,12 @@ impl Cluster {
         self.slaves.iter().flatten()
     }
 
+    /// The telemetry handles of the master (`None`) or of slave `Some(index)`.
+    pub fn telemetry(&self, slave: Option<usize>) -> Option<Telemetry> {
+        let index = slave.map_or(0, |index| index + 1);
+        self.telemetry.get(index).map(|guard| guard.telemetry())
+    }
+
     /// Stops the master (slaves keep their miners on the last job).
     pub async fn stop_master(&mut self) {
         if let Some(master) = self.master.take() {
@@ -203,7 +224,8 @@ impl Cluster {
     /// Starts the master again on the same gateway address.
     pub async fn restart_master(&mut self) -> Result<(), ClusterError> {
         if self.master.is_none() {
-            let master = MasterHandle::start(&self.config)
+            let telemetry = self.telemetry(None).unwrap_or_default();
+            let master = MasterHandle::start(&self.config, telemetry)
                 .await
                 .map_err(|e| fail("master")(e.to_string()))?;
             self.master = Some(master);
@@ -289,6 +311,9 @@ impl Cluster {
         self.wallet.shutdown().await;
         self.devnet.shutdown().await;
         drop(self.redis);
+        // Exporting what is buffered blocks: off the async threads.
+        let telemetry = std::mem::take(&mut self.telemetry);
+        let _ = tokio::task::spawn_blocking(move || drop(telemetry)).await;
     }
 }
 

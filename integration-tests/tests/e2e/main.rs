@@ -19,5 +19,6 @@ mod payouts;
 mod redis_harness;
 mod slave_link;
 mod slave_rejections;
+mod telemetry;
 mod test_miners;
 mod wallet_emulator;

@@ -7,6 +7,7 @@ use crate::master_support;
 use std::collections::BTreeMap;
 
 use master_support::{Cluster, TestSlave, batch, miner_address, share, within};
+use tos_pool_common::telemetry::Telemetry;
 use tos_pool_master::app::{MasterHandle, now_ms};
 use tos_pool_proto::v1::{Job, SlaveMessage};
 
@@ -44,7 +45,7 @@ async fn a_restart_partway_loses_and_doubles_no_share() {
     let seen = slave.acked(2_000).await;
     let killed = std::mem::replace(
         &mut cluster.master,
-        MasterHandle::start(&cluster.config)
+        MasterHandle::start(&cluster.config, Telemetry::disabled())
             .await
             .expect("the master restarts"),
     );

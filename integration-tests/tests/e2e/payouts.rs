@@ -12,7 +12,7 @@ use crate::master_support::{
 use tos_pool_common::difficulty::{Target, meets_target};
 use tos_pool_common::header::MinerWork;
 use tos_pool_common::pow;
-use tos_pool_common::telemetry::events::EventSink;
+use tos_pool_common::telemetry::Telemetry;
 use tos_pool_integration_tests::wallet::{Fault, Wallet, WalletConfig, WalletHandle};
 use tos_pool_master::app::now_ms;
 use tos_pool_master::ledger::{Ledger, PaymentStatus};
@@ -77,7 +77,7 @@ impl Bench {
             wallet,
             self.cluster.master.upstreams().clone(),
             settings,
-            EventSink::disabled(),
+            Telemetry::disabled(),
         )
     }
 

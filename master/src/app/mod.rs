@@ -17,12 +17,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tos_pool_common::config::Config;
+use tos_pool_common::metrics::Metrics;
+use tos_pool_common::telemetry::Telemetry;
 use tos_pool_common::telemetry::events::EventSink;
 
 use crate::blocks::BlockService;
 use crate::gateway::{self, Gateway, GatewayError};
 use crate::jobs::{JobError, JobManager};
 use crate::ledger::{Ledger, LedgerError, LedgerSettings};
+use crate::monitor;
 use crate::payouts::{PayoutError, Payouts};
 use crate::pplns::{PplnsError, PplnsWindow};
 use crate::unlocker::{self, Unlocker, UnlockerError};
@@ -69,6 +72,7 @@ pub struct MasterHandle {
     upstreams: Arc<UpstreamPool>,
     jobs: Arc<JobManager>,
     payouts: Option<Payouts>,
+    telemetry: Telemetry,
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<Result<(), GatewayError>>>,
     tasks: Vec<JoinHandle<()>>,
@@ -78,8 +82,10 @@ impl MasterHandle {
     /// Starts the master for a validated `config`: connects Redis, starts the
     /// upstream pool and the job manager, binds `master.bind` (port 0 picks a
     /// free one), and starts the job feed, the unlocker (when
-    /// `unlocker.enabled`) and the gateway.
-    pub async fn start(config: &Config) -> Result<MasterHandle, MasterError> {
+    /// `unlocker.enabled`), the gateway, and the gauges' refresh (every
+    /// `newrelic.export_interval`). Metrics, events and the `block.submit`
+    /// spans go to `telemetry` ([`Telemetry::disabled`] for none).
+    pub async fn start(config: &Config, telemetry: Telemetry) -> Result<MasterHandle, MasterError> {
         let window = PplnsWindow::new(
             config.pplns.window,
             config.pplns.dynamic_window,
@@ -104,20 +110,38 @@ impl MasterHandle {
             ledger.clone(),
             window,
             share_wait,
+            telemetry.clone(),
         ));
-        let gateway = Gateway::new(config, ledger.clone(), blocks, stop_flag.clone());
+        let gateway = Gateway::new(
+            config,
+            ledger.clone(),
+            blocks,
+            stop_flag.clone(),
+            telemetry.metrics().clone(),
+        );
         let incoming = gateway::bind(config.master.bind)?;
         let gateway_addr = incoming.local_addr().map_err(|error| GatewayError::Bind {
             addr: config.master.bind,
             reason: error.to_string(),
         })?;
 
-        let mut tasks = vec![tokio::spawn(feed_jobs(
-            jobs.clone(),
-            gateway.clone(),
-            ledger.clone(),
-            stop_flag.clone(),
-        ))];
+        let mut tasks = vec![
+            tokio::spawn(feed_jobs(
+                jobs.clone(),
+                gateway.clone(),
+                ledger.clone(),
+                telemetry.metrics().clone(),
+                stop_flag.clone(),
+            )),
+            tokio::spawn(monitor::run(
+                telemetry.metrics().clone(),
+                ledger.clone(),
+                jobs.clone(),
+                gateway.clone(),
+                config.newrelic.export_interval,
+                stop_flag.clone(),
+            )),
+        ];
         if config.unlocker.enabled {
             let unlocker = Unlocker::new(chain, ledger.clone(), policy);
             tasks.push(tokio::spawn(
@@ -125,12 +149,8 @@ impl MasterHandle {
             ));
         }
         let payouts = if config.payouts.enabled {
-            let payouts = Payouts::from_config(
-                config,
-                ledger.clone(),
-                upstreams.clone(),
-                EventSink::disabled(),
-            )?;
+            let payouts =
+                Payouts::from_config(config, ledger.clone(), upstreams.clone(), telemetry.clone())?;
             tasks.push(tokio::spawn(payouts.clone().run(stop_flag.clone())));
             Some(payouts)
         } else {
@@ -153,6 +173,7 @@ impl MasterHandle {
             upstreams,
             jobs,
             payouts,
+            telemetry,
             stop,
             server: Some(server),
             tasks,
@@ -188,6 +209,22 @@ impl MasterHandle {
     /// pending payments).
     pub fn payouts(&self) -> Option<Payouts> {
         self.payouts.clone()
+    }
+
+    /// The metrics registry (gauges, share counters, histograms), for
+    /// `/metrics` on the API.
+    pub fn metrics(&self) -> Metrics {
+        self.telemetry.metrics().clone()
+    }
+
+    /// The custom event sink, for services started beside the master.
+    pub fn events(&self) -> EventSink {
+        self.telemetry.events().clone()
+    }
+
+    /// The telemetry handles the master was started with.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
     }
 
     /// A receiver of the stop flag, for services started beside the master
@@ -253,8 +290,12 @@ impl Drop for MasterHandle {
 
 /// Runs the master for `config` until `shutdown` resolves or the gateway
 /// fails, then stops it gracefully.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), MasterError> {
-    let mut master = MasterHandle::start(&config).await?;
+pub async fn run(
+    config: Config,
+    telemetry: Telemetry,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), MasterError> {
+    let mut master = MasterHandle::start(&config, telemetry).await?;
     let outcome = tokio::select! {
         () = shutdown => Ok(()),
         failed = master.failed() => failed,
@@ -263,17 +304,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     outcome
 }
 
-/// Sends every new job to the slaves, and trims the share log to what the
-/// PPLNS window can still need at the job's difficulty.
+/// Sends every new job to the slaves, updates the network gauges, and trims
+/// the share log to what the PPLNS window can still need at the job's
+/// difficulty.
 async fn feed_jobs(
     jobs: Arc<JobManager>,
     gateway: Gateway,
     ledger: Arc<Ledger>,
+    metrics: Metrics,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut feed = jobs.subscribe();
     if let Some(job) = jobs.current() {
         gateway.publish_job(job.to_proto());
+        monitor::record_job(&metrics, &job);
     }
     loop {
         let job = tokio::select! {
@@ -291,6 +335,7 @@ async fn feed_jobs(
             },
         };
         gateway.publish_job(job.to_proto());
+        monitor::record_job(&metrics, &job);
         if let Err(error) = ledger
             .trim_share_log(job.difficulty.to_u64_saturating())
             .await

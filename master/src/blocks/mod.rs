@@ -27,7 +27,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tos_pool_common::telemetry::Telemetry;
+use tos_pool_common::telemetry::events::{BlockFound, Event};
 use tos_pool_proto::v1::{BlockCandidate, BlockResult};
+use tracing::Instrument;
 
 use crate::app::now_ms;
 use crate::ledger::Ledger;
@@ -56,6 +59,7 @@ pub struct BlockService {
     ledger: Arc<Ledger>,
     window: PplnsWindow,
     share_wait: Duration,
+    telemetry: Telemetry,
 }
 
 impl std::fmt::Debug for BlockService {
@@ -70,23 +74,52 @@ impl std::fmt::Debug for BlockService {
 impl BlockService {
     /// A block path over `chain` and `ledger`, with the PPLNS `window`.
     /// `share_wait` bounds how long the snapshot waits for the finding share
-    /// to reach the ledger.
+    /// to reach the ledger. Every submission is traced as a `block.submit`
+    /// span and every accepted block is a `BlockFound` event in `telemetry`.
     pub fn new(
         chain: Arc<dyn Chain>,
         ledger: Arc<Ledger>,
         window: PplnsWindow,
         share_wait: Duration,
+        telemetry: Telemetry,
     ) -> Self {
         BlockService {
             chain,
             ledger,
             window,
             share_wait,
+            telemetry,
         }
     }
 
     /// Checks, submits and records one candidate; the answer for the slave.
+    /// Runs inside a `block.submit` span (exported to New Relic as a trace)
+    /// that ends with the block's hash and whether the daemon accepted it.
     pub async fn handle(&self, candidate: BlockCandidate, source: CandidateSource) -> BlockResult {
+        let span = self.telemetry.span(|| {
+            tracing::info_span!(
+                "block.submit",
+                height = candidate.height,
+                job = %candidate.job_id,
+                slave = %source.slave_id,
+                address = %candidate.address,
+                worker = %candidate.worker,
+                hash = tracing::field::Empty,
+                accepted = tracing::field::Empty,
+            )
+        });
+        let result = self
+            .submit(candidate, source)
+            .instrument(span.clone())
+            .await;
+        if !result.block_hash.is_empty() {
+            span.record("hash", result.block_hash.as_str());
+        }
+        span.record("accepted", result.accepted);
+        result
+    }
+
+    async fn submit(&self, candidate: BlockCandidate, source: CandidateSource) -> BlockResult {
         let refused = |reason: String| BlockResult {
             request_id: candidate.request_id,
             accepted: false,
@@ -138,6 +171,14 @@ impl BlockService {
         self.record(&candidate, &job, &rebuilt, counts, expected_reward)
             .await;
         if accepted {
+            self.telemetry
+                .events()
+                .record(Event::BlockFound(BlockFound {
+                    height: job.height,
+                    hash: rebuilt.hash.as_str().into(),
+                    finder: candidate.address.as_str().into(),
+                    reward: expected_reward,
+                }));
             BlockResult {
                 request_id: candidate.request_id,
                 accepted: true,

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 use tos_pool_common::config::Config;
+use tos_pool_common::metrics::Metrics;
 use tos_pool_common::network::Network;
 use tos_pool_proto::v1::{Job, MasterMessage, Settings, master_message};
 
@@ -61,6 +62,7 @@ struct Shared {
     registry: Mutex<SlaveRegistry<Closer>>,
     bans: Mutex<BanList>,
     shutdown: watch::Receiver<bool>,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -75,12 +77,14 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// A gateway for `config` (`master.secret`, `master.slave_timeout`, the
     /// mining settings), writing shares to `ledger` and blocks through
-    /// `blocks`. Streams end when `shutdown` turns true.
+    /// `blocks`. Streams end when `shutdown` turns true. Job fan-out times
+    /// go to `metrics`.
     pub fn new(
         config: &Config,
         ledger: Arc<Ledger>,
         blocks: Arc<BlockService>,
         shutdown: watch::Receiver<bool>,
+        metrics: Metrics,
     ) -> Gateway {
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
         Gateway {
@@ -96,18 +100,28 @@ impl Gateway {
                 registry: Mutex::new(SlaveRegistry::default()),
                 bans: Mutex::new(BanList::default()),
                 shutdown,
+                metrics,
             }),
         }
     }
 
     /// Sends a new job to every connected slave now, and to every slave that
-    /// connects later until the next job.
+    /// connects later until the next job. The time from the job's creation
+    /// to it being queued for every connected slave is the job fan-out time.
     pub fn publish_job(&self, job: Job) {
         tracing::debug!(job = %job.job_id, height = job.height, "job to slaves");
         *lock(&self.shared.current_job) = Some(job.clone());
-        let _ = self.shared.feed.send(MasterMessage {
+        let created_at_ms = job.created_at_ms;
+        let queued = self.shared.feed.send(MasterMessage {
             kind: Some(master_message::Kind::Job(job)),
         });
+        // One send queues the job for every connected slave's stream at once;
+        // with no slave connected there is no fan-out to time.
+        if queued.is_ok() {
+            self.shared
+                .metrics
+                .observe_fanout(fanout_time(created_at_ms, crate::app::now_ms()));
+        }
     }
 
     /// The connected slaves, by index.
@@ -131,10 +145,27 @@ impl Gateway {
     }
 }
 
+/// Time from a job's creation to `now_ms` (zero if the clock went back).
+fn fanout_time(created_at_ms: u64, now_ms: u64) -> Duration {
+    Duration::from_millis(now_ms.saturating_sub(created_at_ms))
+}
+
 /// Locks a mutex of plain state; a panic elsewhere while holding it leaves
 /// the data usable, so a poisoned lock is taken as is.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fanout_time_is_from_creation_and_never_negative() {
+        assert_eq!(fanout_time(1_000, 1_250), Duration::from_millis(250));
+        assert_eq!(fanout_time(1_000, 1_000), Duration::ZERO);
+        assert_eq!(fanout_time(2_000, 1_000), Duration::ZERO);
+    }
 }

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tos_pool_common::config::Config;
-use tos_pool_common::telemetry::events::EventSink;
+use tos_pool_common::telemetry::Telemetry;
 
 use crate::app::stopped;
 use crate::ledger::{Ledger, LedgerError, PaymentRecord, PaymentStatus};
@@ -141,7 +141,7 @@ struct Inner {
     wallet: WalletClient,
     chain: Arc<dyn PayoutChain>,
     settings: PayoutSettings,
-    events: EventSink,
+    telemetry: Telemetry,
 }
 
 impl std::fmt::Debug for Payouts {
@@ -160,7 +160,7 @@ impl Payouts {
         wallet: WalletClient,
         chain: Arc<dyn PayoutChain>,
         settings: PayoutSettings,
-        events: EventSink,
+        telemetry: Telemetry,
     ) -> Payouts {
         Payouts {
             inner: Arc::new(Inner {
@@ -168,7 +168,7 @@ impl Payouts {
                 wallet,
                 chain,
                 settings,
-                events,
+                telemetry,
             }),
         }
     }
@@ -179,7 +179,7 @@ impl Payouts {
         config: &Config,
         ledger: Arc<Ledger>,
         chain: Arc<dyn PayoutChain>,
-        events: EventSink,
+        telemetry: Telemetry,
     ) -> Result<Payouts, PayoutError> {
         let payouts = &config.payouts;
         let url = payouts.wallet_rpc.as_deref().unwrap_or_default();
@@ -194,7 +194,7 @@ impl Payouts {
             wallet,
             chain,
             PayoutSettings::from_config(payouts),
-            events,
+            telemetry,
         ))
     }
 

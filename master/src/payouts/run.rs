@@ -74,7 +74,11 @@ impl Payouts {
     /// One run: takes the lock (or returns [`RunOutcome::Locked`]), settles
     /// unsettled payments, and pays if nothing stays pending.
     pub async fn run_once(&self) -> Result<RunReport, PayoutError> {
-        let span = tracing::info_span!("payout_run", dry_run = self.inner.settings.dry_run);
+        let dry_run = self.inner.settings.dry_run;
+        let span = self
+            .inner
+            .telemetry
+            .span(|| tracing::info_span!("payout.run", dry_run));
         async {
             if self.inner.settings.dry_run {
                 return self.dry_run().await;
@@ -388,11 +392,14 @@ impl Payouts {
                 tx_hash = %tx_hash,
                 "payment confirmed"
             );
-            self.inner.events.record(Event::Payment(Payment {
-                address: Arc::from(transfer.address.as_str()),
-                amount: transfer.amount,
-                tx_hash: tx_hash.clone(),
-            }));
+            self.inner
+                .telemetry
+                .events()
+                .record(Event::Payment(Payment {
+                    address: Arc::from(transfer.address.as_str()),
+                    amount: transfer.amount,
+                    tx_hash: tx_hash.clone(),
+                }));
         }
     }
 }

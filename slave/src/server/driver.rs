@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tos_pool_common::metrics::ShareOutcome;
 use tos_pool_proto::v1::{MinerEvent, MinerEventKind, MinerProtocol};
 
 use crate::policy::{ShareRate, judge_shares};
@@ -19,6 +20,7 @@ use crate::validation::{HashDecision, TrustPolicy, ValidationError};
 
 use super::ServerContext;
 use super::counters::{Counter, SessionView};
+use super::report::{REASON_POOL_BUSY, REASON_RATE_LIMITED, judged};
 
 /// How long a block candidate's result is awaited for the log.
 const BLOCK_RESULT_WAIT: Duration = Duration::from_secs(30);
@@ -98,6 +100,12 @@ impl SessionDriver {
         let is_submit = matches!(request, Request::Submit(_));
         if is_submit && !self.rate.allow(now_ms) {
             self.ctx.counters.add(Counter::RateLimited);
+            self.ctx.reports.share(
+                self.session.login(),
+                self.session.difficulty(),
+                ShareOutcome::Invalid,
+                Some(REASON_RATE_LIMITED),
+            );
             return Turn {
                 outputs: vec![rejected(
                     "too many shares per second (security.max_shares_per_second): raise your difficulty",
@@ -106,6 +114,7 @@ impl SessionDriver {
             };
         }
         let before = *self.session.counters();
+        let difficulty = self.session.difficulty();
         let outputs = match self.session.handle(request, now_ms) {
             Step::Done(outputs) => outputs,
             Step::Hash(pending) => self.judge(*pending, now_ms).await,
@@ -118,7 +127,19 @@ impl SessionDriver {
             self.ctx.counters.add(Counter::Invalid);
         }
         let outputs = self.forward(outputs).await;
-        if !self.authorized && self.session.login().is_some() {
+        if is_submit && let Some(outcome) = judged(&before, &after) {
+            let (outcome, reason) = if outputs.iter().any(is_pool_busy) {
+                (ShareOutcome::Invalid, Some(REASON_POOL_BUSY))
+            } else {
+                (outcome, None)
+            };
+            let login = self.session.login();
+            self.ctx.reports.share(login, difficulty, outcome, reason);
+        }
+        if !self.authorized
+            && let Some(login) = self.session.login()
+        {
+            self.ctx.reports.connected(login, self.protocol);
             self.authorized = true;
             self.update_view();
             self.event(MinerEventKind::Authorized, now_ms);
@@ -297,8 +318,17 @@ impl SessionDriver {
 impl Drop for SessionDriver {
     fn drop(&mut self) {
         self.ctx.counters.close_session(self.session.id());
+        if self.authorized
+            && let Some(login) = self.session.login()
+        {
+            self.ctx.reports.disconnected(login, self.protocol);
+        }
         self.event(MinerEventKind::Disconnected, super::now_ms());
     }
+}
+
+fn is_pool_busy(output: &Output) -> bool {
+    matches!(output, Output::Answer(Answer::Rejected(reject)) if reject.message == POOL_BUSY)
 }
 
 fn rejected(message: &str) -> Output {

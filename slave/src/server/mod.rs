@@ -10,6 +10,7 @@ pub mod driver;
 pub mod feed;
 pub mod line;
 pub mod listener;
+pub mod report;
 pub mod stratum;
 pub mod tls;
 
@@ -31,6 +32,7 @@ use crate::validation::{TrustConfig, ValidationPool};
 pub use counters::{Counter, CountersSnapshot, SessionView, SlaveCounters};
 pub use driver::{POOL_BUSY, SessionDriver, Turn};
 pub use listener::DoorSpec;
+pub use report::MinerReports;
 pub use tls::TlsSetupError;
 
 /// Longest a write to a miner may take before the miner counts as a slow
@@ -55,6 +57,8 @@ pub struct ServerContext {
     pub policy: Arc<Policy>,
     /// Counters for `/metrics` and the master's stats.
     pub counters: Arc<SlaveCounters>,
+    /// Share outcomes and miner connections for New Relic and `/metrics`.
+    pub reports: MinerReports,
     /// Turns true when the slave drains.
     pub drain: watch::Receiver<bool>,
     /// Work is resent at least this often (`mining.job_refresh`).

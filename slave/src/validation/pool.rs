@@ -12,9 +12,11 @@
 //!   only use spare capacity.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 use tos_pool_common::header::MINER_WORK_LENGTH;
+use tos_pool_common::metrics::Metrics;
 use tos_pool_common::pow::Hasher;
 
 /// Why a hash was not computed.
@@ -54,6 +56,17 @@ impl ValidationPool {
     /// Starts `workers` hashing threads (0 = one per core) sharing a queue of
     /// `queue` waiting shares (0 = 64 per worker).
     pub fn new(workers: usize, queue: usize) -> Result<ValidationPool, ValidationError> {
+        ValidationPool::with_metrics(workers, queue, Metrics::new())
+    }
+
+    /// Like [`ValidationPool::new`], recording the time of every hash (the
+    /// hashing itself, not the wait in the queue) in `metrics`' share
+    /// validation histogram.
+    pub fn with_metrics(
+        workers: usize,
+        queue: usize,
+        metrics: Metrics,
+    ) -> Result<ValidationPool, ValidationError> {
         let workers = match workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -66,9 +79,10 @@ impl ValidationPool {
         let receiver = Arc::new(Mutex::new(receiver));
         for index in 0..workers {
             let receiver = receiver.clone();
+            let metrics = metrics.clone();
             std::thread::Builder::new()
                 .name(format!("pow-{index}"))
-                .spawn(move || work(&receiver))
+                .spawn(move || work(&receiver, &metrics))
                 .map_err(|error| ValidationError::Spawn(error.to_string()))?;
         }
         tracing::info!(workers, queue = capacity, "validation workers started");
@@ -80,13 +94,17 @@ impl ValidationPool {
     }
 
     /// The worker count of `validation.workers`, else
-    /// `slave.validation_threads`, else (both 0) one per core.
-    pub fn from_config(config: &tos_pool_common::config::Config) -> Result<Self, ValidationError> {
+    /// `slave.validation_threads`, else (both 0) one per core; hash times go
+    /// to `metrics`.
+    pub fn from_config(
+        config: &tos_pool_common::config::Config,
+        metrics: Metrics,
+    ) -> Result<Self, ValidationError> {
         let workers = match config.validation.workers {
             0 => config.slave.validation_threads,
             n => n,
         };
-        ValidationPool::new(workers as usize, 0)
+        ValidationPool::with_metrics(workers as usize, 0, metrics)
     }
 
     /// Hashing threads.
@@ -135,7 +153,7 @@ impl ValidationPool {
 }
 
 /// One worker: takes jobs until every sender is gone.
-fn work(receiver: &Mutex<mpsc::Receiver<HashJob>>) {
+fn work(receiver: &Mutex<mpsc::Receiver<HashJob>>, metrics: &Metrics) {
     let mut hasher = Hasher::new();
     loop {
         // Only the waiting worker holds the lock; it is released before
@@ -152,7 +170,9 @@ fn work(receiver: &Mutex<mpsc::Receiver<HashJob>>) {
         if job.reply.is_closed() {
             continue;
         }
+        let started = Instant::now();
         let hash = hasher.hash(&job.work);
+        metrics.observe_validation(started.elapsed());
         // The submitter may have given up (its connection closed).
         let _ = job.reply.send(hash);
     }
@@ -179,6 +199,16 @@ mod tests {
         );
         let hash = pool.hash(work_with(1)).await.unwrap();
         assert_eq!(hash, tos_pool_common::pow::hash(&work_with(1)));
+    }
+
+    #[tokio::test]
+    async fn every_hash_is_timed() {
+        let metrics = Metrics::new();
+        let pool = ValidationPool::with_metrics(1, 4, metrics.clone()).unwrap();
+        for byte in 0..3 {
+            pool.hash(work_with(byte)).await.unwrap();
+        }
+        assert_eq!(metrics.validation_snapshot().count, 3);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,7 @@ use tos_pool_common::address::Address;
 use tos_pool_common::config::{Config, Role};
 use tos_pool_common::difficulty::Difficulty;
 use tos_pool_common::network::Network;
+use tos_pool_common::telemetry::Telemetry;
 use tos_pool_integration_tests::devnet::{DEVNET_MINER_KEY, Devnet, DevnetConfig, DevnetHandle};
 use tos_pool_integration_tests::redis_server::RedisServer;
 use tos_pool_master::app::MasterHandle;
@@ -97,7 +98,7 @@ impl Cluster {
         let redis = RedisServer::start().expect("redis-server starts");
         let mut config = master_config(&devnet, &redis);
         tweak(&mut config);
-        let master = MasterHandle::start(&config)
+        let master = MasterHandle::start(&config, Telemetry::disabled())
             .await
             .expect("the master starts");
         Cluster {
