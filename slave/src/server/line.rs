@@ -4,6 +4,7 @@
 //! and pushes are queued as bytes and written in one go.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -14,6 +15,10 @@ use super::ServerContext;
 pub use super::connection::Line;
 use super::connection::{End, Framing};
 use super::driver::SessionDriver;
+
+/// How long a connection closed for a bad request keeps reading what the
+/// miner still sends.
+const LINGER: Duration = Duration::from_secs(1);
 
 /// A line-framed miner protocol: pure decoding and encoding.
 pub trait LineCodec: Send + Sync + 'static {
@@ -121,8 +126,18 @@ where
         written
     }
 
-    async fn close(&mut self, _end: &End) {
+    async fn close(&mut self, end: &End) {
         let _ = self.stream.shutdown().await;
+        if matches!(end, End::Oversized(_) | End::Refused(_) | End::Banned(_)) {
+            // The miner may still be sending: read (and drop) it until it
+            // closes, so the kernel does not answer unread data with a reset
+            // that would lose the error line.
+            let mut sink = [0u8; 1024];
+            let _ = tokio::time::timeout(LINGER, async {
+                while matches!(self.stream.read(&mut sink).await, Ok(n) if n > 0) {}
+            })
+            .await;
+        }
     }
 }
 
