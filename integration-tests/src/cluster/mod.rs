@@ -51,7 +51,7 @@ impl Default for ClusterOptions {
             devnet_difficulty: 1_000_000,
             block_interval: Duration::from_secs(1),
             produce_blocks: true,
-            tls_dir: std::env::temp_dir().join(format!("tos-pool-cluster-{}", std::process::id())),
+            tls_dir: unique_tls_dir(),
             slaves: 2,
             wallet_balance: 100_000_000_000,
         }
@@ -261,8 +261,25 @@ impl Cluster {
                     .stratum_tls
                     .map_or_else(|| "off".to_owned(), |addr| format!("stratum+ssl://{addr}")),
             ));
-            list.push((format!("{name} ws/wss"), not_yet.clone()));
-            list.push((format!("{name} xatum"), not_yet.clone()));
+            let off = || "off".to_owned();
+            list.push((
+                format!("{name} ws"),
+                doors
+                    .websocket
+                    .map_or_else(off, |addr| format!("ws://{addr}/")),
+            ));
+            list.push((
+                format!("{name} wss"),
+                doors
+                    .websocket_tls
+                    .map_or_else(off, |addr| format!("wss://{addr}/")),
+            ));
+            list.push((
+                format!("{name} xatum"),
+                doors
+                    .xatum
+                    .map_or_else(off, |addr| format!("xatum+tls://{addr}")),
+            ));
             list.push((
                 format!("{name} http"),
                 format!("http://{}/metrics", slave.http_addr()),
@@ -289,6 +306,14 @@ impl Cluster {
         self.devnet.shutdown().await;
         drop(self.redis);
     }
+}
+
+/// A TLS directory of its own for each cluster, so clusters started side by
+/// side in one test process never load each other's certificate.
+fn unique_tls_dir() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("tos-pool-cluster-{}-{n}", std::process::id()))
 }
 
 fn loopback(port: Option<u16>) -> SocketAddr {
