@@ -134,7 +134,15 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
         },
         ops_stop_rx,
     ));
-    tracing::info!(http = %http, stratum = %doors.stratum, stratum_tls = ?doors.stratum_tls, "slave started");
+    tracing::info!(
+        http = %http,
+        stratum = %doors.stratum,
+        stratum_tls = ?doors.stratum_tls,
+        websocket = ?doors.websocket,
+        websocket_tls = ?doors.websocket_tls,
+        xatum = ?doors.xatum,
+        "slave started"
+    );
     Ok(Slave {
         doors,
         http,
@@ -167,8 +175,9 @@ impl Slave {
         &self.counters
     }
 
-    /// Drains: `/readyz` turns false, the doors stop accepting, every miner
-    /// gets `client.reconnect`, and the shares are flushed to the master
+    /// Drains: `/readyz` turns false, every door stops accepting, every miner
+    /// is told to reconnect (Stratum `client.reconnect`, WebSocket close 1001
+    /// going away, Xatum `reconnect`) and closed, and the shares are flushed to the master
     /// until acked or `slave.drain_timeout` passes. Then everything stops.
     pub async fn drain(self) -> DrainReport {
         let deadline = Instant::now() + self.drain_timeout;

@@ -1,6 +1,6 @@
 //! A slave of a TOS Pool cluster: the edge miners connect to. The pure
 //! session core (`session`, `vardiff`, `extranonce`) sits behind thin protocol
-//! codecs (`stratum`); `server` runs the listeners and connection tasks,
+//! codecs (`stratum`, `websocket`, `xatum`); `server` runs the listeners and connection tasks,
 //! `validation` hashes shares on a bounded worker pool, `policy` applies the
 //! security rules, `link` is the authenticated gRPC stream to the master, and
 //! `ops` serves health and metrics. `app` wires it all together.
@@ -16,3 +16,5 @@ pub mod session;
 pub mod stratum;
 pub mod validation;
 pub mod vardiff;
+pub mod websocket;
+pub mod xatum;

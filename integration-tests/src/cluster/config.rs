@@ -33,8 +33,11 @@ pub fn test_config() -> Config {
     config.slave.id = Some("test-slave-1".to_owned());
     config.slave.stratum_bind = any;
     config.slave.stratum_tls_bind = Some(any);
-    config.slave.websocket_enabled = false;
-    config.slave.xatum_enabled = false;
+    config.slave.websocket_enabled = true;
+    config.slave.websocket_bind = any;
+    config.slave.websocket_tls_bind = Some(any);
+    config.slave.xatum_enabled = true;
+    config.slave.xatum_bind = any;
     config.slave.http_bind = any;
     config.slave.drain_timeout = Duration::from_secs(5);
     config.slave.validation_threads = 1;

@@ -284,8 +284,25 @@ impl Cluster {
                     .stratum_tls
                     .map_or_else(|| "off".to_owned(), |addr| format!("stratum+ssl://{addr}")),
             ));
-            list.push((format!("{name} ws/wss"), not_yet.clone()));
-            list.push((format!("{name} xatum"), not_yet.clone()));
+            let off = || "off".to_owned();
+            list.push((
+                format!("{name} ws"),
+                doors
+                    .websocket
+                    .map_or_else(off, |addr| format!("ws://{addr}/")),
+            ));
+            list.push((
+                format!("{name} wss"),
+                doors
+                    .websocket_tls
+                    .map_or_else(off, |addr| format!("wss://{addr}/")),
+            ));
+            list.push((
+                format!("{name} xatum"),
+                doors
+                    .xatum
+                    .map_or_else(off, |addr| format!("xatum+tls://{addr}")),
+            ));
             list.push((
                 format!("{name} http"),
                 format!("http://{}/metrics", slave.http_addr()),

@@ -26,6 +26,7 @@ fn tos_pool_dev_prints_its_endpoints_and_stops_on_sigterm() {
     // The second slave takes these ports + 100; pick first-slave ports whose
     // +100 is very likely free too.
     let (stratum, tls, http) = (free_port(), free_port(), free_port());
+    let (ws, wss, xatum) = (free_port(), free_port(), free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_tos-pool-dev"))
         .arg("--config")
         .arg(&config)
@@ -50,6 +51,9 @@ fn tos_pool_dev_prints_its_endpoints_and_stops_on_sigterm() {
         .env("TOS_POOL_SLAVE_STRATUM_BIND", local(stratum))
         .env("TOS_POOL_SLAVE_STRATUM_TLS_BIND", local(tls))
         .env("TOS_POOL_SLAVE_HTTP_BIND", local(http))
+        .env("TOS_POOL_SLAVE_WEBSOCKET_BIND", local(ws))
+        .env("TOS_POOL_SLAVE_WEBSOCKET_TLS_BIND", local(wss))
+        .env("TOS_POOL_SLAVE_XATUM_BIND", local(xatum))
         .env("TOS_POOL_API_BIND", local(free_port()))
         .env("TOS_POOL_PROFILING_ENABLED", "false")
         .env("TOS_POOL_LOG_LEVEL", "warn")
@@ -91,8 +95,10 @@ fn tos_pool_dev_prints_its_endpoints_and_stops_on_sigterm() {
         "devnet".to_owned(),
         "wallet".to_owned(),
         "redis://".to_owned(),
-        "xatum".to_owned(),
-        "not available yet".to_owned(),
+        format!("ws://127.0.0.1:{ws}/"),
+        format!("wss://127.0.0.1:{wss}/"),
+        format!("xatum+tls://127.0.0.1:{xatum}"),
+        format!("ws://127.0.0.1:{}/", ws + 100),
     ] {
         assert!(text.contains(&expected), "{expected} missing from:\n{text}");
     }

@@ -15,15 +15,29 @@ use crate::session::Door;
 use super::counters::Counter;
 use super::driver::SessionDriver;
 use super::stratum::StratumLines;
-use super::{ServerContext, line, now_ms};
+use super::xatum::XatumLines;
+use super::{ServerContext, line, now_ms, websocket};
 
 /// A miner-facing door: its protocol and, for TLS doors, the acceptor.
 #[derive(Clone)]
 pub struct DoorSpec {
-    /// What the door speaks.
+    /// What the door speaks (and whether over TLS), as reported to the master.
     pub protocol: MinerProtocol,
     /// TLS for this door, if any.
     pub tls: Option<TlsAcceptor>,
+}
+
+impl DoorSpec {
+    /// The session core's door for this listener's protocol.
+    pub fn door(&self) -> Door {
+        match self.protocol {
+            MinerProtocol::Websocket | MinerProtocol::WebsocketTls => Door::WebSocket,
+            MinerProtocol::Xatum => Door::Xatum,
+            MinerProtocol::Stratum | MinerProtocol::StratumTls | MinerProtocol::Unspecified => {
+                Door::Stratum
+            }
+        }
+    }
 }
 
 /// Accepts connections on `listener` until the slave drains.
@@ -66,11 +80,11 @@ fn admit(stream: TcpStream, peer: SocketAddr, door: &DoorSpec, ctx: &Arc<ServerC
     let ctx = Arc::clone(ctx);
     tokio::spawn(async move {
         match door.tls.clone() {
-            None => run_stratum(stream, door.protocol, ctx, permit).await,
+            None => run(stream, &door, ctx, permit).await,
             Some(acceptor) => {
                 let handshake = ctx.policy.config().first_message_timeout;
                 match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => run_stratum(tls, door.protocol, ctx, permit).await,
+                    Ok(Ok(tls)) => run(tls, &door, ctx, permit).await,
                     Ok(Err(error)) => tracing::debug!(%ip, %error, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%ip, "TLS handshake timed out"),
                 }
@@ -79,21 +93,30 @@ fn admit(stream: TcpStream, peer: SocketAddr, door: &DoorSpec, ctx: &Arc<ServerC
     });
 }
 
-async fn run_stratum<S>(
-    stream: S,
-    protocol: MinerProtocol,
-    ctx: Arc<ServerContext>,
-    permit: ConnectionPermit,
-) where
+/// Serves one admitted connection with its door's framing and codec.
+async fn run<S>(stream: S, door: &DoorSpec, ctx: Arc<ServerContext>, permit: ConnectionPermit)
+where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
 {
-    let driver = SessionDriver::new(
-        Arc::clone(&ctx),
-        Door::Stratum,
-        protocol,
-        permit.ip(),
-        now_ms(),
-    );
-    let codec = StratumLines::new(ctx.policy.config().max_request_size);
-    line::serve(stream, codec, driver, ctx, permit).await;
+    let max_request = ctx.policy.config().max_request_size;
+    match door.door() {
+        Door::WebSocket => websocket::serve(stream, door.protocol, ctx, permit).await,
+        Door::Stratum => {
+            let driver = new_driver(&ctx, Door::Stratum, door.protocol, &permit);
+            line::serve(stream, StratumLines::new(max_request), driver, ctx, permit).await;
+        }
+        Door::Xatum => {
+            let driver = new_driver(&ctx, Door::Xatum, door.protocol, &permit);
+            line::serve(stream, XatumLines::new(max_request), driver, ctx, permit).await;
+        }
+    }
+}
+
+fn new_driver(
+    ctx: &Arc<ServerContext>,
+    door: Door,
+    protocol: MinerProtocol,
+    permit: &ConnectionPermit,
+) -> SessionDriver {
+    SessionDriver::new(Arc::clone(ctx), door, protocol, permit.ip(), now_ms())
 }

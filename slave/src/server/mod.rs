@@ -1,10 +1,12 @@
-//! The miner-facing doors of a slave: listeners (Stratum over TCP and TLS),
-//! one task per connection that only moves bytes and time between the
-//! socket, the codec and the session core ([`line`]), and the
-//! protocol-neutral [`driver`] (share rate, hashing, forwarding to the master
-//! link, bans) every door shares. WebSocket and Xatum reuse everything but
-//! their framing.
+//! The miner-facing doors of a slave: listeners (Stratum over TCP and TLS,
+//! WebSocket GetWork over ws and wss, Xatum over TLS), the one
+//! [`connection`] task per connection that only moves requests, pushes and
+//! time between a door's framing (lines in [`line`], frames in
+//! [`websocket`]) and the session core, and the protocol-neutral [`driver`]
+//! (share rate, hashing, forwarding to the master link, bans) every door
+//! shares.
 
+pub mod connection;
 pub mod counters;
 pub mod driver;
 pub mod feed;
@@ -13,6 +15,8 @@ pub mod listener;
 pub mod report;
 pub mod stratum;
 pub mod tls;
+pub mod websocket;
+pub mod xatum;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -91,6 +95,11 @@ pub enum ServerError {
         /// The door's config key.
         key: &'static str,
     },
+    /// Xatum is on but there is no certificate: Xatum is TLS only.
+    #[error(
+        "slave.xatum_enabled is true but Xatum is TLS only and slave.tls_cert / slave.tls_key are not set: give both or set slave.xatum_enabled: false"
+    )]
+    XatumWithoutTls,
 }
 
 /// The doors a slave opened, with the addresses actually bound.
@@ -100,53 +109,105 @@ pub struct Doors {
     pub stratum: SocketAddr,
     /// Stratum over TLS, when configured.
     pub stratum_tls: Option<SocketAddr>,
+    /// WebSocket GetWork (ws), when enabled.
+    pub websocket: Option<SocketAddr>,
+    /// WebSocket GetWork over TLS (wss), when configured.
+    pub websocket_tls: Option<SocketAddr>,
+    /// Xatum (always TLS), when enabled.
+    pub xatum: Option<SocketAddr>,
 }
 
-/// Binds the Stratum doors of `config` and starts their accept loops.
+/// A bound listener waiting for its accept loop.
+struct Bound {
+    listener: TcpListener,
+    door: DoorSpec,
+    addr: SocketAddr,
+}
+
+/// Binds every door `config` turns on and starts their accept loops. Binds
+/// all first, so a door that cannot open leaves none running.
 pub async fn open_doors(
     config: &SlaveConfig,
     ctx: Arc<ServerContext>,
 ) -> Result<Doors, ServerError> {
-    let stratum = bind("slave.stratum_bind", config.stratum_bind).await?;
+    let certificate = || match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        _ => None,
+    };
+    let acceptor = |key: &'static str| match certificate() {
+        Some((cert, private_key)) => Ok(tls::acceptor(cert, private_key)?),
+        None => Err(ServerError::NoCertificate { key }),
+    };
+    let stratum = open(
+        "slave.stratum_bind",
+        config.stratum_bind,
+        MinerProtocol::Stratum,
+        None,
+    )
+    .await?;
     let stratum_tls = match config.stratum_tls_bind {
         Some(addr) => {
-            let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
-                return Err(ServerError::NoCertificate {
-                    key: "slave.stratum_tls_bind",
-                });
-            };
-            let acceptor = tls::acceptor(cert, key)?;
-            Some((bind("slave.stratum_tls_bind", addr).await?, acceptor))
+            let key = "slave.stratum_tls_bind";
+            Some(open(key, addr, MinerProtocol::StratumTls, Some(acceptor(key)?)).await?)
         }
         None => None,
     };
-    let doors = Doors {
-        stratum: local_addr(&stratum, config.stratum_bind),
-        stratum_tls: stratum_tls
-            .as_ref()
-            .map(|(listener, _)| local_addr(listener, config.stratum_bind)),
+    let websocket = if config.websocket_enabled {
+        let (key, addr) = ("slave.websocket_bind", config.websocket_bind);
+        Some(open(key, addr, MinerProtocol::Websocket, None).await?)
+    } else {
+        None
     };
-    tracing::info!(addr = %doors.stratum, "Stratum (TCP) listening");
-    tokio::spawn(listener::accept_loop(
-        stratum,
-        DoorSpec {
-            protocol: MinerProtocol::Stratum,
-            tls: None,
-        },
-        Arc::clone(&ctx),
-    ));
-    if let Some((listener, acceptor)) = stratum_tls {
-        tracing::info!(addr = ?doors.stratum_tls, "Stratum (TLS) listening");
+    let websocket_tls = match config.websocket_tls_bind {
+        Some(addr) => {
+            let key = "slave.websocket_tls_bind";
+            Some(open(key, addr, MinerProtocol::WebsocketTls, Some(acceptor(key)?)).await?)
+        }
+        None => None,
+    };
+    let xatum = if config.xatum_enabled {
+        let tls = match certificate() {
+            Some((cert, key)) => tls::acceptor(cert, key)?,
+            None => return Err(ServerError::XatumWithoutTls),
+        };
+        let (key, addr) = ("slave.xatum_bind", config.xatum_bind);
+        Some(open(key, addr, MinerProtocol::Xatum, Some(tls)).await?)
+    } else {
+        None
+    };
+    let doors = Doors {
+        stratum: stratum.addr,
+        stratum_tls: stratum_tls.as_ref().map(|bound| bound.addr),
+        websocket: websocket.as_ref().map(|bound| bound.addr),
+        websocket_tls: websocket_tls.as_ref().map(|bound| bound.addr),
+        xatum: xatum.as_ref().map(|bound| bound.addr),
+    };
+    for bound in [Some(stratum), stratum_tls, websocket, websocket_tls, xatum]
+        .into_iter()
+        .flatten()
+    {
+        tracing::info!(addr = %bound.addr, protocol = ?bound.door.protocol, "miner door listening");
         tokio::spawn(listener::accept_loop(
-            listener,
-            DoorSpec {
-                protocol: MinerProtocol::StratumTls,
-                tls: Some(acceptor),
-            },
-            ctx,
+            bound.listener,
+            bound.door,
+            Arc::clone(&ctx),
         ));
     }
     Ok(doors)
+}
+
+async fn open(
+    key: &'static str,
+    addr: SocketAddr,
+    protocol: MinerProtocol,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> Result<Bound, ServerError> {
+    let listener = bind(key, addr).await?;
+    Ok(Bound {
+        addr: local_addr(&listener, addr),
+        listener,
+        door: DoorSpec { protocol, tls },
+    })
 }
 
 async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, ServerError> {

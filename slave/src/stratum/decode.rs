@@ -196,8 +196,9 @@ fn submit(params: &[Value]) -> Result<Request, RequestErrorKind> {
     Ok(Request::Submit(Submit { job_id, nonce }))
 }
 
-/// 16 hex digits, with or without `0x`, read big-endian.
-fn parse_nonce(text: &str) -> Result<u64, String> {
+/// A nonce as every door writes it: 16 hex digits, with or without `0x`,
+/// read big-endian. The error says what to send instead.
+pub fn parse_nonce(text: &str) -> Result<u64, String> {
     let digits = text
         .strip_prefix("0x")
         .or_else(|| text.strip_prefix("0X"))
@@ -213,7 +214,7 @@ fn parse_nonce(text: &str) -> Result<u64, String> {
 }
 
 /// Miner-supplied text cut short for error messages.
-fn truncated(text: &str) -> String {
+pub(crate) fn truncated(text: &str) -> String {
     const MAX: usize = 64;
     match text.char_indices().nth(MAX) {
         Some((end, _)) => format!("{}…", &text[..end]),

@@ -44,29 +44,40 @@ impl StratumCodec {
     /// drop the first `n` bytes of `buf` (blank lines before the request are
     /// skipped and counted in `n`). `Err`: the line is too long.
     pub fn decode(&self, buf: &[u8]) -> Result<Option<(Decoded, usize)>, LineTooLong> {
-        let mut start = 0;
-        loop {
-            let rest = &buf[start..];
-            let Some(end) = rest.iter().position(|&b| b == b'\n') else {
-                return if rest.len() > self.max_line {
-                    Err(LineTooLong { max: self.max_line })
-                } else {
-                    Ok(None)
-                };
+        let Some((line, used)) = next_line(buf, self.max_line)? else {
+            return Ok(None);
+        };
+        let decoded = match parse_request(line) {
+            Ok(request) => Decoded::Request(request),
+            Err(error) => Decoded::Malformed(error),
+        };
+        Ok(Some((decoded, used)))
+    }
+}
+
+/// The next non-blank line at the start of `buf`, without its newline, and
+/// how many bytes to drop with it (blank lines before it included).
+/// `Ok(None)`: no complete line yet. `Err`: a line (complete or not) is
+/// longer than `max_line` bytes. Shared by every line-framed protocol.
+pub fn next_line(buf: &[u8], max_line: usize) -> Result<Option<(&[u8], usize)>, LineTooLong> {
+    let mut start = 0;
+    loop {
+        let rest = &buf[start..];
+        let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+            return if rest.len() > max_line {
+                Err(LineTooLong { max: max_line })
+            } else {
+                Ok(None)
             };
-            if end > self.max_line {
-                return Err(LineTooLong { max: self.max_line });
-            }
-            let line = &rest[..end];
-            start += end + 1;
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let decoded = match parse_request(line) {
-                Ok(request) => Decoded::Request(request),
-                Err(error) => Decoded::Malformed(error),
-            };
-            return Ok(Some((decoded, start)));
+        };
+        if end > max_line {
+            return Err(LineTooLong { max: max_line });
         }
+        let line = &rest[..end];
+        start += end + 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        return Ok(Some((line, start)));
     }
 }

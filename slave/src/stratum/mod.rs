@@ -17,9 +17,12 @@ mod decode;
 mod encode;
 mod frame;
 
-pub use decode::{RequestError, RequestErrorKind, RequestId, StratumRequest, parse_request};
+pub(crate) use decode::truncated;
+pub use decode::{
+    RequestError, RequestErrorKind, RequestId, StratumRequest, parse_nonce, parse_request,
+};
 pub use encode::{write_answer, write_malformed, write_outputs, write_push};
-pub use frame::{Decoded, LineTooLong, StratumCodec};
+pub use frame::{Decoded, LineTooLong, StratumCodec, next_line};
 
 /// `extranonce2` size announced in the subscribe answer; the miner's value is
 /// ignored.

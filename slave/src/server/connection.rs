@@ -1,0 +1,297 @@
+//! The one connection task every door runs: it only moves requests, pushes
+//! and time between a [`Framing`] (lines over a byte stream, or WebSocket
+//! frames) and the [`SessionDriver`]. Jobs, refreshes, vardiff ticks, new
+//! settings, bans, the read deadline and the drain are handled here once for
+//! all doors; every write is bounded by `write_timeout`, so a miner that does
+//! not read is disconnected instead of buffered for.
+
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::link::BanChange;
+use crate::policy::{ConnectionPermit, read_deadline_ms};
+use crate::session::{Output, Request};
+
+use super::counters::Counter;
+use super::driver::SessionDriver;
+use super::{ServerContext, now_ms};
+
+/// How often vardiff and the hashrate estimate are ticked.
+const TICK: Duration = Duration::from_secs(1);
+
+/// One message read from a connection.
+#[derive(Debug)]
+pub enum Line<Id, Malformed> {
+    /// A request and the id to answer it with.
+    Request(Id, Request),
+    /// A message that is not a request: answered with an error and counted.
+    Malformed(Malformed),
+}
+
+/// Why a connection ended.
+#[derive(Debug)]
+pub enum End {
+    /// The miner closed it.
+    Eof,
+    /// The socket failed.
+    Io(std::io::Error),
+    /// A write timed out: the miner does not read.
+    Slow,
+    /// No request in time (`security.first_message_timeout` / `idle_timeout`).
+    Timeout,
+    /// Banned or refused by policy, with the reason.
+    Banned(String),
+    /// The slave is draining.
+    Drained,
+    /// A request longer than this many bytes (`security.max_request_size`).
+    Oversized(usize),
+    /// A request the protocol cannot go on after (e.g. an unsupported
+    /// Xatum handshake), with the reason.
+    Refused(String),
+}
+
+impl fmt::Display for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            End::Eof => f.write_str("closed by the miner"),
+            End::Io(error) => write!(f, "socket error: {error}"),
+            End::Slow => f.write_str("slow reader: a write timed out"),
+            End::Timeout => f.write_str("no request in time"),
+            End::Banned(reason) => write!(f, "{reason}"),
+            End::Drained => f.write_str("drained"),
+            End::Oversized(max) => write!(
+                f,
+                "request longer than {max} bytes (security.max_request_size)"
+            ),
+            End::Refused(reason) => write!(f, "{reason}"),
+        }
+    }
+}
+
+/// A door's framing over one connection: reads requests, queues answers and
+/// pushes in the protocol's wire form, and writes them out.
+pub trait Framing: Send {
+    /// A request's id, echoed in its answer.
+    type Id: Send + Sync;
+    /// What was wrong with a malformed request.
+    type Malformed: fmt::Display + Send + Sync;
+
+    /// Waits for more input from the miner. Must be cancel-safe: it is
+    /// raced against jobs and timers. `Err(End::Oversized)` when the
+    /// transport itself refused a too-large message.
+    fn receive(&mut self) -> impl Future<Output = Result<(), End>> + Send;
+    /// The next complete request received so far: `Ok(None)` when there is
+    /// none, `Err(max)` when one is longer than `max` bytes.
+    #[allow(clippy::type_complexity)]
+    fn next_request(&mut self) -> Result<Option<Line<Self::Id, Self::Malformed>>, usize>;
+    /// Whether the connection must close after answering `malformed`.
+    fn is_fatal(&self, malformed: &Self::Malformed) -> bool;
+    /// Queues the answer to request `id` and the pushes among `outputs`.
+    fn write_outputs(&mut self, id: &Self::Id, outputs: &[Output]);
+    /// Queues pushes (no request being answered).
+    fn write_pushes(&mut self, outputs: &[Output]);
+    /// Queues the error answer to a malformed request.
+    fn write_malformed(&mut self, malformed: &Self::Malformed);
+    /// Queues the error sent before closing on a request over `max` bytes.
+    fn write_oversized(&mut self, max: usize);
+    /// Writes what is queued (and anything the transport owes, e.g. pongs).
+    fn flush(&mut self) -> impl Future<Output = std::io::Result<()>> + Send;
+    /// How often to send a transport keepalive, if the protocol has one.
+    fn keepalive_interval(&self) -> Option<Duration> {
+        None
+    }
+    /// Queues a transport keepalive (WebSocket ping).
+    fn keepalive(&mut self) {}
+    /// Ends the connection for `end` (close frame, TLS close_notify, FIN).
+    fn close(&mut self, end: &End) -> impl Future<Output = ()> + Send;
+}
+
+/// Serves one connection until it ends.
+pub async fn serve<F: Framing>(
+    mut framing: F,
+    mut driver: SessionDriver,
+    ctx: Arc<ServerContext>,
+    permit: ConnectionPermit,
+) {
+    let ip = permit.ip();
+    let config = ctx.policy.config().clone();
+    let connected_ms = now_ms();
+    let mut last_request_ms: Option<u64> = None;
+
+    let mut jobs = ctx.jobs.clone();
+    if let Some(job) = jobs.borrow_and_update().clone() {
+        driver.on_job(job, connected_ms);
+    }
+    let mut sessions = ctx.sessions.clone();
+    sessions.borrow_and_update();
+    let mut drain = ctx.drain.clone();
+    let mut bans = ctx.policy.bans().subscribe();
+    let mut refresh = tokio::time::interval_at(Instant::now() + ctx.job_refresh, ctx.job_refresh);
+    refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut tick = tokio::time::interval_at(Instant::now() + TICK, TICK);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let keepalive_every = framing.keepalive_interval();
+    let keepalive_period = keepalive_every.unwrap_or(Duration::from_secs(3600));
+    let mut keepalive =
+        tokio::time::interval_at(Instant::now() + keepalive_period, keepalive_period);
+    keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut jobs_open = true;
+    let mut sessions_open = true;
+    let mut bans_open = true;
+
+    let end = loop {
+        if *drain.borrow_and_update() {
+            let outputs = driver.drain();
+            framing.write_pushes(&outputs);
+            if let Err(end) = flush(&mut framing, &ctx).await {
+                break end;
+            }
+            break End::Drained;
+        }
+        let deadline_ms = read_deadline_ms(
+            connected_ms,
+            last_request_ms,
+            config.first_message_timeout,
+            config.idle_timeout,
+        );
+        let deadline = Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms()));
+        tokio::select! {
+            received = framing.receive() => {
+                let handled = match received {
+                    Ok(()) => handle_requests(&mut framing, &mut driver, ip).await,
+                    Err(End::Oversized(max)) => Err(oversized(&mut framing, &mut driver, ip, max)),
+                    Err(end) => Err(end),
+                };
+                match handled {
+                    Ok(true) => last_request_ms = Some(now_ms()),
+                    Ok(false) => {}
+                    Err(end) => {
+                        let _ = flush(&mut framing, &ctx).await;
+                        break end;
+                    }
+                }
+            }
+            changed = jobs.changed(), if jobs_open => {
+                if changed.is_err() {
+                    jobs_open = false;
+                    continue;
+                }
+                if let Some(job) = jobs.borrow_and_update().clone() {
+                    let outputs = driver.on_job(job, now_ms());
+                    framing.write_pushes(&outputs);
+                    refresh.reset();
+                }
+            }
+            _ = refresh.tick() => {
+                if let Some(job) = jobs.borrow().clone() {
+                    let outputs = driver.on_job(job, now_ms());
+                    framing.write_pushes(&outputs);
+                }
+            }
+            _ = tick.tick() => {
+                let outputs = driver.on_tick(now_ms());
+                framing.write_pushes(&outputs);
+            }
+            _ = keepalive.tick(), if keepalive_every.is_some() => framing.keepalive(),
+            changed = sessions.changed(), if sessions_open => {
+                if changed.is_err() {
+                    sessions_open = false;
+                    continue;
+                }
+                let config = sessions.borrow_and_update().clone();
+                driver.on_config(config);
+            }
+            _ = drain.changed() => {}
+            change = bans.recv(), if bans_open => match change {
+                Ok(BanChange::Banned { ip: banned, entry }) if banned == ip => {
+                    break End::Banned(entry.reason);
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {
+                    if let Some(ban) = ctx.policy.bans().check(ip, now_ms()) {
+                        break End::Banned(ban.reason);
+                    }
+                }
+                Err(RecvError::Closed) => bans_open = false,
+            },
+            _ = tokio::time::sleep_until(deadline) => break End::Timeout,
+        }
+        if let Err(end) = flush(&mut framing, &ctx).await {
+            break end;
+        }
+    };
+    if !matches!(end, End::Slow | End::Io(_)) {
+        let _ = tokio::time::timeout(ctx.write_timeout, framing.close(&end)).await;
+    }
+    tracing::debug!(session = driver.id(), %ip, reason = %end, "miner connection closed");
+}
+
+/// Handles every complete request received. Ok(true) when at least one
+/// request (well-formed or not) was read; Err when the connection must close.
+async fn handle_requests<F: Framing>(
+    framing: &mut F,
+    driver: &mut SessionDriver,
+    ip: IpAddr,
+) -> Result<bool, End> {
+    let mut handled = false;
+    loop {
+        let line = match framing.next_request() {
+            Ok(Some(line)) => line,
+            Ok(None) => return Ok(handled),
+            Err(max) => return Err(oversized(framing, driver, ip, max)),
+        };
+        handled = true;
+        match line {
+            Line::Request(id, request) => {
+                let turn = driver.request(request, now_ms()).await;
+                framing.write_outputs(&id, &turn.outputs);
+                if let Some(reason) = turn.close {
+                    return Err(End::Banned(reason));
+                }
+            }
+            Line::Malformed(malformed) => {
+                tracing::debug!(session = driver.id(), %ip, error = %malformed, "malformed request");
+                framing.write_malformed(&malformed);
+                if let Some(ban) = driver.malformed(now_ms()) {
+                    return Err(End::Banned(ban));
+                }
+                if framing.is_fatal(&malformed) {
+                    return Err(End::Refused(malformed.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// A request over `max` bytes: answered, counted (it may ban), and the
+/// connection closes.
+fn oversized<F: Framing>(
+    framing: &mut F,
+    driver: &mut SessionDriver,
+    ip: IpAddr,
+    max: usize,
+) -> End {
+    framing.write_oversized(max);
+    if let Some(ban) = driver.malformed(now_ms()) {
+        return End::Banned(ban);
+    }
+    tracing::info!(session = driver.id(), %ip, max, "request too long");
+    End::Oversized(max)
+}
+
+/// Writes what is waiting, within `write_timeout`.
+async fn flush<F: Framing>(framing: &mut F, ctx: &ServerContext) -> Result<(), End> {
+    match tokio::time::timeout(ctx.write_timeout, framing.flush()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(End::Io(error)),
+        Err(_) => {
+            ctx.counters.add(Counter::SlowClient);
+            Err(End::Slow)
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! One WebSocket text frame into a typed request.
+
+use serde_json::Value;
+
+use crate::session::{Login, Request, Submit};
+use crate::stratum::{RequestId, parse_nonce, truncated};
+
+/// A decoded request and the id to answer it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsRequest {
+    /// The request's id, echoed in the answer.
+    pub id: RequestId,
+    /// What is asked.
+    pub request: Request,
+}
+
+/// A frame that is not a request the pool understands: answered with code
+/// 20 and counted toward the malformed-request ban.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}")]
+pub struct WsRequestError {
+    /// The request's id, when it could be read (`Null` otherwise).
+    pub id: RequestId,
+    /// What was wrong.
+    pub kind: WsErrorKind,
+}
+
+/// What was wrong with a WebSocket request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WsErrorKind {
+    /// A binary frame: the protocol is JSON text.
+    #[error("binary frame: send each request as one JSON text frame")]
+    Binary,
+    /// Not JSON, or not a JSON object.
+    #[error("request is not a JSON object ({0}): send one JSON object per text frame")]
+    BadJson(String),
+    /// No `method` string.
+    #[error("request has no \"method\": name the method, e.g. \"getwork\"")]
+    MissingMethod,
+    /// A method the pool does not offer.
+    #[error(
+        "unknown method {0:?}: use authorize, getwork, submit or ping (mining.* names work too)"
+    )]
+    UnknownMethod(String),
+    /// The method's parameters are not as expected.
+    #[error("bad {method} params: {reason}")]
+    BadParams {
+        /// The method.
+        method: &'static str,
+        /// What to send instead.
+        reason: String,
+    },
+}
+
+/// Parses one text frame into a request.
+pub fn decode_text(text: &str) -> Result<WsRequest, WsRequestError> {
+    let fail = |id: &RequestId, kind| WsRequestError {
+        id: id.clone(),
+        kind,
+    };
+    let value: Value = serde_json::from_str(text)
+        .map_err(|error| fail(&RequestId::Null, WsErrorKind::BadJson(error.to_string())))?;
+    let Value::Object(object) = value else {
+        return Err(fail(
+            &RequestId::Null,
+            WsErrorKind::BadJson("not an object".into()),
+        ));
+    };
+    let id = match object.get("id") {
+        Some(Value::Number(number)) => RequestId::Number(number.clone()),
+        Some(Value::String(text)) => RequestId::Text(text.clone()),
+        _ => RequestId::Null,
+    };
+    let Some(method) = object.get("method").and_then(Value::as_str) else {
+        return Err(fail(&id, WsErrorKind::MissingMethod));
+    };
+    let empty = Vec::new();
+    let params = match object.get("params") {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Array(params)) => params,
+        Some(_) => {
+            return Err(fail(
+                &id,
+                WsErrorKind::BadParams {
+                    method: "request",
+                    reason: "params must be an array".into(),
+                },
+            ));
+        }
+    };
+    let request = match method {
+        "authorize" | "mining.authorize" => authorize(params),
+        "getwork" | "mining.getwork" => Ok(Request::GetWork),
+        "submit" | "mining.submit" => submit(params),
+        "ping" | "mining.ping" => Ok(Request::Ping),
+        other => Err(WsErrorKind::UnknownMethod(truncated(other))),
+    };
+    request
+        .map(|request| WsRequest {
+            id: id.clone(),
+            request,
+        })
+        .map_err(|kind| fail(&id, kind))
+}
+
+fn authorize(params: &[Value]) -> Result<Request, WsErrorKind> {
+    let bad = |reason: &str| WsErrorKind::BadParams {
+        method: "authorize",
+        reason: reason.into(),
+    };
+    let text = |value: &Value, what: &str| {
+        value
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| bad(&format!("{what} must be a string")))
+    };
+    let password = match params {
+        [_, password] | [_, _, password] => password.as_str(),
+        _ => None,
+    };
+    let login = match params {
+        [login] | [login, _] => Login::Combined(text(login, "the login")?),
+        [address, worker, _] => Login::Parts {
+            address: text(address, "the address")?,
+            worker: worker.as_str().map(str::to_string),
+        },
+        _ => {
+            return Err(bad(
+                "expected [\"ADDRESS.WORKER\"], [\"ADDRESS.WORKER\", \"password\"] or [\"ADDRESS\", \"WORKER\", \"password\"]",
+            ));
+        }
+    };
+    Ok(Request::Authorize {
+        login,
+        password: password.map(str::to_string),
+    })
+}
+
+fn submit(params: &[Value]) -> Result<Request, WsErrorKind> {
+    let bad = |reason: String| WsErrorKind::BadParams {
+        method: "submit",
+        reason,
+    };
+    // [jobId, nonce]; the Stratum shapes carry a worker (and extranonce2)
+    // the session already knows.
+    let (job_id, nonce) = match params {
+        [job_id, nonce] | [_, job_id, nonce] | [_, job_id, _, nonce] => (job_id, nonce),
+        _ => {
+            return Err(bad(
+                "expected [\"<jobId>\", \"0x<nonce, 16 hex digits>\"]".into()
+            ));
+        }
+    };
+    let job_id = match job_id {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.to_string(),
+        _ => return Err(bad("jobId must be a string".into())),
+    };
+    let nonce = nonce
+        .as_str()
+        .ok_or_else(|| bad("nonce must be a hex string".into()))
+        .and_then(|text| parse_nonce(text).map_err(bad))?;
+    Ok(Request::Submit(Submit { job_id, nonce }))
+}
