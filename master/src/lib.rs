@@ -3,16 +3,19 @@
 //! turns them into jobs (`jobs`) streamed to the slaves over gRPC (`gateway`),
 //! keeps the exactly-once share ledger and balances in Redis (`ledger`),
 //! submits blocks (`blocks`), splits rewards by PPLNS (`pplns`) and moves
-//! blocks through their lifecycle (`lifecycle`, driven by `unlocker`).
-//! `app` wires it all together.
+//! blocks through their lifecycle (`lifecycle`, driven by `unlocker`). It
+//! serves the REST API (`api`) and sends block and payment notifications
+//! (`notify`). `app` wires it all together.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod app;
 pub mod blocks;
 pub mod gateway;
 pub mod jobs;
 pub mod ledger;
 pub mod lifecycle;
+pub mod notify;
 pub mod pplns;
 pub mod rpc;
 pub mod unlocker;

@@ -17,11 +17,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tos_pool_common::config::Config;
+use tos_pool_common::metrics::Metrics;
 
+use crate::api::{self, ApiError, ApiParts};
 use crate::blocks::BlockService;
 use crate::gateway::{self, Gateway, GatewayError};
 use crate::jobs::{JobError, JobManager};
 use crate::ledger::{Ledger, LedgerError, LedgerSettings};
+use crate::notify::{Notifier, NotifyError};
 use crate::pplns::{PplnsError, PplnsWindow};
 use crate::unlocker::{self, Unlocker, UnlockerError};
 use crate::upstream::{UpstreamError, UpstreamPool};
@@ -53,6 +56,12 @@ pub enum MasterError {
     /// The slave gateway cannot start or failed.
     #[error(transparent)]
     Gateway(#[from] GatewayError),
+    /// A notification target is unusable.
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    /// The REST API cannot start.
+    #[error(transparent)]
+    Api(#[from] ApiError),
 }
 
 /// A running master.
@@ -63,6 +72,9 @@ pub struct MasterHandle {
     ledger: Arc<Ledger>,
     upstreams: Arc<UpstreamPool>,
     jobs: Arc<JobManager>,
+    metrics: Metrics,
+    notifier: Notifier,
+    api_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<Result<(), GatewayError>>>,
     tasks: Vec<JoinHandle<()>>,
@@ -91,14 +103,14 @@ impl MasterHandle {
         let jobs = Arc::new(JobManager::start(config, upstreams.clone())?);
         let chain = Arc::new(DaemonChain::new(upstreams.clone(), jobs.clone()));
         let (stop, stop_flag) = watch::channel(false);
+        let (notifier, notify_task) =
+            Notifier::start(&config.notify, config.network, stop_flag.clone())?;
 
         let share_wait = (config.slave.share_flush_interval * 20).max(Duration::from_secs(1));
-        let blocks = Arc::new(BlockService::new(
-            chain.clone(),
-            ledger.clone(),
-            window,
-            share_wait,
-        ));
+        let blocks = Arc::new(
+            BlockService::new(chain.clone(), ledger.clone(), window, share_wait)
+                .with_notifier(notifier.clone()),
+        );
         let gateway = Gateway::new(config, ledger.clone(), blocks, stop_flag.clone());
         let incoming = gateway::bind(config.master.bind)?;
         let gateway_addr = incoming.local_addr().map_err(|error| GatewayError::Bind {
@@ -113,10 +125,26 @@ impl MasterHandle {
             stop_flag.clone(),
         ))];
         if config.unlocker.enabled {
-            let unlocker = Unlocker::new(chain, ledger.clone(), policy);
+            let unlocker =
+                Unlocker::new(chain, ledger.clone(), policy).with_notifier(notifier.clone());
             tasks.push(tokio::spawn(
                 unlocker.run(config.unlocker.interval, stop_flag.clone()),
             ));
+        }
+        tasks.extend(notify_task);
+        let metrics = Metrics::new();
+        let mut api_addr = None;
+        if config.api.enabled {
+            let parts = ApiParts {
+                ledger: ledger.clone(),
+                upstreams: upstreams.clone(),
+                jobs: jobs.clone(),
+                gateway: gateway.clone(),
+                metrics: metrics.clone(),
+            };
+            let server = api::start(config, parts, stop_flag.clone()).await?;
+            api_addr = Some(server.addr);
+            tasks.push(server.task);
         }
         let mut server_flag = stop_flag;
         let server = tokio::spawn(gateway::serve(gateway.clone(), incoming, tls, async move {
@@ -134,6 +162,9 @@ impl MasterHandle {
             ledger,
             upstreams,
             jobs,
+            metrics,
+            notifier,
+            api_addr,
             stop,
             server: Some(server),
             tasks,
@@ -143,6 +174,21 @@ impl MasterHandle {
     /// The address the slave gateway listens on.
     pub fn gateway_addr(&self) -> SocketAddr {
         self.gateway_addr
+    }
+
+    /// The address the REST API listens on, when `api.enabled`.
+    pub fn api_addr(&self) -> Option<SocketAddr> {
+        self.api_addr
+    }
+
+    /// The notifier (block and payment messages to operators).
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    /// The master's metrics (rendered at the API's `/metrics`).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The slave gateway (connected slaves, for the admin API).

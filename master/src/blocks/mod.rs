@@ -32,6 +32,7 @@ use tos_pool_proto::v1::{BlockCandidate, BlockResult};
 use crate::app::now_ms;
 use crate::ledger::Ledger;
 use crate::lifecycle::BlockRecord;
+use crate::notify::{Notification, Notifier};
 use crate::pplns::{PplnsSnapshot, PplnsWindow};
 
 pub use chain::{BlockJob, Chain, ChainError};
@@ -56,6 +57,7 @@ pub struct BlockService {
     ledger: Arc<Ledger>,
     window: PplnsWindow,
     share_wait: Duration,
+    notifier: Notifier,
 }
 
 impl std::fmt::Debug for BlockService {
@@ -82,7 +84,15 @@ impl BlockService {
             ledger,
             window,
             share_wait,
+            notifier: Notifier::disabled(),
         }
+    }
+
+    /// The same service, telling `notifier` of every block it records as
+    /// found.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// Checks, submits and records one candidate; the answer for the slave.
@@ -225,7 +235,17 @@ impl BlockService {
             }
             .await;
             match outcome {
-                Ok(_) => return,
+                Ok(inserted) => {
+                    if inserted && counts {
+                        self.notifier.notify(Notification::BlockFound {
+                            hash: rebuilt.hash.clone(),
+                            height: job.height,
+                            finder: candidate.address.clone(),
+                            reward: expected_reward,
+                        });
+                    }
+                    return;
+                }
                 Err(error) => {
                     tracing::error!(hash = %rebuilt.hash, attempt, %error, "cannot record the found block");
                 }
