@@ -45,7 +45,8 @@ pub fn test_config() -> Config {
     config.unlocker.interval = Duration::from_millis(200);
     config.unlocker.immature_depth = 2;
     config.unlocker.mature_depth = 5;
-    config.api.enabled = false;
+    config.api.enabled = true;
+    config.api.bind = any;
     config.payouts.enabled = false;
     config.security.max_connections_per_ip = 0;
     config.profiling.enabled = false;

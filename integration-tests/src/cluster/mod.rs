@@ -272,7 +272,13 @@ impl Cluster {
             "master gRPC".to_owned(),
             format!("http://{}", self.config.master.bind),
         ));
-        list.push(("master API".to_owned(), not_yet.clone()));
+        list.push((
+            "master API".to_owned(),
+            self.master
+                .as_ref()
+                .and_then(MasterHandle::api_addr)
+                .map_or_else(|| "off".to_owned(), |addr| format!("http://{addr}/api/stats")),
+        ));
         list.push(("devnet".to_owned(), self.devnet.url()));
         list.push(("wallet".to_owned(), self.wallet.url()));
         list.push(("redis".to_owned(), self.redis.url()));
