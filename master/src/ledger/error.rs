@@ -1,5 +1,6 @@
 //! What can go wrong in the ledger.
 
+use crate::ledger::PaymentStatus;
 use crate::lifecycle::BlockState;
 
 /// An error of the Redis ledger.
@@ -138,6 +139,50 @@ pub enum LedgerError {
         address: String,
         /// The amount.
         amount: u64,
+    },
+    /// A stored payment record or history entry cannot be read or written.
+    #[error(
+        "the payment record {id} is corrupt ({source}): repair it from the logs before payouts run again"
+    )]
+    CorruptPayment {
+        /// The payment id (or whose history).
+        id: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A payment id is already taken; nothing was written.
+    #[error("a payment {id} already exists: write ahead with a fresh id")]
+    PaymentExists {
+        /// The payment id.
+        id: String,
+    },
+    /// A payment's sums disagree with its transfers; nothing was written.
+    #[error(
+        "payment {id} carries amount or fee sums that differ from its transfers: the plan is corrupt"
+    )]
+    InconsistentPayment {
+        /// The payment id.
+        id: String,
+    },
+    /// A confirmed balance no longer covers the planned debit (credited or
+    /// debited since it was read); nothing was written.
+    #[error(
+        "the confirmed balance of {address} no longer covers its planned payout: plan again from fresh balances"
+    )]
+    BalanceChanged {
+        /// The address.
+        address: String,
+    },
+    /// A payment status change that its current status does not allow.
+    #[error("payment {id} is {from:?} and cannot become {to:?}")]
+    PaymentTransition {
+        /// The payment id.
+        id: String,
+        /// Its status.
+        from: PaymentStatus,
+        /// The status asked for.
+        to: PaymentStatus,
     },
 }
 

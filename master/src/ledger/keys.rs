@@ -125,6 +125,38 @@ impl Keys {
     pub fn balance_paid(&self) -> String {
         format!("{}balance:paid", self.prefix)
     }
+
+    /// Hash: payment id → payment record (JSON).
+    pub fn payments(&self) -> String {
+        format!("{}payments", self.prefix)
+    }
+
+    /// Sorted set: every payment id, scored by its creation time (ms).
+    pub fn payments_index(&self) -> String {
+        format!("{}payments:index", self.prefix)
+    }
+
+    /// Set: the ids of payments not yet final (`pending` or `sent`).
+    pub fn payments_unsettled(&self) -> String {
+        format!("{}payments:unsettled", self.prefix)
+    }
+
+    /// List: one miner's confirmed payments (JSON), newest first.
+    pub fn miner_payments(&self, address: &str) -> String {
+        format!("{}payments:miner:{}", self.prefix, segment(address))
+    }
+
+    /// String: total withdrawal fees kept by the pool from confirmed
+    /// payments (atomic units).
+    pub fn payment_fees(&self) -> String {
+        format!("{}payments:fees", self.prefix)
+    }
+
+    /// String: the payout lock (a random token, with a TTL): one payer in
+    /// the cluster.
+    pub fn payout_lock(&self) -> String {
+        format!("{}payouts:lock", self.prefix)
+    }
 }
 
 /// The lowercase name of a block state, as in keys and in the record JSON.

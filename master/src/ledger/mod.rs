@@ -1,5 +1,5 @@
 //! The master's Redis store: the exactly-once share ledger, miner and pool
-//! stats, the PPLNS share log, block records and balances.
+//! stats, the PPLNS share log, block records, balances and payments.
 //!
 //! Every write is one Lua script call (the scripts sit beside this file), so
 //! a write happens whole or not at all and a retried write is recognised.
@@ -12,6 +12,7 @@ mod batch;
 mod blocks;
 mod error;
 mod keys;
+mod payments;
 mod settings;
 mod share_log;
 mod stats;
@@ -27,6 +28,9 @@ pub use batch::{BatchOutcome, Counted, MAX_SHARE_DIFFICULTY, counted};
 pub use blocks::Balances;
 pub use error::{LedgerError, redacted_url};
 pub use keys::{Keys, segment, state_name};
+pub use payments::{
+    MinerPayment, Page, PaymentRecord, PaymentStatus, PaymentTransfer, PaymentUpdate, StoredPayment,
+};
 pub use settings::{HIGH_WATER_TTL, IDLE_TTL, LedgerSettings, SHARE_LOG_MARGIN};
 pub use share_log::{LogBucket, window_entries};
 pub use stats::{Activity, MinerStats, PoolStats, ShareCounts, StatsHash, WorkerStats, hashrate};
@@ -47,6 +51,10 @@ struct Scripts {
     share_log_trim: redis::Script,
     insert_candidate: redis::Script,
     apply_transition: redis::Script,
+    payment_begin: redis::Script,
+    payment_update: redis::Script,
+    lock_renew: redis::Script,
+    lock_release: redis::Script,
 }
 
 impl Scripts {
@@ -57,6 +65,10 @@ impl Scripts {
             share_log_trim: redis::Script::new(include_str!("scripts/share_log_trim.lua")),
             insert_candidate: redis::Script::new(include_str!("scripts/insert_candidate.lua")),
             apply_transition: redis::Script::new(include_str!("scripts/apply_transition.lua")),
+            payment_begin: redis::Script::new(include_str!("scripts/payment_begin.lua")),
+            payment_update: redis::Script::new(include_str!("scripts/payment_update.lua")),
+            lock_renew: redis::Script::new(include_str!("scripts/lock_renew.lua")),
+            lock_release: redis::Script::new(include_str!("scripts/lock_release.lua")),
         }
     }
 }
