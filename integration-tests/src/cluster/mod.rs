@@ -277,7 +277,10 @@ impl Cluster {
             self.master
                 .as_ref()
                 .and_then(MasterHandle::api_addr)
-                .map_or_else(|| "off".to_owned(), |addr| format!("http://{addr}/api/stats")),
+                .map_or_else(
+                    || "off".to_owned(),
+                    |addr| format!("http://{addr}/api/stats"),
+                ),
         ));
         list.push(("devnet".to_owned(), self.devnet.url()));
         list.push(("wallet".to_owned(), self.wallet.url()));

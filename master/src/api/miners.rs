@@ -8,9 +8,10 @@ use serde::Serialize;
 use tos_pool_common::address::Address;
 use tos_pool_common::network::Network;
 
+use super::payments::RECENT_MINER_PAYMENTS;
 use super::{ApiError, ApiState};
 use crate::app::now_ms;
-use crate::ledger::{Balances, ShareCounts};
+use crate::ledger::{Balances, MinerPayment, ShareCounts};
 
 /// The answer of `/api/miners/{address}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,6 +35,11 @@ pub struct MinerView {
     pub balances: Balances,
     /// Each worker, by name.
     pub workers: Vec<WorkerView>,
+    /// Its latest confirmed payments, newest first (all of them at
+    /// `/api/miners/{address}/payments`).
+    pub payments: Vec<MinerPayment>,
+    /// How many confirmed payments it has in total.
+    pub payments_total: u64,
 }
 
 /// One worker of a miner.
@@ -76,14 +82,15 @@ pub async fn handler(
     let address = parse_address(path, state.inner.network)?;
     let ledger = &state.parts().ledger;
     let now = now_ms();
-    let (stats, workers, balances) = tokio::join!(
+    let (stats, workers, balances, payments) = tokio::join!(
         ledger.miner_stats(&address, now),
         ledger.worker_stats(&address, now),
         ledger.balances(&address),
+        ledger.miner_payments(&address, 0, RECENT_MINER_PAYMENTS),
     );
-    let (stats, workers, balances) = (stats?, workers?, balances?);
+    let (stats, workers, balances, payments) = (stats?, workers?, balances?, payments?);
     let Some(stats) = stats else {
-        if balances == Balances::default() {
+        if balances == Balances::default() && payments.total == 0 {
             return Err(ApiError::NotFound(format!(
                 "no share or balance of {address} is known: check the address, or mine a share first"
             )));
@@ -98,6 +105,8 @@ pub async fn handler(
             workers_total: 0,
             balances,
             workers: Vec::new(),
+            payments: payments.items,
+            payments_total: payments.total,
         }));
     };
     Ok(Json(MinerView {
@@ -119,5 +128,7 @@ pub async fn handler(
                 last_seen_ms: worker.activity.last_share_ms,
             })
             .collect(),
+        payments: payments.items,
+        payments_total: payments.total,
     }))
 }

@@ -1,9 +1,11 @@
 //! The master's REST API (`api.*`), served with axum on `api.bind`.
 //!
 //! Public: `GET /api/stats` (cached for `api.stats_cache`), `/api/blocks`,
-//! `/api/miners/{address}`, `/health` and `/metrics` (Prometheus text).
-//! Admin, behind `api.admin_password` (Bearer or Basic, constant time):
-//! `/api/admin/upstreams`, `/api/admin/slaves`, `/api/admin/bans`.
+//! `/api/payments`, `/api/miners/{address}`, `/api/miners/{address}/payments`,
+//! `/health` and `/metrics` (Prometheus text). Admin, behind
+//! `api.admin_password` (Bearer or Basic, constant time):
+//! `/api/admin/upstreams`, `/api/admin/slaves`, `/api/admin/bans`,
+//! `/api/admin/payments/pending`.
 //! Lists are paged (`?page=&limit=` or `?offset=&limit=`) and carry their
 //! total; every failure is a JSON `{"error": …}` with its status. docs/API.md
 //! lists every endpoint with an example answer.
@@ -17,6 +19,7 @@ mod error;
 mod health;
 mod miners;
 mod page;
+mod payments;
 mod stats;
 
 use std::future::Future;
@@ -124,6 +127,7 @@ pub fn router(state: ApiState, cors: CorsPolicy) -> Router {
         .route("/slaves", get(admin::slaves))
         .route("/bans", get(admin::bans).post(admin::ban))
         .route("/bans/{ip}", delete(admin::unban))
+        .route("/payments/pending", get(payments::unsettled))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_admin,
@@ -131,7 +135,9 @@ pub fn router(state: ApiState, cors: CorsPolicy) -> Router {
     Router::new()
         .route("/api/stats", get(stats::handler))
         .route("/api/blocks", get(blocks::handler))
+        .route("/api/payments", get(payments::list))
         .route("/api/miners/{address}", get(miners::handler))
+        .route("/api/miners/{address}/payments", get(payments::of_miner))
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
         .nest("/api/admin", admin_routes)
