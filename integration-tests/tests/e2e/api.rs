@@ -321,17 +321,23 @@ async fn every_endpoint_answers_with_its_shape_after_shares_and_blocks() {
         r.discord.len() >= 2 && r.telegram.len() >= 2
     })
     .await;
-    let r = lock(&received);
-    assert_eq!((r.discord.len(), r.telegram.len()), (2, 2));
-    assert_eq!(r.discord_attempts, 3, "one failed try, retried");
-    for message in &r.discord {
-        let text = message["content"].as_str().expect("content");
-        assert!(text.starts_with("Block found on devnet"), "{text}");
-        assert!(text.contains(&miner_address));
+    {
+        let r = lock(&received);
+        assert_eq!((r.discord.len(), r.telegram.len()), (2, 2));
+        assert_eq!(r.discord_attempts, 3, "one failed try, retried");
+        for message in &r.discord {
+            let text = message["content"].as_str().expect("content");
+            assert!(text.starts_with("Block found on devnet"), "{text}");
+            assert!(text.contains(&miner_address));
+        }
+        assert_eq!(r.telegram[0]["chat_id"], "-100");
     }
-    assert_eq!(r.telegram[0]["chat_id"], "-100");
-    drop(r);
-    let counts = cluster.master().expect("master").notifier().counts();
+    let notifier = cluster.master().expect("master").notifier().clone();
+    wait_until("the notifier counts its four deliveries", || async {
+        notifier.counts().delivered == 4
+    })
+    .await;
+    let counts = notifier.counts();
     assert_eq!((counts.delivered, counts.failed, counts.dropped), (4, 0, 0));
     cluster.shutdown().await;
 }
