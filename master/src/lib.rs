@@ -4,11 +4,13 @@
 //! keeps the exactly-once share ledger and balances in Redis (`ledger`),
 //! submits blocks (`blocks`), splits rewards by PPLNS (`pplns`) and moves
 //! blocks through their lifecycle (`lifecycle`, driven by `unlocker`) and
-//! pays matured balances through the wallet (`payouts`, `wallet`).
-//! `monitor` keeps the gauges for New Relic and `/metrics`; `app` wires it
-//! all together.
+//! pays matured balances through the wallet (`payouts`, `wallet`). It serves
+//! the REST API (`api`), sends block and payment notifications (`notify`),
+//! and `monitor` keeps the gauges for New Relic and `/metrics`; `app` wires
+//! it all together.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod app;
 pub mod blocks;
 pub mod gateway;
@@ -16,6 +18,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod lifecycle;
 pub mod monitor;
+pub mod notify;
 pub mod payouts;
 pub mod pplns;
 pub mod rpc;

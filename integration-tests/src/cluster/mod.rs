@@ -264,7 +264,6 @@ impl Cluster {
     /// Every endpoint, as (name, where) pairs, in a stable order.
     pub fn endpoints(&self) -> Vec<(String, String)> {
         let mut list = Vec::new();
-        let not_yet = "not available yet".to_owned();
         for (index, slave) in self.slaves.iter().enumerate() {
             let Some(slave) = slave else { continue };
             let config = self.slave_config(index as u16);
@@ -312,7 +311,16 @@ impl Cluster {
             "master gRPC".to_owned(),
             format!("http://{}", self.config.master.bind),
         ));
-        list.push(("master API".to_owned(), not_yet.clone()));
+        list.push((
+            "master API".to_owned(),
+            self.master
+                .as_ref()
+                .and_then(MasterHandle::api_addr)
+                .map_or_else(
+                    || "off".to_owned(),
+                    |addr| format!("http://{addr}/api/stats"),
+                ),
+        ));
         list.push(("devnet".to_owned(), self.devnet.url()));
         list.push(("wallet".to_owned(), self.wallet.url()));
         list.push(("redis".to_owned(), self.redis.url()));

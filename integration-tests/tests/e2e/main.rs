@@ -7,6 +7,7 @@ mod cluster_support;
 mod master_support;
 mod miner_mocks;
 
+mod api;
 mod cluster_doors;
 mod cluster_launcher;
 mod cluster_mining;

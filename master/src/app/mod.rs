@@ -21,11 +21,13 @@ use tos_pool_common::metrics::Metrics;
 use tos_pool_common::telemetry::Telemetry;
 use tos_pool_common::telemetry::events::EventSink;
 
+use crate::api::{self, ApiError, ApiParts};
 use crate::blocks::BlockService;
 use crate::gateway::{self, Gateway, GatewayError};
 use crate::jobs::{JobError, JobManager};
 use crate::ledger::{Ledger, LedgerError, LedgerSettings};
 use crate::monitor;
+use crate::notify::{Notifier, NotifyError};
 use crate::payouts::{PayoutError, Payouts};
 use crate::pplns::{PplnsError, PplnsWindow};
 use crate::unlocker::{self, Unlocker, UnlockerError};
@@ -61,6 +63,12 @@ pub enum MasterError {
     /// The payout settings cannot be used.
     #[error(transparent)]
     Payouts(#[from] PayoutError),
+    /// A notification target is unusable.
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    /// The REST API cannot start.
+    #[error(transparent)]
+    Api(#[from] ApiError),
 }
 
 /// A running master.
@@ -73,6 +81,8 @@ pub struct MasterHandle {
     jobs: Arc<JobManager>,
     payouts: Option<Payouts>,
     telemetry: Telemetry,
+    notifier: Notifier,
+    api_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<Result<(), GatewayError>>>,
     tasks: Vec<JoinHandle<()>>,
@@ -103,15 +113,20 @@ impl MasterHandle {
         let jobs = Arc::new(JobManager::start(config, upstreams.clone())?);
         let chain = Arc::new(DaemonChain::new(upstreams.clone(), jobs.clone()));
         let (stop, stop_flag) = watch::channel(false);
+        let (notifier, notify_task) =
+            Notifier::start(&config.notify, config.network, stop_flag.clone())?;
 
         let share_wait = (config.slave.share_flush_interval * 20).max(Duration::from_secs(1));
-        let blocks = Arc::new(BlockService::new(
-            chain.clone(),
-            ledger.clone(),
-            window,
-            share_wait,
-            telemetry.clone(),
-        ));
+        let blocks = Arc::new(
+            BlockService::new(
+                chain.clone(),
+                ledger.clone(),
+                window,
+                share_wait,
+                telemetry.clone(),
+            )
+            .with_notifier(notifier.clone()),
+        );
         let gateway = Gateway::new(
             config,
             ledger.clone(),
@@ -143,19 +158,36 @@ impl MasterHandle {
             )),
         ];
         if config.unlocker.enabled {
-            let unlocker = Unlocker::new(chain, ledger.clone(), policy);
+            let unlocker =
+                Unlocker::new(chain, ledger.clone(), policy).with_notifier(notifier.clone());
             tasks.push(tokio::spawn(
                 unlocker.run(config.unlocker.interval, stop_flag.clone()),
             ));
         }
         let payouts = if config.payouts.enabled {
             let payouts =
-                Payouts::from_config(config, ledger.clone(), upstreams.clone(), telemetry.clone())?;
+                Payouts::from_config(config, ledger.clone(), upstreams.clone(), telemetry.clone())?
+                    .with_notifier(notifier.clone());
             tasks.push(tokio::spawn(payouts.clone().run(stop_flag.clone())));
             Some(payouts)
         } else {
             None
         };
+        tasks.extend(notify_task);
+        let mut api_addr = None;
+        if config.api.enabled {
+            let parts = ApiParts {
+                ledger: ledger.clone(),
+                upstreams: upstreams.clone(),
+                jobs: jobs.clone(),
+                gateway: gateway.clone(),
+                metrics: telemetry.metrics().clone(),
+                payouts: payouts.clone(),
+            };
+            let server = api::start(config, parts, stop_flag.clone()).await?;
+            api_addr = Some(server.addr);
+            tasks.push(server.task);
+        }
         let mut server_flag = stop_flag;
         let server = tokio::spawn(gateway::serve(gateway.clone(), incoming, tls, async move {
             stopped(&mut server_flag).await
@@ -174,6 +206,8 @@ impl MasterHandle {
             jobs,
             payouts,
             telemetry,
+            notifier,
+            api_addr,
             stop,
             server: Some(server),
             tasks,
@@ -183,6 +217,16 @@ impl MasterHandle {
     /// The address the slave gateway listens on.
     pub fn gateway_addr(&self) -> SocketAddr {
         self.gateway_addr
+    }
+
+    /// The address the REST API listens on, when `api.enabled`.
+    pub fn api_addr(&self) -> Option<SocketAddr> {
+        self.api_addr
+    }
+
+    /// The notifier (block and payment messages to operators).
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
     }
 
     /// The slave gateway (connected slaves, for the admin API).

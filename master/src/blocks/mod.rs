@@ -35,6 +35,7 @@ use tracing::Instrument;
 use crate::app::now_ms;
 use crate::ledger::Ledger;
 use crate::lifecycle::BlockRecord;
+use crate::notify::{Notification, Notifier};
 use crate::pplns::{PplnsSnapshot, PplnsWindow};
 
 pub use chain::{BlockJob, Chain, ChainError};
@@ -60,6 +61,7 @@ pub struct BlockService {
     window: PplnsWindow,
     share_wait: Duration,
     telemetry: Telemetry,
+    notifier: Notifier,
 }
 
 impl std::fmt::Debug for BlockService {
@@ -89,7 +91,15 @@ impl BlockService {
             window,
             share_wait,
             telemetry,
+            notifier: Notifier::disabled(),
         }
+    }
+
+    /// The same service, telling `notifier` of every block it records as
+    /// found.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// Checks, submits and records one candidate; the answer for the slave.
@@ -266,7 +276,17 @@ impl BlockService {
             }
             .await;
             match outcome {
-                Ok(_) => return,
+                Ok(inserted) => {
+                    if inserted && counts {
+                        self.notifier.notify(Notification::BlockFound {
+                            hash: rebuilt.hash.clone(),
+                            height: job.height,
+                            finder: candidate.address.clone(),
+                            reward: expected_reward,
+                        });
+                    }
+                    return;
+                }
                 Err(error) => {
                     tracing::error!(hash = %rebuilt.hash, attempt, %error, "cannot record the found block");
                 }

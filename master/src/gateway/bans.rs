@@ -54,6 +54,12 @@ impl BanList {
         Some(ban)
     }
 
+    /// Forgets the ban on `ip` (an operator lifted it); returns whether
+    /// there was one.
+    pub fn remove(&mut self, ip: &str) -> bool {
+        self.bans.remove(ip).is_some()
+    }
+
     /// The bans still in force at `now_ms`, forgetting those that ended.
     pub fn active(&mut self, now_ms: u64) -> Vec<Ban> {
         self.prune(now_ms);
@@ -100,5 +106,15 @@ mod tests {
         assert!(bans.report(&report(" ", 90_000), 0).is_none());
         assert!(bans.report(&report("10.0.0.2", 0), 0).is_none());
         assert_eq!(bans.active(0).len(), 1);
+    }
+
+    #[test]
+    fn a_removed_ban_is_gone() {
+        let mut bans = BanList::default();
+        assert!(bans.report(&report("10.0.0.1", 60_000), 0).is_some());
+        assert!(bans.remove("10.0.0.1"));
+        assert!(!bans.remove("10.0.0.1"));
+        assert!(bans.active(0).is_empty());
+        assert!(bans.report(&report("10.0.0.1", 30_000), 0).is_some());
     }
 }

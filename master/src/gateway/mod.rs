@@ -14,6 +14,7 @@
 //! - Miner events and stats are kept per slave for the admin API
 //!   ([`Gateway::connected_slaves`]).
 
+mod admin;
 mod bans;
 mod outbound;
 mod registry;

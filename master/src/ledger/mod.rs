@@ -16,6 +16,7 @@ mod payments;
 mod settings;
 mod share_log;
 mod stats;
+mod views;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,7 @@ pub use payments::{
 pub use settings::{HIGH_WATER_TTL, IDLE_TTL, LedgerSettings, SHARE_LOG_MARGIN};
 pub use share_log::{LogBucket, window_entries};
 pub use stats::{Activity, MinerStats, PoolStats, ShareCounts, StatsHash, WorkerStats, hashrate};
+pub use views::BlockCounts;
 
 /// How long one Redis reply may take before the call fails (a failed write
 /// is safe to retry: batches and transitions are recognised when replayed).

@@ -30,6 +30,8 @@ use tokio::sync::watch;
 use tos_pool_common::config::Config;
 use tos_pool_common::telemetry::Telemetry;
 
+use crate::notify::Notifier;
+
 use crate::app::stopped;
 use crate::ledger::{Ledger, LedgerError, PaymentRecord, PaymentStatus};
 use crate::rpc::RpcError;
@@ -134,6 +136,7 @@ pub enum Resolution {
 #[derive(Clone)]
 pub struct Payouts {
     inner: Arc<Inner>,
+    notifier: Notifier,
 }
 
 struct Inner {
@@ -170,7 +173,14 @@ impl Payouts {
                 settings,
                 telemetry,
             }),
+            notifier: Notifier::disabled(),
         }
+    }
+
+    /// The same service, telling `notifier` of every confirmed payment.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Payouts {
+        self.notifier = notifier;
+        self
     }
 
     /// The service of a validated `config` (`payouts.*`; the wallet client

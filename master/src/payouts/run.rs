@@ -11,6 +11,7 @@ use super::reconcile::{PendingAction, WalletFacts, is_confirmed, reconcile_pendi
 use super::{PayoutError, Payouts, lock_token, renew_every};
 use crate::app::now_ms;
 use crate::ledger::{LedgerError, PaymentRecord, PaymentStatus, PaymentUpdate, StoredPayment};
+use crate::notify::Notification;
 use crate::wallet::{BuildError, WalletTransaction, WalletTransfer};
 
 /// How a run ended.
@@ -381,8 +382,16 @@ impl Payouts {
             .await?)
     }
 
-    /// Emits a `Payment` event per transfer of a confirmed payment.
+    /// Emits a `Payment` event per transfer of a confirmed payment, and one
+    /// notification for the whole payment.
     fn confirmed(&self, record: &PaymentRecord) {
+        self.notifier.notify(Notification::PaymentSent {
+            payment_id: record.id.clone(),
+            tx_hash: record.tx_hash.clone().unwrap_or_default(),
+            amount: record.amount,
+            fee: record.fee,
+            transfers: record.transfers.len(),
+        });
         let tx_hash: Arc<str> = Arc::from(record.tx_hash.as_deref().unwrap_or_default());
         for transfer in &record.transfers {
             tracing::info!(

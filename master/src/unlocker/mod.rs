@@ -14,6 +14,7 @@ use crate::app::stopped;
 use crate::blocks::{Chain, ChainError};
 use crate::ledger::{Ledger, LedgerError, state_name};
 use crate::lifecycle::{BlockState, ChainObservation, LifecycleError, LifecyclePolicy, step};
+use crate::notify::{Notification, Notifier};
 use crate::pplns::{FeeRate, PplnsError};
 
 /// Depth below the tip at which TOS considers a block final (`STABLE_LIMIT`):
@@ -72,6 +73,7 @@ pub struct Unlocker {
     chain: Arc<dyn Chain>,
     ledger: Arc<Ledger>,
     policy: LifecyclePolicy,
+    notifier: Notifier,
 }
 
 impl std::fmt::Debug for Unlocker {
@@ -89,7 +91,14 @@ impl Unlocker {
             chain,
             ledger,
             policy,
+            notifier: Notifier::disabled(),
         }
+    }
+
+    /// The same unlocker, telling `notifier` of every block it orphans.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// One pass over every candidate and immature block.
@@ -117,6 +126,12 @@ impl Unlocker {
                     .await?;
                 if applied {
                     report.moved += 1;
+                    if transition.new_state == BlockState::Orphaned {
+                        self.notifier.notify(Notification::BlockOrphaned {
+                            hash: record.hash.clone(),
+                            height: record.height,
+                        });
+                    }
                     tracing::info!(
                         hash = %record.hash,
                         height = record.height,

@@ -104,6 +104,10 @@ pub struct NotifyConfig {
     pub telegram_bot_token: Option<String>,
     /// Telegram chat to post in.
     pub telegram_chat_id: Option<String>,
+    /// Base URL of the Telegram Bot API (a self-hosted `telegram-bot-api`
+    /// server, or a stand-in in tests); messages go to
+    /// `<url>/bot<token>/sendMessage`.
+    pub telegram_api_url: String,
     /// Notify when a block is found.
     pub on_block_found: bool,
     /// Notify when a block is orphaned.
@@ -123,6 +127,7 @@ impl Default for NotifyConfig {
             discord_webhook: None,
             telegram_bot_token: None,
             telegram_chat_id: None,
+            telegram_api_url: "https://api.telegram.org".to_owned(),
             on_block_found: true,
             on_block_orphaned: true,
             on_payment: true,

@@ -1,0 +1,227 @@
+//! The master's REST API (`api.*`), served with axum on `api.bind`.
+//!
+//! Public: `GET /api/stats` (cached for `api.stats_cache`), `/api/blocks`,
+//! `/api/payments`, `/api/miners/{address}`, `/api/miners/{address}/payments`,
+//! `/health` and `/metrics` (Prometheus text). Admin, behind
+//! `api.admin_password` (Bearer or Basic, constant time):
+//! `/api/admin/upstreams`, `/api/admin/slaves`, `/api/admin/bans`,
+//! `/api/admin/payments/pending`, `POST /api/admin/payments/{id}/resolve`.
+//! Lists are paged (`?page=&limit=` or `?offset=&limit=`) and carry their
+//! total; every failure is a JSON `{"error": …}` with its status. docs/API.md
+//! lists every endpoint with an example answer.
+
+mod admin;
+mod auth;
+mod blocks;
+mod cache;
+mod cors;
+mod error;
+mod health;
+mod miners;
+mod page;
+mod payments;
+mod stats;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::{StatusCode, Uri};
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tos_pool_common::config::Config;
+use tos_pool_common::metrics::Metrics;
+use tos_pool_common::network::Network;
+
+use crate::gateway::Gateway;
+use crate::jobs::JobManager;
+use crate::ledger::Ledger;
+use crate::payouts::Payouts;
+use crate::upstream::UpstreamPool;
+
+pub use auth::{AdminPassword, AuthFailure};
+pub use cache::{Cached, StatsCache};
+pub use cors::CorsPolicy;
+pub use error::{ApiError, ErrorBody};
+pub use page::{PageQuery, PageWindow, Paged, window};
+pub use stats::{NetworkView, PoolView, StatsView, network_hashrate};
+
+/// The parts of the master the API reads.
+#[derive(Debug, Clone)]
+pub struct ApiParts {
+    /// The share ledger (stats, blocks, balances).
+    pub ledger: Arc<Ledger>,
+    /// The upstream daemons (network stats, health, admin).
+    pub upstreams: Arc<UpstreamPool>,
+    /// The job manager (network height and difficulty when no daemon answers).
+    pub jobs: Arc<JobManager>,
+    /// The slave gateway (connected slaves, bans).
+    pub gateway: Gateway,
+    /// The master's metrics, rendered at `/metrics`.
+    pub metrics: Metrics,
+    /// The payout service when `payouts.enabled` (operator resolution of
+    /// pending payments).
+    pub payouts: Option<Payouts>,
+}
+
+/// What every handler shares; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    parts: ApiParts,
+    network: Network,
+    fee_percent: f64,
+    page_size: u32,
+    max_page_size: u32,
+    admin: Option<AdminPassword>,
+    ban_duration_ms: u64,
+    stats: StatsCache<StatsView>,
+}
+
+impl ApiState {
+    /// The API state for `config` (`api.*`, the network, `pool.fee_percent`).
+    pub fn new(config: &Config, parts: ApiParts) -> ApiState {
+        let api = &config.api;
+        let ttl_ms = u64::try_from(api.stats_cache.as_millis()).unwrap_or(u64::MAX);
+        ApiState {
+            inner: Arc::new(Inner {
+                parts,
+                network: config.network,
+                fee_percent: config.pool.fee_percent,
+                page_size: api.page_size,
+                max_page_size: api.max_page_size,
+                admin: api
+                    .admin_password
+                    .as_deref()
+                    .filter(|password| !password.is_empty())
+                    .map(AdminPassword::new),
+                ban_duration_ms: u64::try_from(config.security.ban_duration.as_millis())
+                    .unwrap_or(u64::MAX),
+                stats: StatsCache::new(ttl_ms),
+            }),
+        }
+    }
+
+    fn parts(&self) -> &ApiParts {
+        &self.inner.parts
+    }
+
+    fn window(&self, query: &PageQuery) -> Result<PageWindow, ApiError> {
+        window(query, self.inner.page_size, self.inner.max_page_size)
+    }
+
+    /// How many times the pool stats were computed (once per
+    /// `api.stats_cache` at most).
+    pub fn stats_computations(&self) -> u64 {
+        self.inner.stats.computations()
+    }
+}
+
+/// The whole API: routes, CORS per `cors`, JSON 404 for unknown paths.
+pub fn router(state: ApiState, cors: CorsPolicy) -> Router {
+    let admin_routes = Router::new()
+        .route("/upstreams", get(admin::upstreams))
+        .route("/slaves", get(admin::slaves))
+        .route("/bans", get(admin::bans).post(admin::ban))
+        .route("/bans/{ip}", delete(admin::unban))
+        .route("/payments/pending", get(payments::unsettled))
+        .route("/payments/{id}/resolve", post(payments::resolve))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_admin,
+        ));
+    Router::new()
+        .route("/api/stats", get(stats::handler))
+        .route("/api/blocks", get(blocks::handler))
+        .route("/api/payments", get(payments::list))
+        .route("/api/miners/{address}", get(miners::handler))
+        .route("/api/miners/{address}/payments", get(payments::of_miner))
+        .route("/health", get(health::health))
+        .route("/metrics", get(health::metrics))
+        .nest("/api/admin", admin_routes)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(middleware::from_fn_with_state(Arc::new(cors), cors::layer))
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!(
+        "no endpoint at {}: see docs/API.md for the list",
+        uri.path()
+    ))
+}
+
+async fn method_not_allowed(uri: Uri) -> impl IntoResponse {
+    let error = format!(
+        "{} does not answer this method: see docs/API.md",
+        uri.path()
+    );
+    (StatusCode::METHOD_NOT_ALLOWED, Json(ErrorBody { error }))
+}
+
+/// Binds `api.bind` (port 0 picks a free one).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ApiError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|error| ApiError::Bind {
+            addr,
+            reason: error.to_string(),
+        })
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A running API server.
+#[derive(Debug)]
+pub struct ApiServer {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// Its state (for the stats counters).
+    pub state: ApiState,
+    /// The serving task; it ends when the stop flag turns true.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds `api.bind` and serves the API for `config` over `parts` until
+/// `stop` turns true.
+pub async fn start(
+    config: &Config,
+    parts: ApiParts,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<ApiServer, ApiError> {
+    let listener = bind(config.api.bind).await?;
+    let addr = listener.local_addr().map_err(|error| ApiError::Bind {
+        addr: config.api.bind,
+        reason: error.to_string(),
+    })?;
+    let state = ApiState::new(config, parts);
+    let app = router(
+        state.clone(),
+        CorsPolicy::from_origins(&config.api.cors_origins),
+    );
+    let task = tokio::spawn(async move {
+        let shutdown = async move { crate::app::stopped(&mut stop).await };
+        if let Err(error) = serve(listener, app, shutdown).await {
+            tracing::error!(%error, %addr, "the API server stopped with an error");
+        }
+    });
+    tracing::info!(%addr, admin = config.api.admin_password.is_some(), "API listening");
+    Ok(ApiServer { addr, state, task })
+}
