@@ -96,7 +96,7 @@ impl LinkConfig {
         if slave.websocket_enabled {
             protocols.push(MinerProtocol::Websocket);
         }
-        if slave.websocket_tls_bind.is_some() {
+        if slave.wss_bind().is_some() {
             protocols.push(MinerProtocol::WebsocketTls);
         }
         if slave.xatum_enabled {

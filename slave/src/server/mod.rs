@@ -158,7 +158,7 @@ pub async fn open_doors(
     } else {
         None
     };
-    let websocket_tls = match config.websocket_tls_bind {
+    let websocket_tls = match config.wss_bind() {
         Some(addr) => {
             let key = "slave.websocket_tls_bind";
             Some(open(key, addr, MinerProtocol::WebsocketTls, Some(acceptor(key)?)).await?)

@@ -72,7 +72,8 @@ pub struct SlaveConfig {
     pub websocket_enabled: bool,
     /// WebSocket (ws) listener.
     pub websocket_bind: SocketAddr,
-    /// WebSocket over TLS (wss); off when absent.
+    /// WebSocket over TLS (wss) listener; off when absent or when
+    /// `websocket_enabled` is false.
     pub websocket_tls_bind: Option<SocketAddr>,
     /// Serve Xatum (always TLS) on `xatum_bind`.
     pub xatum_enabled: bool,
@@ -130,6 +131,12 @@ impl Default for SlaveConfig {
 impl SlaveConfig {
     /// Whether any listener needs `tls_cert`/`tls_key`.
     pub fn needs_tls(&self) -> bool {
-        self.stratum_tls_bind.is_some() || self.websocket_tls_bind.is_some() || self.xatum_enabled
+        self.stratum_tls_bind.is_some() || self.wss_bind().is_some() || self.xatum_enabled
+    }
+
+    /// Where wss listens: `websocket_tls_bind`, while the WebSocket door is
+    /// enabled at all.
+    pub fn wss_bind(&self) -> Option<SocketAddr> {
+        self.websocket_tls_bind.filter(|_| self.websocket_enabled)
     }
 }

@@ -413,3 +413,27 @@ fn role_rules_apply_only_to_their_role() {
         .expect_err("plaintext not allowed");
     assert_eq!(error.invalid_keys(), ["slave.master_url"], "{error}");
 }
+
+#[test]
+fn wss_needs_a_certificate_only_while_websocket_is_enabled() {
+    let wss = [
+        ("TOS_POOL_MASTER_ALLOW_PLAINTEXT", "true"),
+        ("TOS_POOL_SLAVE_XATUM_ENABLED", "false"),
+        ("TOS_POOL_SLAVE_MASTER_URL", "http://127.0.0.1:50051"),
+        ("TOS_POOL_SLAVE_WEBSOCKET_TLS_BIND", "127.0.0.1:3337"),
+    ];
+    let config = assert_valid(&wss);
+    assert!(config.slave.wss_bind().is_some());
+    let error = config
+        .validate_for(Role::Slave)
+        .expect_err("wss without TLS");
+    assert_eq!(error.invalid_keys(), ["slave.tls_cert"], "{error}");
+
+    let mut off = wss.to_vec();
+    off.push(("TOS_POOL_SLAVE_WEBSOCKET_ENABLED", "false"));
+    let config = assert_valid(&off);
+    assert_eq!(config.slave.wss_bind(), None);
+    config
+        .validate_for(Role::Slave)
+        .expect("the WebSocket door is off, wss with it");
+}
