@@ -3,10 +3,12 @@
 //! (`redis_server`), and test miners that speak every miner protocol over real
 //! sockets (`miners`), with the TLS certificates they use (`tls`) and a
 //! recording TCP proxy (`sniffer`), and the cluster harness (`cluster`) the
-//! end-to-end tests and the `tos-pool-dev` launcher share.
+//! end-to-end tests and the `tos-pool-dev` launcher share, and the load
+//! generator behind `tos-loadgen` (`loadgen`).
 
 pub mod cluster;
 pub mod devnet;
+pub mod loadgen;
 pub mod miners;
 pub mod redis_server;
 pub mod sniffer;

@@ -10,6 +10,7 @@ mod miner_mocks;
 mod cluster_launcher;
 mod cluster_mining;
 mod devnet_emulator;
+mod loadgen;
 mod master_blocks;
 mod master_exactly_once;
 mod master_gateway;
