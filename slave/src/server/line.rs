@@ -115,6 +115,7 @@ pub async fn serve<S, C>(
     let mut bans_open = true;
 
     let end = loop {
+        let mut new_job = false;
         if *drain.borrow_and_update() {
             let outputs = driver.drain();
             codec.write_pushes(&mut out, &outputs);
@@ -160,6 +161,7 @@ pub async fn serve<S, C>(
                 }
                 if let Some(job) = jobs.borrow_and_update().clone() {
                     let outputs = driver.on_job(job, now_ms());
+                    new_job = !outputs.is_empty();
                     codec.write_pushes(&mut out, &outputs);
                     refresh.reset();
                 }
@@ -198,6 +200,9 @@ pub async fn serve<S, C>(
         }
         if let Err(end) = flush(&mut stream, &mut out, &ctx).await {
             break end;
+        }
+        if new_job {
+            ctx.fanout.written(std::time::Instant::now());
         }
     };
     let _ = tokio::time::timeout(ctx.write_timeout, stream.shutdown()).await;
