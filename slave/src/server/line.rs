@@ -23,6 +23,11 @@ use super::{ServerContext, now_ms};
 /// How often vardiff and the hashrate estimate are ticked.
 const TICK: Duration = Duration::from_secs(1);
 
+/// Read buffer a connection keeps while it waits: a request line or two.
+/// A longer line grows it; it shrinks back once the line is handled, so an
+/// idle session holds no more than this.
+const READ_BUFFER: usize = 512;
+
 /// One line read from the connection's buffer.
 #[derive(Debug)]
 pub enum Line<Id, Malformed> {
@@ -93,8 +98,9 @@ pub async fn serve<S, C>(
     let ip = permit.ip();
     let config = ctx.policy.config().clone();
     let max_buffer = config.max_request_size.saturating_add(1);
-    let mut buf: Vec<u8> = Vec::with_capacity(1024);
-    let mut out: Vec<u8> = Vec::with_capacity(1024);
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_BUFFER);
+    // Allocated only while there is something to write (see `flush`).
+    let mut out: Vec<u8> = Vec::new();
     let connected_ms = now_ms();
     let mut last_request_ms: Option<u64> = None;
 
@@ -114,6 +120,9 @@ pub async fn serve<S, C>(
     let mut sessions_open = true;
     let mut bans_open = true;
 
+    let timeout = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timeout);
+    let mut timeout_ms = None;
     let end = loop {
         let mut new_job = false;
         if *drain.borrow_and_update() {
@@ -130,7 +139,13 @@ pub async fn serve<S, C>(
             config.first_message_timeout,
             config.idle_timeout,
         );
-        let deadline = Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms()));
+        if timeout_ms != Some(deadline_ms) {
+            // Re-arm only when the deadline moved: a wake-up for a job does
+            // not touch the timer wheel.
+            timeout_ms = Some(deadline_ms);
+            let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms()));
+            timeout.as_mut().reset(Instant::now() + left);
+        }
         tokio::select! {
             read = stream.read_buf(&mut buf) => {
                 match read {
@@ -152,6 +167,9 @@ pub async fn serve<S, C>(
                 if buf.len() > max_buffer {
                     // decode() already refused such a line; this only guards the buffer.
                     break End::Oversized;
+                }
+                if buf.capacity() > READ_BUFFER && buf.len() <= READ_BUFFER {
+                    buf.shrink_to(READ_BUFFER);
                 }
             }
             changed = jobs.changed(), if jobs_open => {
@@ -196,7 +214,7 @@ pub async fn serve<S, C>(
                 }
                 Err(RecvError::Closed) => bans_open = false,
             },
-            _ = tokio::time::sleep_until(deadline) => break End::Timeout,
+            () = &mut timeout => break End::Timeout,
         }
         if let Err(end) = flush(&mut stream, &mut out, &ctx).await {
             break end;
@@ -267,7 +285,9 @@ async fn flush<S: AsyncWrite + Unpin>(
         stream.flush().await
     })
     .await;
-    out.clear();
+    // Idle sessions far outnumber writing ones: free the buffer rather
+    // than keep its capacity for the next write.
+    *out = Vec::new();
     match written {
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(End::Io(error)),
