@@ -3,11 +3,13 @@
 //! (`redis_server`), and test miners that speak every miner protocol over real
 //! sockets (`miners`), with the TLS certificates they use (`tls`) and a
 //! recording TCP proxy (`sniffer`), a local OTLP receiver standing in for
-//! New Relic (`otlp_receiver`), and the cluster harness (`cluster`) the
-//! end-to-end tests and the `tos-pool-dev` launcher share.
+//! New Relic (`otlp_receiver`), the cluster harness (`cluster`) the
+//! end-to-end tests and the `tos-pool-dev` launcher share, and the load
+//! generator behind `tos-loadgen` (`loadgen`).
 
 pub mod cluster;
 pub mod devnet;
+pub mod loadgen;
 pub mod miners;
 pub mod otlp_receiver;
 pub mod redis_server;

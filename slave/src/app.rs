@@ -93,12 +93,13 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
         link.bans(),
         Some(link.clone()),
     ));
+    let fanout = Arc::new(server::fanout::FanoutProbe::new(std::time::Instant::now()));
     let ctx = Arc::new(ServerContext {
         link: link.clone(),
         validation: validation.clone(),
         trust: TrustConfig::from_config(&config.validation),
         sessions: server::feed::sessions(&link, session_config),
-        jobs: server::feed::jobs(&link),
+        jobs: server::feed::jobs(&link, Arc::clone(&fanout)),
         nonces: ExtraNonceSource::with_random_salt(),
         policy,
         counters: counters.clone(),
@@ -106,6 +107,7 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
         drain: drain_rx.clone(),
         job_refresh: config.mining.job_refresh.max(Duration::from_millis(100)),
         write_timeout: server::DEFAULT_WRITE_TIMEOUT,
+        fanout,
     });
     let http_listener =
         ops::bind(config.slave.http_bind)

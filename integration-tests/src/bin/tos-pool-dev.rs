@@ -40,6 +40,9 @@ struct Args {
     /// Time between the emulated network's own blocks: 500ms, 1s, 2m.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     block_interval: Duration,
+    /// Slaves to start (the n-th on the first's ports + 100 × n).
+    #[arg(long, default_value_t = 2)]
+    slaves: u16,
     /// Seconds between summary lines.
     #[arg(long, default_value_t = 5)]
     summary_every: u64,
@@ -71,7 +74,7 @@ async fn run(args: Args, config: Config) -> anyhow::Result<()> {
             block_interval: args.block_interval,
             produce_blocks: true,
             tls_dir: PathBuf::from("target/dev-cluster/tls"),
-            slaves: 2,
+            slaves: args.slaves,
             ..ClusterOptions::default()
         },
     )

@@ -18,7 +18,7 @@ pub mod websocket;
 pub mod work;
 pub mod xatum;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,6 +86,10 @@ pub struct MinerOptions {
     pub queue_capacity: usize,
     /// Longest line or frame accepted from the pool.
     pub max_message_bytes: usize,
+    /// Local address the socket binds to before connecting (any port);
+    /// `None` lets the system choose. A load test spreads its sockets over
+    /// several `127.0.0.x` so one source's port range is not the limit.
+    pub source_addr: Option<IpAddr>,
 }
 
 impl Default for MinerOptions {
@@ -96,6 +100,7 @@ impl Default for MinerOptions {
             transcript_capacity: 10_000,
             queue_capacity: 256,
             max_message_bytes: 1 << 20,
+            source_addr: None,
         }
     }
 }
@@ -113,6 +118,12 @@ impl MinerOptions {
     /// The same options with another timeout.
     pub fn with_timeout(mut self, timeout: Duration) -> MinerOptions {
         self.timeout = timeout;
+        self
+    }
+
+    /// The same options binding the socket to `source` before connecting.
+    pub fn with_source(mut self, source: IpAddr) -> MinerOptions {
+        self.source_addr = Some(source);
         self
     }
 }

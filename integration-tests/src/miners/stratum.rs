@@ -129,7 +129,8 @@ impl StratumMiner {
         transport: Transport,
         options: MinerOptions,
     ) -> Result<StratumMiner, MinerError> {
-        let (io, tls_version) = connect_io(addr, &transport, options.timeout).await?;
+        let (io, tls_version) =
+            connect_io(addr, &transport, options.timeout, options.source_addr).await?;
         let core = MinerCore::new(Connection::spawn_lines(
             Dialect::Stratum,
             io,

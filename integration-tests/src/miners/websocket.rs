@@ -93,7 +93,8 @@ impl WebSocketMiner {
             Transport::Tls(_) => "wss",
         };
         let url = format!("{scheme}://{addr}{path}");
-        let (io, tls_version) = connect_io(addr, &transport, options.timeout).await?;
+        let (io, tls_version) =
+            connect_io(addr, &transport, options.timeout, options.source_addr).await?;
         let config = WebSocketConfig::default().max_message_size(Some(options.max_message_bytes));
         let handshake = tokio_tungstenite::client_async_with_config(url, io, Some(config));
         let (stream, _response) = tokio::time::timeout(options.timeout, handshake)

@@ -108,7 +108,8 @@ impl XatumMiner {
         transport: Transport,
         options: MinerOptions,
     ) -> Result<XatumMiner, MinerError> {
-        let (io, tls_version) = connect_io(addr, &transport, options.timeout).await?;
+        let (io, tls_version) =
+            connect_io(addr, &transport, options.timeout, options.source_addr).await?;
         let core = MinerCore::new(Connection::spawn_lines(
             Dialect::Xatum,
             io,

@@ -145,7 +145,11 @@ pub async fn serve<F: Framing>(
     let mut sessions_open = true;
     let mut bans_open = true;
 
+    let timeout = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timeout);
+    let mut timeout_ms = None;
     let end = loop {
+        let mut new_job = false;
         if *drain.borrow_and_update() {
             let outputs = driver.drain();
             framing.write_pushes(&outputs);
@@ -160,7 +164,13 @@ pub async fn serve<F: Framing>(
             config.first_message_timeout,
             config.idle_timeout,
         );
-        let deadline = Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms()));
+        if timeout_ms != Some(deadline_ms) {
+            // Re-arm only when the deadline moved: a wake-up for a job does
+            // not touch the timer wheel.
+            timeout_ms = Some(deadline_ms);
+            let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms()));
+            timeout.as_mut().reset(Instant::now() + left);
+        }
         tokio::select! {
             received = framing.receive() => {
                 let handled = match received {
@@ -184,6 +194,7 @@ pub async fn serve<F: Framing>(
                 }
                 if let Some(job) = jobs.borrow_and_update().clone() {
                     let outputs = driver.on_job(job, now_ms());
+                    new_job = !outputs.is_empty();
                     framing.write_pushes(&outputs);
                     refresh.reset();
                 }
@@ -219,10 +230,13 @@ pub async fn serve<F: Framing>(
                 }
                 Err(RecvError::Closed) => bans_open = false,
             },
-            _ = tokio::time::sleep_until(deadline) => break End::Timeout,
+            () = &mut timeout => break End::Timeout,
         }
         if let Err(end) = flush(&mut framing, &ctx).await {
             break end;
+        }
+        if new_job {
+            ctx.fanout.written(std::time::Instant::now());
         }
     };
     if !matches!(end, End::Slow | End::Io(_)) {

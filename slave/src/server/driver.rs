@@ -46,6 +46,8 @@ pub struct SessionDriver {
     rate: ShareRate,
     trust: TrustPolicy,
     authorized: bool,
+    /// The hashrate last put in the session registry.
+    shown_hashrate: Option<f64>,
 }
 
 impl std::fmt::Debug for SessionDriver {
@@ -80,6 +82,7 @@ impl SessionDriver {
             ip,
             protocol,
             authorized: false,
+            shown_hashrate: None,
         };
         driver.event(MinerEventKind::Connected, now_ms);
         driver
@@ -176,7 +179,9 @@ impl SessionDriver {
     /// Time passed: vardiff may retarget; the hashrate estimate is refreshed.
     pub fn on_tick(&mut self, now_ms: u64) -> Vec<Output> {
         let outputs = self.session.on_tick(now_ms);
-        if self.authorized {
+        // Most sessions are idle: rebuilding their view each second would
+        // only encode the same address again.
+        if self.authorized && self.session.hashrate() != self.shown_hashrate {
             self.update_view();
         }
         outputs
@@ -288,7 +293,8 @@ impl SessionDriver {
         result
     }
 
-    fn update_view(&self) {
+    fn update_view(&mut self) {
+        self.shown_hashrate = self.session.hashrate();
         let login = self.session.login();
         self.ctx.counters.update_session(
             self.session.id(),

@@ -3,11 +3,14 @@
 //! pool-wide settings applied.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::watch;
 
 use crate::link::{JobInfo, LinkHandle};
 use crate::session::{JobTemplate, SessionConfig};
+
+use super::fanout::FanoutProbe;
 
 /// The session core's view of a job from the link.
 pub fn job_template(job: &JobInfo) -> JobTemplate {
@@ -22,8 +25,11 @@ pub fn job_template(job: &JobInfo) -> JobTemplate {
 }
 
 /// Starts the task that turns the link's jobs into [`JobTemplate`]s; it ends
-/// with the link.
-pub fn jobs(link: &LinkHandle) -> watch::Receiver<Option<Arc<JobTemplate>>> {
+/// with the link. Each publication starts a tally in `fanout`.
+pub fn jobs(
+    link: &LinkHandle,
+    fanout: Arc<FanoutProbe>,
+) -> watch::Receiver<Option<Arc<JobTemplate>>> {
     let mut source = link.jobs();
     let first = source
         .borrow_and_update()
@@ -40,6 +46,13 @@ pub fn jobs(link: &LinkHandle) -> watch::Receiver<Option<Arc<JobTemplate>>> {
                     let job = source.borrow_and_update().as_deref().map(job_template);
                     if let Some(job) = job {
                         tracing::debug!(job = %job.job_id, height = job.height, "new job for miners");
+                        if let Some(tally) = fanout.publish(Instant::now()) {
+                            tracing::debug!(
+                                sessions = tally.sessions,
+                                last_write_us = u64::try_from(tally.last_write.as_micros()).unwrap_or(u64::MAX),
+                                "previous job's fan-out: from publishing to the last session's write"
+                            );
+                        }
                         sender.send_replace(Some(Arc::new(job)));
                     }
                 }

@@ -20,6 +20,11 @@ use super::driver::SessionDriver;
 /// miner still sends.
 const LINGER: Duration = Duration::from_secs(1);
 
+/// Read buffer a connection keeps while it waits: a request line or two.
+/// A longer line grows it; it shrinks back once the line is handled, so an
+/// idle session holds no more than this.
+const READ_BUFFER: usize = 512;
+
 /// A line-framed miner protocol: pure decoding and encoding.
 pub trait LineCodec: Send + Sync + 'static {
     /// A request's id, echoed in its answer.
@@ -60,8 +65,9 @@ impl<S, C> LineFraming<S, C> {
         LineFraming {
             stream,
             codec,
-            buf: Vec::with_capacity(1024),
-            out: Vec::with_capacity(1024),
+            buf: Vec::with_capacity(READ_BUFFER),
+            // Allocated only while there is something to write (see `flush`).
+            out: Vec::new(),
         }
     }
 }
@@ -87,6 +93,9 @@ where
         match self.codec.decode(&self.buf)? {
             Some((line, used)) => {
                 self.buf.drain(..used);
+                if self.buf.capacity() > READ_BUFFER && self.buf.len() <= READ_BUFFER {
+                    self.buf.shrink_to(READ_BUFFER);
+                }
                 Ok(Some(line))
             }
             None => Ok(None),
@@ -122,7 +131,8 @@ where
             self.stream.flush().await
         }
         .await;
-        self.out.clear();
+        // Idle sessions hold no write buffer between jobs.
+        self.out = Vec::new();
         written
     }
 

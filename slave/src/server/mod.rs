@@ -9,6 +9,7 @@
 pub mod connection;
 pub mod counters;
 pub mod driver;
+pub mod fanout;
 pub mod feed;
 pub mod line;
 pub mod listener;
@@ -69,6 +70,8 @@ pub struct ServerContext {
     pub job_refresh: Duration,
     /// Longest a write to a miner may take.
     pub write_timeout: Duration,
+    /// Measures each job's fan-out to the sessions.
+    pub fanout: Arc<fanout::FanoutProbe>,
 }
 
 /// Why a door could not open.

@@ -129,7 +129,9 @@ pub(super) enum Lookup<'a> {
 #[derive(Debug, Clone)]
 pub(super) struct JobBacklog {
     jobs: VecDeque<SessionJob>,
-    expired: VecDeque<String>,
+    /// Shared templates, not copies of their ids: every session of a slave
+    /// remembers the same jobs, so this costs each session only pointers.
+    expired: VecDeque<Arc<JobTemplate>>,
     capacity: usize,
 }
 
@@ -163,7 +165,7 @@ impl JobBacklog {
         {
             return Lookup::Live(job);
         }
-        if self.expired.iter().any(|id| id == job_id) {
+        if self.expired.iter().any(|job| job.job_id == job_id) {
             Lookup::Expired
         } else {
             Lookup::Unknown
@@ -182,7 +184,7 @@ impl JobBacklog {
                 if self.expired.len() == EXPIRED_MEMORY {
                     self.expired.pop_front();
                 }
-                self.expired.push_back(old.template.job_id.clone());
+                self.expired.push_back(old.template);
             }
         }
     }

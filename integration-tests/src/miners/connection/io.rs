@@ -1,12 +1,12 @@
 //! Opening the socket (TCP, TLS) and writing to it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
 use tokio::io::{AsyncWriteExt, WriteHalf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -15,14 +15,15 @@ use super::{BoxedIo, CloseReason, Connection, Writer};
 use crate::miners::transcript::{Direction, Frame};
 use crate::miners::{MinerError, Transport};
 
-/// Opens TCP (and TLS) to `addr`.
+/// Opens TCP (and TLS) to `addr`, from `source` when given.
 pub(crate) async fn connect_io(
     addr: SocketAddr,
     transport: &Transport,
     timeout: Duration,
+    source: Option<IpAddr>,
 ) -> Result<(BoxedIo, Option<rustls::ProtocolVersion>), MinerError> {
     let connect = async {
-        let tcp = TcpStream::connect(addr)
+        let tcp = connect_tcp(addr, source)
             .await
             .map_err(|source| MinerError::Connect { addr, source })?;
         // Small JSON messages: send each at once.
@@ -47,6 +48,20 @@ pub(crate) async fn connect_io(
             what: format!("connection to {addr}"),
             after: timeout,
         })?
+}
+
+/// A TCP connection to `addr`, bound to `source` (any port) first when given.
+async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(source) = source else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = if source.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
 }
 
 impl Connection {

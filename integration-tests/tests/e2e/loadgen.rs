@@ -1,0 +1,82 @@
+//! The load generator against an in-process cluster: a short run with a
+//! few sessions over Stratum TCP and TLS and a share of invalid, duplicate
+//! and stale shares; what the answers said must be what the ledger holds,
+//! in total and miner by miner.
+
+use crate::cluster_support;
+
+use tokio::sync::watch;
+use tos_pool_common::network::Network;
+use tos_pool_integration_tests::loadgen::{
+    LedgerCounts, LoadSettings, ShareMix, ShareRate, insecure_tls, parse_sources, run,
+};
+use tos_pool_integration_tests::miners::Endpoint;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_run_matches_the_ledger_share_for_share() {
+    // Share difficulty 2: a valid share costs two hashes on average and an
+    // invalid (low difficulty) one exists.
+    let cluster = cluster_support::start(1, |config| {
+        config.mining.initial_difficulty = 2;
+        config.mining.min_difficulty = 1;
+    })
+    .await;
+    let doors = cluster.slave(0).expect("slave").doors();
+    let tls = insecure_tls().expect("TLS client");
+    let endpoints = vec![
+        Endpoint::stratum_tcp(doors.stratum),
+        Endpoint::stratum_tls(doors.stratum_tls.expect("TLS door open"), tls),
+    ];
+    let mut settings = LoadSettings::new(endpoints, 20, Network::Devnet);
+    settings.sources = parse_sources("127.0.0.1-127.0.0.4").expect("sources");
+    settings.rate = ShareRate::PerSecond(200.0);
+    settings.max_shares = Some(300);
+    settings.mix = ShareMix::new(0.1, 0.1, 0.1).expect("mix");
+    settings.stale_after_jobs = 2;
+    let ledger = LedgerCounts::new(cluster.master().expect("master").ledger().as_ref().clone());
+    let (_stop, stop) = watch::channel(false);
+
+    let (summary, reports) = run(settings, Some(&ledger), stop).await.expect("the run");
+
+    assert_eq!(summary.sessions_opened, 20, "{}", summary.to_text());
+    assert_eq!(summary.sessions_failed, 0, "{}", summary.to_text());
+    assert_eq!(summary.sent.total(), 300, "{}", summary.to_text());
+    assert_eq!(summary.unanswered, 0, "{}", summary.to_text());
+    let rejected = summary.rejected;
+    assert_eq!(
+        summary.accepted
+            + rejected.stale
+            + rejected.duplicate
+            + rejected.low_difficulty
+            + rejected.other,
+        300
+    );
+    assert!(summary.accepted > 0, "{}", summary.to_text());
+    assert!(rejected.low_difficulty > 0, "{}", summary.to_text());
+    assert!(rejected.duplicate > 0, "{}", summary.to_text());
+    assert!(rejected.stale > 0, "{}", summary.to_text());
+    assert_eq!(rejected.other, 0, "{}", summary.to_text());
+    assert_eq!(summary.latency_us.count, 300);
+    assert_eq!(reports.len(), 20);
+    assert_eq!(
+        reports.iter().map(|r| r.accepted).sum::<u64>(),
+        summary.accepted
+    );
+
+    let verification = summary.verification.clone().expect("read back");
+    assert_eq!(verification.expected.valid, summary.accepted);
+    assert_eq!(
+        verification.expected.invalid,
+        rejected.duplicate + rejected.low_difficulty
+    );
+    assert_eq!(verification.expected.stale, rejected.stale);
+    assert_eq!(
+        verification.pool_delta,
+        verification.expected,
+        "{}",
+        summary.to_text()
+    );
+    assert_eq!(verification.miners_checked, 20);
+    assert!(verification.all_match(), "{}", summary.to_text());
+    cluster.shutdown().await;
+}
