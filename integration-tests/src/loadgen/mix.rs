@@ -60,8 +60,24 @@ impl ShareMix {
             ShareKind::Duplicate
         } else if due(self.stale, sent.stale) {
             ShareKind::Stale
-        } else {
+        } else if self.invalid + self.duplicate + self.stale < 1.0 - 1e-9 {
             ShareKind::Valid
+        } else {
+            // No valid shares wanted at all: the bad kind furthest behind
+            // its fraction goes now, so no valid share slips in.
+            let behind = |fraction: f64, count: u64| next as f64 * fraction - count as f64;
+            let candidates = [
+                (ShareKind::Invalid, behind(self.invalid, sent.invalid)),
+                (ShareKind::Duplicate, behind(self.duplicate, sent.duplicate)),
+                (ShareKind::Stale, behind(self.stale, sent.stale)),
+            ];
+            candidates
+                .into_iter()
+                .fold(None::<(ShareKind, f64)>, |best, candidate| match best {
+                    Some(best) if best.1 >= candidate.1 => Some(best),
+                    _ => Some(candidate),
+                })
+                .map_or(ShareKind::Valid, |(kind, _)| kind)
         }
     }
 }
