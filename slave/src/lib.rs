@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod extranonce;
+pub mod jsonrpc;
 pub mod link;
 pub mod ops;
 pub mod policy;

@@ -3,8 +3,9 @@
 use std::fmt;
 
 use serde::{Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::jsonrpc::{EnvelopeError, parse_envelope};
 use crate::session::{Login, Request, Submit};
 
 /// A request's `id`, kept exactly as the miner sent it and echoed back.
@@ -84,27 +85,20 @@ pub fn parse_request(line: &[u8]) -> Result<StratumRequest, RequestError> {
         id: id.clone(),
         kind,
     };
-    let value: Value = serde_json::from_slice(line).map_err(|error| {
-        fail(
-            &RequestId::Null,
-            RequestErrorKind::BadJson(error.to_string()),
-        )
+    let envelope = parse_envelope(line).map_err(|(id, error)| {
+        let kind = match error {
+            EnvelopeError::BadJson(reason) => RequestErrorKind::BadJson(reason),
+            EnvelopeError::MissingMethod => RequestErrorKind::MissingMethod,
+        };
+        fail(&id, kind)
     })?;
-    let Value::Object(object) = value else {
-        return Err(fail(
-            &RequestId::Null,
-            RequestErrorKind::BadJson("not an object".into()),
-        ));
-    };
-    let id = request_id(&object);
-    let Some(method) = object.get("method").and_then(Value::as_str) else {
-        return Err(fail(&id, RequestErrorKind::MissingMethod));
-    };
+    let id = envelope.id;
+    let method = envelope.method.as_str();
     let empty = Vec::new();
-    let params = match object.get("params") {
-        None | Some(Value::Null) => &empty,
-        Some(Value::Array(params)) => params,
-        Some(_) => {
+    let params = match &envelope.params {
+        Value::Null => &empty,
+        Value::Array(params) => params,
+        _ => {
             return Err(fail(
                 &id,
                 RequestErrorKind::BadParams {
@@ -130,14 +124,6 @@ pub fn parse_request(line: &[u8]) -> Result<StratumRequest, RequestError> {
             request,
         })
         .map_err(|kind| fail(&id, kind))
-}
-
-fn request_id(object: &Map<String, Value>) -> RequestId {
-    match object.get("id") {
-        Some(Value::Number(number)) => RequestId::Number(number.clone()),
-        Some(Value::String(text)) => RequestId::Text(text.clone()),
-        _ => RequestId::Null,
-    }
 }
 
 fn authorize(params: &[Value]) -> Result<Request, RequestErrorKind> {

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::jsonrpc::{EnvelopeError, parse_envelope};
 use crate::session::{Login, Request, Submit};
 use crate::stratum::{RequestId, parse_nonce, truncated};
 
@@ -58,27 +59,20 @@ pub fn decode_text(text: &str) -> Result<WsRequest, WsRequestError> {
         id: id.clone(),
         kind,
     };
-    let value: Value = serde_json::from_str(text)
-        .map_err(|error| fail(&RequestId::Null, WsErrorKind::BadJson(error.to_string())))?;
-    let Value::Object(object) = value else {
-        return Err(fail(
-            &RequestId::Null,
-            WsErrorKind::BadJson("not an object".into()),
-        ));
-    };
-    let id = match object.get("id") {
-        Some(Value::Number(number)) => RequestId::Number(number.clone()),
-        Some(Value::String(text)) => RequestId::Text(text.clone()),
-        _ => RequestId::Null,
-    };
-    let Some(method) = object.get("method").and_then(Value::as_str) else {
-        return Err(fail(&id, WsErrorKind::MissingMethod));
-    };
+    let envelope = parse_envelope(text.as_bytes()).map_err(|(id, error)| {
+        let kind = match error {
+            EnvelopeError::BadJson(reason) => WsErrorKind::BadJson(reason),
+            EnvelopeError::MissingMethod => WsErrorKind::MissingMethod,
+        };
+        fail(&id, kind)
+    })?;
+    let id = envelope.id;
+    let method = envelope.method.as_str();
     let empty = Vec::new();
-    let params = match object.get("params") {
-        None | Some(Value::Null) => &empty,
-        Some(Value::Array(params)) => params,
-        Some(_) => {
+    let params = match &envelope.params {
+        Value::Null => &empty,
+        Value::Array(params) => params,
+        _ => {
             return Err(fail(
                 &id,
                 WsErrorKind::BadParams {

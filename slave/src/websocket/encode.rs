@@ -4,29 +4,9 @@
 use serde::Serialize;
 
 use super::decode::WsRequestError;
+use crate::jsonrpc::{Failure, Success};
 use crate::session::{Answer, Output, RejectCode, Work};
 use crate::stratum::RequestId;
-
-/// `{"id":…,"result":…}`.
-#[derive(Serialize)]
-struct Success<'a, R: Serialize> {
-    id: &'a RequestId,
-    result: R,
-}
-
-/// `{"id":…,"result":null,"error":{"code":…,"message":…}}`.
-#[derive(Serialize)]
-struct Failure<'a> {
-    id: &'a RequestId,
-    result: (),
-    error: ErrorObject<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorObject<'a> {
-    code: u16,
-    message: &'a str,
-}
 
 /// The `getwork` result.
 #[derive(Serialize)]
@@ -136,9 +116,5 @@ fn notify_params(work: &Work) -> (&str, String, String, u64, bool) {
 }
 
 fn failure(id: &RequestId, code: u16, message: &str) -> String {
-    to_text(&Failure {
-        id,
-        result: (),
-        error: ErrorObject { code, message },
-    })
+    to_text(&Failure::new(id, code, message))
 }

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::PROTOCOL_FAMILY;
+use crate::jsonrpc::{EnvelopeError, parse_envelope};
 use crate::session::{Login, Request, Submit};
 use crate::stratum::{RequestId, parse_nonce, truncated};
 
@@ -65,27 +66,20 @@ pub fn parse_line(line: &[u8]) -> Result<XatumRequest, XatumRequestError> {
         id: id.clone(),
         kind,
     };
-    let value: Value = serde_json::from_slice(line)
-        .map_err(|error| fail(&RequestId::Null, XatumErrorKind::BadJson(error.to_string())))?;
-    let Value::Object(object) = value else {
-        return Err(fail(
-            &RequestId::Null,
-            XatumErrorKind::BadJson("not an object".into()),
-        ));
-    };
-    let id = match object.get("id") {
-        Some(Value::String(text)) => RequestId::Text(text.clone()),
-        Some(Value::Number(number)) => RequestId::Number(number.clone()),
-        _ => RequestId::Null,
-    };
-    let Some(method) = object.get("method").and_then(Value::as_str) else {
-        return Err(fail(&id, XatumErrorKind::MissingMethod));
-    };
+    let envelope = parse_envelope(line).map_err(|(id, error)| {
+        let kind = match error {
+            EnvelopeError::BadJson(reason) => XatumErrorKind::BadJson(reason),
+            EnvelopeError::MissingMethod => XatumErrorKind::MissingMethod,
+        };
+        fail(&id, kind)
+    })?;
+    let id = envelope.id;
+    let method = envelope.method.as_str();
     let empty = Map::new();
-    let params = match object.get("params") {
-        None | Some(Value::Null) => &empty,
-        Some(Value::Object(params)) => params,
-        Some(_) => {
+    let params = match &envelope.params {
+        Value::Null => &empty,
+        Value::Object(params) => params,
+        _ => {
             return Err(fail(
                 &id,
                 XatumErrorKind::BadParams {

@@ -4,29 +4,9 @@ use serde::Serialize;
 
 use super::decode::XatumRequestError;
 use super::{PROTOCOL, VERSION};
+use crate::jsonrpc::{Failure, Success};
 use crate::session::{Answer, CloseReason, Output, RejectCode, Work};
 use crate::stratum::RequestId;
-
-/// `{"id":…,"result":…}`.
-#[derive(Serialize)]
-struct Success<'a, R: Serialize> {
-    id: &'a RequestId,
-    result: R,
-}
-
-/// `{"id":…,"result":null,"error":{"code":…,"message":…}}`.
-#[derive(Serialize)]
-struct Failure<'a> {
-    id: &'a RequestId,
-    result: (),
-    error: ErrorObject<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorObject<'a> {
-    code: u16,
-    message: &'a str,
-}
 
 /// The handshake result.
 #[derive(Serialize)]
@@ -174,12 +154,5 @@ pub fn write_malformed(out: &mut Vec<u8>, error: &XatumRequestError) {
 }
 
 fn write_error(out: &mut Vec<u8>, id: &RequestId, code: u16, message: &str) {
-    write_line(
-        out,
-        &Failure {
-            id,
-            result: (),
-            error: ErrorObject { code, message },
-        },
-    );
+    write_line(out, &Failure::new(id, code, message));
 }
