@@ -43,65 +43,9 @@ pub async fn upstreams(State(state): State<ApiState>) -> Json<Vec<UpstreamState>
     Json(state.parts().upstreams.states())
 }
 
-/// A connected slave as `/api/admin/slaves` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SlaveView {
-    /// The operator's name of the slave.
-    pub slave_id: String,
-    /// Random id of the slave's process start.
-    pub boot_id: String,
-    /// Its index (extra_nonce prefix).
-    pub index: u32,
-    /// Region label.
-    pub region: String,
-    /// Version of the slave binary.
-    pub version: String,
-    /// Open miner connections.
-    pub sessions: u64,
-    /// Distinct miner addresses logged in.
-    pub miners: u64,
-    /// Distinct (address, worker) pairs logged in.
-    pub workers: u64,
-    /// Estimated hashrate of its miners, hashes per second.
-    pub hashrate: f64,
-    /// Shares it holds that the master has not acked yet.
-    pub unacked_shares: u64,
-    /// When its stream was registered, ms since the Unix epoch.
-    pub connected_at_ms: u64,
-    /// When it last reported, ms since the Unix epoch.
-    pub last_report_ms: u64,
-}
-
-impl From<SlaveInfo> for SlaveView {
-    fn from(info: SlaveInfo) -> Self {
-        SlaveView {
-            slave_id: info.slave_id,
-            boot_id: info.boot_id,
-            index: info.index,
-            region: info.region,
-            version: info.version,
-            sessions: info.sessions,
-            miners: info.miners,
-            workers: info.workers,
-            hashrate: info.hashrate,
-            unacked_shares: info.unacked_shares,
-            connected_at_ms: info.connected_at_ms,
-            last_report_ms: info.last_report_ms,
-        }
-    }
-}
-
 /// `GET /api/admin/slaves`.
-pub async fn slaves(State(state): State<ApiState>) -> Json<Vec<SlaveView>> {
-    Json(
-        state
-            .parts()
-            .gateway
-            .connected_slaves()
-            .into_iter()
-            .map(SlaveView::from)
-            .collect(),
-    )
+pub async fn slaves(State(state): State<ApiState>) -> Json<Vec<SlaveInfo>> {
+    Json(state.parts().gateway.connected_slaves())
 }
 
 /// A ban as the admin API shows it.

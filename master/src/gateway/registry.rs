@@ -15,8 +15,8 @@ use tos_pool_proto::v1::{MinerEvent, MinerEventKind, SlaveStats};
 /// events only move the counters of the next SlaveStats report.
 pub const MAX_TRACKED_SESSIONS: usize = 200_000;
 
-/// A connected slave as the admin API shows it.
-#[derive(Debug, Clone, PartialEq)]
+/// A connected slave as the admin API shows it (`/api/admin/slaves`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SlaveInfo {
     /// The operator's name of the slave (Hello.slave_id).
     pub slave_id: String,
