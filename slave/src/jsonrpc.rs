@@ -4,8 +4,10 @@
 //! `{"id":…,"result":null,"error":{"code":…,"message":…}}`. Each door's codec
 //! reads the envelope here and only its own methods and params itself.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::stratum::RequestId;
 
@@ -18,6 +20,28 @@ pub struct Envelope {
     pub method: String,
     /// `params` as sent; `Null` when absent.
     pub params: Value,
+}
+
+impl Envelope {
+    /// `params` as a list (absent or `null` is empty); `None` for another
+    /// shape.
+    pub fn params_array(&self) -> Option<&[Value]> {
+        match &self.params {
+            Value::Null => Some(&[]),
+            Value::Array(params) => Some(params),
+            _ => None,
+        }
+    }
+
+    /// `params` as an object (absent or `null` is empty); `None` for
+    /// another shape.
+    pub fn params_object(&self) -> Option<Cow<'_, Map<String, Value>>> {
+        match &self.params {
+            Value::Null => Some(Cow::Owned(Map::new())),
+            Value::Object(params) => Some(Cow::Borrowed(params)),
+            _ => None,
+        }
+    }
 }
 
 /// Why bytes are not a request envelope.
@@ -100,6 +124,14 @@ mod tests {
         let bare = parse_envelope(br#"{"id":7,"method":"ping"}"#).expect("an envelope");
         assert_eq!(bare.id, RequestId::from(7));
         assert_eq!(bare.params, Value::Null);
+        assert_eq!(bare.params_array(), Some(&[][..]));
+        assert!(bare.params_object().is_some_and(|params| params.is_empty()));
+        assert_eq!(envelope.params_array(), None);
+        assert!(
+            envelope
+                .params_object()
+                .is_some_and(|p| p.contains_key("n"))
+        );
     }
 
     #[test]

@@ -92,22 +92,16 @@ pub fn parse_request(line: &[u8]) -> Result<StratumRequest, RequestError> {
         };
         fail(&id, kind)
     })?;
-    let id = envelope.id;
-    let method = envelope.method.as_str();
-    let empty = Vec::new();
-    let params = match &envelope.params {
-        Value::Null => &empty,
-        Value::Array(params) => params,
-        _ => {
-            return Err(fail(
-                &id,
-                RequestErrorKind::BadParams {
-                    method: "request",
-                    reason: "params must be an array".into(),
-                },
-            ));
-        }
+    let Some(params) = envelope.params_array() else {
+        return Err(fail(
+            &envelope.id,
+            RequestErrorKind::BadParams {
+                method: "request",
+                reason: "params must be an array".into(),
+            },
+        ));
     };
+    let (id, method) = (&envelope.id, envelope.method.as_str());
     let request = match method {
         "mining.subscribe" => Ok(Request::Subscribe {
             agent: params.first().and_then(Value::as_str).map(str::to_string),
@@ -123,7 +117,7 @@ pub fn parse_request(line: &[u8]) -> Result<StratumRequest, RequestError> {
             id: id.clone(),
             request,
         })
-        .map_err(|kind| fail(&id, kind))
+        .map_err(|kind| fail(id, kind))
 }
 
 fn authorize(params: &[Value]) -> Result<Request, RequestErrorKind> {

@@ -66,22 +66,16 @@ pub fn decode_text(text: &str) -> Result<WsRequest, WsRequestError> {
         };
         fail(&id, kind)
     })?;
-    let id = envelope.id;
-    let method = envelope.method.as_str();
-    let empty = Vec::new();
-    let params = match &envelope.params {
-        Value::Null => &empty,
-        Value::Array(params) => params,
-        _ => {
-            return Err(fail(
-                &id,
-                WsErrorKind::BadParams {
-                    method: "request",
-                    reason: "params must be an array".into(),
-                },
-            ));
-        }
+    let Some(params) = envelope.params_array() else {
+        return Err(fail(
+            &envelope.id,
+            WsErrorKind::BadParams {
+                method: "request",
+                reason: "params must be an array".into(),
+            },
+        ));
     };
+    let (id, method) = (&envelope.id, envelope.method.as_str());
     let request = match method {
         "authorize" | "mining.authorize" => authorize(params),
         "getwork" | "mining.getwork" => Ok(Request::GetWork),
@@ -94,7 +88,7 @@ pub fn decode_text(text: &str) -> Result<WsRequest, WsRequestError> {
             id: id.clone(),
             request,
         })
-        .map_err(|kind| fail(&id, kind))
+        .map_err(|kind| fail(id, kind))
 }
 
 fn authorize(params: &[Value]) -> Result<Request, WsErrorKind> {

@@ -73,26 +73,20 @@ pub fn parse_line(line: &[u8]) -> Result<XatumRequest, XatumRequestError> {
         };
         fail(&id, kind)
     })?;
-    let id = envelope.id;
-    let method = envelope.method.as_str();
-    let empty = Map::new();
-    let params = match &envelope.params {
-        Value::Null => &empty,
-        Value::Object(params) => params,
-        _ => {
-            return Err(fail(
-                &id,
-                XatumErrorKind::BadParams {
-                    method: "request",
-                    reason: "params must be an object".into(),
-                },
-            ));
-        }
+    let Some(params) = envelope.params_object() else {
+        return Err(fail(
+            &envelope.id,
+            XatumErrorKind::BadParams {
+                method: "request",
+                reason: "params must be an object".into(),
+            },
+        ));
     };
+    let (id, method) = (&envelope.id, envelope.method.as_str());
     let request = match method {
-        "handshake" => handshake(params),
-        "authorize" => authorize(params),
-        "submit" => submit(params),
+        "handshake" => handshake(&params),
+        "authorize" => authorize(&params),
+        "submit" => submit(&params),
         "ping" => Ok(Request::Ping),
         other => Err(XatumErrorKind::UnknownMethod(truncated(other))),
     };
@@ -101,7 +95,7 @@ pub fn parse_line(line: &[u8]) -> Result<XatumRequest, XatumRequestError> {
             id: id.clone(),
             request,
         })
-        .map_err(|kind| fail(&id, kind))
+        .map_err(|kind| fail(id, kind))
 }
 
 /// A string field of `params`, or what to send instead.
