@@ -16,7 +16,7 @@ use tos_pool_proto::v1::slave_gateway_client::SlaveGatewayClient;
 use tos_pool_proto::v1::{
     Goodbye, Hello, MasterMessage, SlaveMessage, master_message, slave_message,
 };
-use tos_pool_proto::{AUTHORIZATION_HEADER, bearer};
+use tos_pool_proto::{AUTHORIZATION_HEADER, MAX_MESSAGE_BYTES, bearer};
 
 use super::config::LinkConfig;
 use super::error::LinkError;
@@ -181,7 +181,9 @@ impl Link {
             .connect()
             .await
             .map_err(|error| LinkError::Transport(error_chain(&error)))?;
-        let mut client = SlaveGatewayClient::new(channel);
+        let mut client = SlaveGatewayClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let (tx, rx) = mpsc::channel(STREAM_QUEUE);
         send(&tx, self.hello()).await?;
         let mut request = Request::new(ReceiverStream::new(rx));
