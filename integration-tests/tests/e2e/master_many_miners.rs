@@ -100,3 +100,31 @@ async fn a_burst_of_miner_events_does_not_hold_up_share_acks() {
     assert_eq!(reported.miners, SESSIONS / 2);
     assert_eq!(reported.workers, SESSIONS / 2);
 }
+
+#[tokio::test]
+async fn a_frame_over_the_limit_ends_the_stream_with_a_reason() {
+    let cluster = Cluster::start(false, |_| {}).await;
+    let (mut slave, _welcome) = TestSlave::join(&cluster.gateway_url(), "big-2", "boot-a", 0).await;
+    let mut oversized = miner_event(MinerEventKind::Connected, 1);
+    if let Some(slave_message::Kind::Miner(event)) = oversized.kind.as_mut() {
+        event.user_agent = "x".repeat(tos_pool_proto::MAX_MESSAGE_BYTES + 1);
+    }
+    slave.send(oversized).await;
+    let status = within(async {
+        loop {
+            match slave.next().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("the stream ended without a status"),
+                Err(status) => return status,
+            }
+        }
+    })
+    .await;
+    assert!(
+        status.message().contains("could not read a frame"),
+        "the slave is told why: {status:?}"
+    );
+    // The gateway keeps serving: the slave reconnects and is welcomed.
+    let (_again, welcome) = TestSlave::join(&cluster.gateway_url(), "big-2", "boot-a", 0).await;
+    assert_eq!(welcome.acked_seq, 0);
+}
