@@ -12,6 +12,21 @@ pub mod auth;
 
 pub use auth::{AUTHORIZATION_HEADER, bearer, parse_bearer, verify_bearer};
 
+/// Most shares one `ShareBatch` may carry (`slave.share_batch_size` is
+/// capped at this). Every other frame is small and of fixed shape: no frame
+/// grows with the number of miners on a slave (stats are counters, miner
+/// events go one per frame).
+pub const MAX_SHARES_PER_BATCH: u32 = 10_000;
+
+/// Largest frame either end of the stream decodes or encodes, bytes. A share
+/// encodes to under 280 bytes even with a 100-character address and a
+/// 32-byte worker name, so a full batch of [`MAX_SHARES_PER_BATCH`] stays
+/// under half of it. Both ends
+/// set it explicitly rather than rely on tonic's default; a bigger frame
+/// ends the stream with an error naming the limit instead of looping
+/// through reconnects.
+pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
+
 /// Generated messages, client and server of package `tos.pool.v1`.
 ///
 /// Messages and fields carry the comments of `pool.proto`; a few generated

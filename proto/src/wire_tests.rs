@@ -100,3 +100,32 @@ fn truncated_frame_is_an_error_not_a_panic() {
     let bytes = sent.encode_to_vec();
     assert!(SlaveMessage::decode(&bytes[..bytes.len() - 3]).is_err());
 }
+
+#[test]
+fn a_full_batch_of_the_largest_shares_fits_the_frame_limit() {
+    let share = Share {
+        seq: u64::MAX,
+        job_id: "f".repeat(64),
+        height: u64::MAX,
+        address: format!("tos1{}", "q".repeat(100)),
+        worker: "w".repeat(32),
+        difficulty: u64::MAX,
+        actual_difficulty: u64::MAX,
+        outcome: ShareOutcome::LowDifficulty as i32,
+        timestamp_ms: u64::MAX,
+        session_id: u64::MAX,
+    };
+    let shares = vec![share; crate::MAX_SHARES_PER_BATCH as usize];
+    let frame = SlaveMessage {
+        kind: Some(slave_message::Kind::Shares(ShareBatch {
+            first_seq: u64::MAX,
+            last_seq: u64::MAX,
+            shares,
+        })),
+    };
+    let bytes = frame.encoded_len();
+    assert!(
+        bytes * 2 <= crate::MAX_MESSAGE_BYTES,
+        "{bytes} bytes leave less than 2x headroom under MAX_MESSAGE_BYTES"
+    );
+}

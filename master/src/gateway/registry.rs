@@ -77,12 +77,63 @@ struct MinerSession {
     worker: String,
 }
 
+/// The miner sessions a slave reported, with how many of them log in with
+/// each address and each (address, worker) pair. Kept up to date one event
+/// at a time: an event costs the same with 10 sessions as with 200,000, so a
+/// burst of events never holds up the acks queued behind it on the stream.
+#[derive(Debug, Default)]
+struct MinerSessions {
+    sessions: HashMap<u64, MinerSession>,
+    miners: HashMap<String, u32>,
+    workers: HashMap<(String, String), u32>,
+}
+
+impl MinerSessions {
+    /// Opens or updates session `id` (a connect, or a login).
+    fn upsert(&mut self, id: u64, session: MinerSession) {
+        if !self.sessions.contains_key(&id) && self.sessions.len() >= MAX_TRACKED_SESSIONS {
+            return;
+        }
+        self.forget(id);
+        if !session.address.is_empty() {
+            *self.miners.entry(session.address.clone()).or_default() += 1;
+            *self
+                .workers
+                .entry((session.address.clone(), session.worker.clone()))
+                .or_default() += 1;
+        }
+        self.sessions.insert(id, session);
+    }
+
+    /// Closes session `id`, if it is known.
+    fn forget(&mut self, id: u64) {
+        let Some(old) = self.sessions.remove(&id) else {
+            return;
+        };
+        if old.address.is_empty() {
+            return;
+        }
+        count_down(&mut self.miners, old.address.clone());
+        count_down(&mut self.workers, (old.address, old.worker));
+    }
+}
+
+/// Takes one session off `key`'s count, dropping the key at zero.
+fn count_down<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, u32>, key: K) {
+    if let Some(count) = counts.get_mut(&key) {
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            counts.remove(&key);
+        }
+    }
+}
+
 /// A registered stream.
 #[derive(Debug)]
 struct Entry<C> {
     stream_id: u64,
     info: SlaveInfo,
-    sessions: HashMap<u64, MinerSession>,
+    sessions: MinerSessions,
     closer: Option<C>,
 }
 
@@ -133,7 +184,7 @@ impl<C> SlaveRegistry<C> {
             Entry {
                 stream_id,
                 info,
-                sessions: HashMap::new(),
+                sessions: MinerSessions::default(),
                 closer: Some(closer),
             },
         );
@@ -198,32 +249,17 @@ impl<C> SlaveRegistry<C> {
             address: event.address.clone(),
             worker: event.worker.clone(),
         };
+        let sessions = &mut entry.sessions;
         match MinerEventKind::try_from(event.kind) {
             Ok(MinerEventKind::Connected | MinerEventKind::Authorized) => {
-                if entry.sessions.len() < MAX_TRACKED_SESSIONS
-                    || entry.sessions.contains_key(&event.session_id)
-                {
-                    entry.sessions.insert(event.session_id, session);
-                }
+                sessions.upsert(event.session_id, session);
             }
-            Ok(MinerEventKind::Disconnected) => {
-                entry.sessions.remove(&event.session_id);
-            }
+            Ok(MinerEventKind::Disconnected) => sessions.forget(event.session_id),
             Ok(MinerEventKind::Unspecified) | Err(_) => return,
         }
-        let mut miners: Vec<&str> = Vec::new();
-        let mut workers: Vec<(&str, &str)> = Vec::new();
-        for session in entry.sessions.values().filter(|s| !s.address.is_empty()) {
-            miners.push(&session.address);
-            workers.push((&session.address, &session.worker));
-        }
-        miners.sort_unstable();
-        miners.dedup();
-        workers.sort_unstable();
-        workers.dedup();
-        entry.info.sessions = entry.sessions.len() as u64;
-        entry.info.miners = miners.len() as u64;
-        entry.info.workers = workers.len() as u64;
+        entry.info.sessions = sessions.sessions.len() as u64;
+        entry.info.miners = sessions.miners.len() as u64;
+        entry.info.workers = sessions.workers.len() as u64;
         entry.info.last_report_ms = now_ms;
     }
 
@@ -381,6 +417,88 @@ mod tests {
         // Reports of a stream that no longer holds the index are ignored.
         registry.record_stats(index, id + 1, &SlaveStats::default(), 8);
         assert_eq!(registry.slaves()[0].sessions, 40);
+    }
+
+    fn session(address: &str, worker: &str) -> MinerSession {
+        MinerSession {
+            address: address.to_owned(),
+            worker: worker.to_owned(),
+        }
+    }
+
+    /// The counts recomputed from the sessions alone.
+    fn recount(sessions: &MinerSessions) -> (usize, usize) {
+        let logged_in = || sessions.sessions.values().filter(|s| !s.address.is_empty());
+        let miners: std::collections::HashSet<_> = logged_in().map(|s| &s.address).collect();
+        let workers: std::collections::HashSet<_> =
+            logged_in().map(|s| (&s.address, &s.worker)).collect();
+        (miners.len(), workers.len())
+    }
+
+    #[test]
+    fn an_address_counts_once_until_its_last_session_leaves() {
+        let mut sessions = MinerSessions::default();
+        sessions.upsert(1, session("tst1a", "r1"));
+        sessions.upsert(2, session("tst1a", "r1"));
+        sessions.upsert(3, session("tst1a", "r2"));
+        assert_eq!((sessions.miners.len(), sessions.workers.len()), (1, 2));
+        sessions.forget(1);
+        assert_eq!((sessions.miners.len(), sessions.workers.len()), (1, 2));
+        sessions.forget(2);
+        assert_eq!((sessions.miners.len(), sessions.workers.len()), (1, 1));
+        sessions.forget(3);
+        sessions.forget(3);
+        sessions.forget(99);
+        assert!(sessions.miners.is_empty() && sessions.workers.is_empty());
+    }
+
+    #[test]
+    fn a_new_login_on_a_session_moves_its_counts() {
+        let mut sessions = MinerSessions::default();
+        sessions.upsert(1, session("", ""));
+        assert_eq!((sessions.miners.len(), sessions.workers.len()), (0, 0));
+        sessions.upsert(1, session("tst1a", "r1"));
+        sessions.upsert(1, session("tst1b", "r1"));
+        assert_eq!(sessions.miners.keys().collect::<Vec<_>>(), vec!["tst1b"]);
+        assert_eq!(sessions.workers.len(), 1);
+    }
+
+    #[test]
+    fn counts_match_a_recount_after_any_mix_of_events() {
+        let mut sessions = MinerSessions::default();
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..5_000 {
+            // xorshift: a fixed, reproducible mix of events.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let id = state % 64;
+            let address = ["", "tst1a", "tst1b", "tst1c"][(state >> 8) as usize % 4];
+            let worker = ["r1", "r2"][(state >> 16) as usize % 2];
+            if (state >> 24).is_multiple_of(3) {
+                sessions.forget(id);
+            } else {
+                sessions.upsert(id, session(address, worker));
+            }
+            assert_eq!(
+                (sessions.miners.len(), sessions.workers.len()),
+                recount(&sessions)
+            );
+        }
+    }
+
+    #[test]
+    fn sessions_past_the_cap_are_not_tracked() {
+        let mut sessions = MinerSessions::default();
+        for id in 0..MAX_TRACKED_SESSIONS as u64 {
+            sessions.upsert(id, session("", ""));
+        }
+        sessions.upsert(u64::MAX, session("tst1late", "r1"));
+        assert_eq!(sessions.sessions.len(), MAX_TRACKED_SESSIONS);
+        assert!(sessions.miners.is_empty());
+        // A tracked session may still log in.
+        sessions.upsert(0, session("tst1a", "r1"));
+        assert_eq!(sessions.miners.len(), 1);
     }
 
     #[test]

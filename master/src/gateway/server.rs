@@ -8,6 +8,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 use tos_pool_common::config::MasterConfig;
+use tos_pool_proto::MAX_MESSAGE_BYTES;
 use tos_pool_proto::auth::{AUTHORIZATION_HEADER, verify_bearer};
 use tos_pool_proto::v1::SlaveMessage;
 use tos_pool_proto::v1::slave_gateway_server::{SlaveGateway, SlaveGatewayServer};
@@ -92,7 +93,11 @@ pub async fn serve(
         builder = builder.tls_config(tls).map_err(GatewayError::Tls)?;
     }
     builder
-        .add_service(SlaveGatewayServer::new(gateway.service()))
+        .add_service(
+            SlaveGatewayServer::new(gateway.service())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(GatewayError::Serve)

@@ -197,7 +197,16 @@ async fn serve(
                     Ok(Some(message)) => message,
                     Ok(None) => return "slave closed the stream",
                     Err(status) => {
-                        tracing::debug!(slave = %slave.slave_id, %status, "slave stream broke");
+                        tracing::warn!(
+                            slave = %slave.slave_id,
+                            code = ?status.code(),
+                            reason = status.message(),
+                            "cannot read the slave's stream"
+                        );
+                        outbox.close(Status::new(
+                            status.code(),
+                            format!("the master could not read a frame ({}): reconnect and resume", status.message()),
+                        ));
                         return "stream broke";
                     }
                 };

@@ -59,7 +59,10 @@ pub fn spawn(config: LinkConfig) -> Result<LinkHandle, LinkError> {
     let endpoint = channel::endpoint(&config)?;
     let boot_id: Arc<str> = new_boot_id().into();
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
-    let batch_max = config.share_batch_size.max(1) as u64;
+    // Clamped as well as validated: a batch must fit one frame of the link.
+    let batch_max = config
+        .share_batch_size
+        .clamp(1, tos_pool_proto::MAX_SHARES_PER_BATCH as usize) as u64;
     let shared = Arc::new(handle::Shared {
         outbox: Mutex::new(Outbox::new(config.max_unacked_shares)),
         blocks: Mutex::new(BlockDesk::new(config.max_pending_blocks)),

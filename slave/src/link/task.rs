@@ -16,7 +16,7 @@ use tos_pool_proto::v1::slave_gateway_client::SlaveGatewayClient;
 use tos_pool_proto::v1::{
     Goodbye, Hello, MasterMessage, SlaveMessage, master_message, slave_message,
 };
-use tos_pool_proto::{AUTHORIZATION_HEADER, bearer};
+use tos_pool_proto::{AUTHORIZATION_HEADER, MAX_MESSAGE_BYTES, bearer};
 
 use super::config::LinkConfig;
 use super::error::LinkError;
@@ -181,7 +181,9 @@ impl Link {
             .connect()
             .await
             .map_err(|error| LinkError::Transport(error_chain(&error)))?;
-        let mut client = SlaveGatewayClient::new(channel);
+        let mut client = SlaveGatewayClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let (tx, rx) = mpsc::channel(STREAM_QUEUE);
         send(&tx, self.hello()).await?;
         let mut request = Request::new(ReceiverStream::new(rx));
@@ -251,6 +253,10 @@ impl Link {
         let mut stop = self.shared.stop.subscribe();
         let mut closing = self.shared.closing.subscribe();
         let mut settings = self.shared.settings.subscribe();
+        // A miner event waiting for room in the stream queue. It waits here,
+        // not in an `.await` of the loop, so acks and jobs are still read
+        // while the master works through a burst of events.
+        let mut waiting_event: Option<SlaveMessage> = None;
         loop {
             let step = tokio::select! {
                 biased;
@@ -264,7 +270,18 @@ impl Link {
                 () = self.shared.batch_ready.notified() => self.send_batches(tx, false).await,
                 _ = flush.tick() => self.send_batches(tx, true).await,
                 _ = stats.tick() => self.send_stats(tx).await,
-                Some(event) = events.recv() => send(tx, event).await,
+                Some(event) = events.recv(), if waiting_event.is_none() => {
+                    waiting_event = Some(event);
+                    Ok(())
+                }
+                room = tx.reserve(), if waiting_event.is_some() => match (room, waiting_event.take()) {
+                    (Ok(room), Some(event)) => {
+                        room.send(event);
+                        Ok(())
+                    }
+                    (Ok(_), None) => Ok(()),
+                    (Err(_), _) => Err(LinkError::Transport("the stream to the master ended".to_owned())),
+                },
                 _ = closing.changed() => { closing.borrow_and_update(); Ok(()) }
                 _ = settings.changed() => {
                     settings.borrow_and_update();

@@ -345,6 +345,13 @@ fn slave_proxies_batches_and_tls_pairs() {
         &["slave.share_batch_size"],
     );
     assert_invalid(
+        &[
+            ("TOS_POOL_SLAVE_SHARE_BATCH_SIZE", "10001"),
+            ("TOS_POOL_SLAVE_MAX_UNACKED_SHARES", "1000000"),
+        ],
+        &["slave.share_batch_size"],
+    );
+    assert_invalid(
         &[("TOS_POOL_SLAVE_MAX_UNACKED_SHARES", "10")],
         &["slave.max_unacked_shares"],
     );

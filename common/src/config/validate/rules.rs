@@ -11,6 +11,9 @@ pub(crate) const MIN_SECRET_LEN: usize = 16;
 pub(crate) const MIN_ADMIN_PASSWORD_LEN: usize = 12;
 /// Most transfers the chain accepts in one transaction (TOS.md).
 pub(crate) const MAX_TRANSFERS_PER_TX: u32 = 500;
+/// Largest `slave.share_batch_size`: `tos_pool_proto::MAX_SHARES_PER_BATCH`,
+/// what one frame of the master link is sized for.
+pub(crate) const MAX_SHARE_BATCH_SIZE: u32 = 10_000;
 /// Smallest `security.max_request_size`: a Stratum submit must fit.
 pub(crate) const MIN_REQUEST_SIZE: usize = 512;
 
@@ -133,6 +136,14 @@ pub(super) fn cluster(config: &Config, p: &mut Problems) {
     );
     if slave.share_batch_size == 0 {
         p.add("slave.share_batch_size", "must be at least 1");
+    }
+    if slave.share_batch_size > MAX_SHARE_BATCH_SIZE {
+        p.add(
+            "slave.share_batch_size",
+            format!(
+                "must be at most {MAX_SHARE_BATCH_SIZE}, so a batch fits one frame of the master link"
+            ),
+        );
     }
     if slave.max_unacked_shares < u64::from(slave.share_batch_size) {
         p.add(
