@@ -280,7 +280,12 @@ impl Link {
                         Ok(())
                     }
                     (Ok(_), None) => Ok(()),
-                    (Err(_), _) => Err(LinkError::Transport("the stream to the master ended".to_owned())),
+                    (Err(_), event) => {
+                        if event.is_some() {
+                            self.shared.events_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(LinkError::Transport("the stream to the master ended".to_owned()))
+                    }
                 },
                 _ = closing.changed() => { closing.borrow_and_update(); Ok(()) }
                 _ = settings.changed() => {
