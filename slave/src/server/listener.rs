@@ -78,36 +78,54 @@ fn admit(stream: TcpStream, peer: SocketAddr, door: &DoorSpec, ctx: &Arc<ServerC
     let _ = stream.set_nodelay(true);
     let door = door.clone();
     let ctx = Arc::clone(ctx);
-    tokio::spawn(async move {
-        match door.tls.clone() {
-            None => run(stream, &door, ctx, permit).await,
-            Some(acceptor) => {
-                let handshake = ctx.policy.config().first_message_timeout;
-                match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => run(tls, &door, ctx, permit).await,
-                    Ok(Err(error)) => tracing::debug!(%ip, %error, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%ip, "TLS handshake timed out"),
-                }
-            }
+    match door.tls.clone() {
+        None => spawn_door(stream, &door, ctx, permit),
+        Some(acceptor) => {
+            tokio::spawn(tls_handshake(stream, acceptor, door, ctx, permit));
         }
-    });
+    }
 }
 
-/// Serves one admitted connection with its door's framing and codec.
-async fn run<S>(stream: S, door: &DoorSpec, ctx: Arc<ServerContext>, permit: ConnectionPermit)
+/// A TLS door's first task: the handshake, then the door's own task over
+/// the TLS stream. Apart, so a session's task never carries the handshake's
+/// state, nor a plain session the TLS one's.
+pub(super) async fn tls_handshake(
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    door: DoorSpec,
+    ctx: Arc<ServerContext>,
+    permit: ConnectionPermit,
+) {
+    let ip = permit.ip();
+    let handshake = ctx.policy.config().first_message_timeout;
+    match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => spawn_door(tls, &door, ctx, permit),
+        Ok(Err(error)) => tracing::debug!(%ip, %error, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%ip, "TLS handshake timed out"),
+    }
+}
+
+/// Spawns one admitted connection's task with its door's framing and codec.
+/// One spawn per door: a task's allocation is the size of its own future,
+/// so an idle Stratum session does not pay for the WebSocket upgrade's.
+fn spawn_door<S>(stream: S, door: &DoorSpec, ctx: Arc<ServerContext>, permit: ConnectionPermit)
 where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let max_request = ctx.policy.config().max_request_size;
     match door.door() {
-        Door::WebSocket => websocket::serve(stream, door.protocol, ctx, permit).await,
+        Door::WebSocket => {
+            tokio::spawn(websocket::serve(stream, door.protocol, ctx, permit));
+        }
         Door::Stratum => {
             let driver = new_driver(&ctx, Door::Stratum, door.protocol, &permit);
-            line::serve(stream, StratumLines::new(max_request), driver, ctx, permit).await;
+            let codec = StratumLines::new(max_request);
+            tokio::spawn(line::serve(stream, codec, driver, ctx, permit));
         }
         Door::Xatum => {
             let driver = new_driver(&ctx, Door::Xatum, door.protocol, &permit);
-            line::serve(stream, XatumLines::new(max_request), driver, ctx, permit).await;
+            let codec = XatumLines::new(max_request);
+            tokio::spawn(line::serve(stream, codec, driver, ctx, permit));
         }
     }
 }

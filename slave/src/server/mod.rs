@@ -19,6 +19,9 @@ pub mod tls;
 pub mod websocket;
 pub mod xatum;
 
+#[cfg(test)]
+mod footprint;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
