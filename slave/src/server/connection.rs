@@ -174,7 +174,10 @@ pub async fn serve<F: Framing>(
         tokio::select! {
             received = framing.receive() => {
                 let handled = match received {
-                    Ok(()) => handle_requests(&mut framing, &mut driver, ip).await,
+                    // Boxed: the request → judge → hash → forward state
+                    // lives only while a request is handled, not in every
+                    // idle session's task.
+                    Ok(()) => Box::pin(handle_requests(&mut framing, &mut driver, ip)).await,
                     Err(End::Oversized(max)) => Err(oversized(&mut framing, &mut driver, ip, max)),
                     Err(end) => Err(end),
                 };
@@ -240,7 +243,8 @@ pub async fn serve<F: Framing>(
         }
     };
     if !matches!(end, End::Slow | End::Io(_)) {
-        let _ = tokio::time::timeout(ctx.write_timeout, framing.close(&end)).await;
+        let close = tokio::time::timeout(ctx.write_timeout, framing.close(&end));
+        let _ = Box::pin(close).await;
     }
     tracing::debug!(session = driver.id(), %ip, reason = %end, "miner connection closed");
 }

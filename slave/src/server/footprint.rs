@@ -20,6 +20,9 @@ use super::stratum::StratumLines;
 use super::xatum::XatumLines;
 use super::{line, websocket};
 
+/// The most a line door's task may hold inline (debug build, the larger).
+const MAX_IDLE_TASK: usize = 3 * 1024;
+
 /// The size of the future `f` returns, without calling it.
 fn future_size<A, B, C, D, E, Fut, F>(_: F) -> usize
 where
@@ -72,4 +75,10 @@ fn an_idle_connection_task_stays_small() {
         println!("{what}: {size} bytes");
     }
     assert!(stratum_loop_size() <= stratum_task_size());
+    // Was 13,888 bytes (debug) while every door shared one task future.
+    assert!(
+        stratum_task_size() <= MAX_IDLE_TASK,
+        "a Stratum task is {} bytes: box what only a request needs",
+        stratum_task_size()
+    );
 }

@@ -151,16 +151,19 @@ where
     }
 }
 
-/// Serves one line-framed connection until it ends.
-pub async fn serve<S, C>(
+/// Serves one line-framed connection until it ends. Not an `async fn`: the
+/// returned future is the connection loop itself, without a copy of the
+/// arguments beside it.
+pub fn serve<S, C>(
     stream: S,
     codec: C,
     driver: SessionDriver,
     ctx: Arc<ServerContext>,
     permit: ConnectionPermit,
-) where
+) -> impl Future<Output = ()> + Send
+where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     C: LineCodec,
 {
-    super::connection::serve(LineFraming::new(stream, codec), driver, ctx, permit).await;
+    super::connection::serve(LineFraming::new(stream, codec), driver, ctx, permit)
 }

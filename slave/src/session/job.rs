@@ -174,12 +174,21 @@ impl JobBacklog {
 
     /// Adds a newly sent job, dropping the oldest (and its nonces) beyond capacity.
     pub(super) fn push(&mut self, job: SessionJob) {
+        // Make room first: pushing past capacity would double the queue's
+        // allocation (8 jobs kept in room for 16) in every session.
+        self.trim_to(self.capacity - 1);
+        if self.jobs.capacity() == 0 {
+            self.jobs.reserve_exact(self.capacity);
+        }
         self.jobs.push_back(job);
-        self.trim();
     }
 
     fn trim(&mut self) {
-        while self.jobs.len() > self.capacity {
+        self.trim_to(self.capacity);
+    }
+
+    fn trim_to(&mut self, keep: usize) {
+        while self.jobs.len() > keep {
             if let Some(old) = self.jobs.pop_front() {
                 if self.expired.len() == EXPIRED_MEMORY {
                     self.expired.pop_front();
@@ -187,5 +196,58 @@ impl JobBacklog {
                 self.expired.push_back(old.template);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(id: u32) -> SessionJob {
+        let work = MinerWork::from_bytes(&[0u8; 112]).expect("112 bytes is a MinerWork");
+        let difficulty = Difficulty::default();
+        let template = Arc::new(JobTemplate {
+            job_id: id.to_string(),
+            height: u64::from(id),
+            miner_work: work,
+            network_target: difficulty.target(),
+            network_difficulty: difficulty,
+            clean: false,
+        });
+        SessionJob {
+            template,
+            header: work,
+            difficulty: 1,
+            target: Target([0xff; 32]),
+            nonces: HashSet::new(),
+        }
+    }
+
+    #[test]
+    fn the_backlog_keeps_its_capacity_and_no_more_room() {
+        let mut backlog = JobBacklog::new(8);
+        for id in 0..20 {
+            backlog.push(job(id));
+        }
+        assert_eq!(backlog.jobs.len(), 8);
+        assert_eq!(backlog.jobs.capacity(), 8);
+        assert!(matches!(backlog.lookup("19"), Lookup::Live(_)));
+        assert!(matches!(backlog.lookup("12"), Lookup::Live(_)));
+        assert!(matches!(backlog.lookup("11"), Lookup::Expired));
+        assert!(matches!(backlog.lookup("20"), Lookup::Unknown));
+    }
+
+    #[test]
+    fn a_smaller_capacity_expires_the_oldest_jobs() {
+        let mut backlog = JobBacklog::new(4);
+        for id in 0..4 {
+            backlog.push(job(id));
+        }
+        backlog.set_capacity(2);
+        assert!(matches!(backlog.lookup("1"), Lookup::Expired));
+        assert!(matches!(backlog.lookup("2"), Lookup::Live(_)));
+        backlog.push(job(4));
+        assert!(matches!(backlog.lookup("2"), Lookup::Expired));
+        assert_eq!(backlog.jobs.len(), 2);
     }
 }
