@@ -106,13 +106,28 @@ impl JobTemplate {
 #[derive(Debug, Clone)]
 pub(super) struct SessionJob {
     pub(super) template: Arc<JobTemplate>,
-    /// The template's MinerWork with this session's extra_nonce.
-    pub(super) header: MinerWork,
-    /// Share difficulty in force when the job was sent.
+    /// Share difficulty in force when the job was sent. The session's
+    /// header and the share target are derived from it and the template
+    /// when needed, not kept: every idle session holds a backlog of these.
     pub(super) difficulty: u64,
-    pub(super) target: Target,
     /// Nonces already submitted for this job (bounded).
     pub(super) nonces: HashSet<u64>,
+}
+
+impl SessionJob {
+    /// The template's MinerWork with the session's `extra_nonce`.
+    pub(super) fn header(&self, extra_nonce: &[u8; 32]) -> MinerWork {
+        let mut header = self.template.miner_work;
+        header.set_extra_nonce(extra_nonce);
+        header
+    }
+
+    /// The target a share for this job must meet.
+    pub(super) fn target(&self) -> Target {
+        Difficulty::from_u64(self.difficulty)
+            .unwrap_or(Difficulty::ONE)
+            .target()
+    }
 }
 
 /// What the backlog knows about a job id.
@@ -216,9 +231,7 @@ mod tests {
         });
         SessionJob {
             template,
-            header: work,
             difficulty: 1,
-            target: Target([0xff; 32]),
             nonces: HashSet::new(),
         }
     }

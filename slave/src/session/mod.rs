@@ -33,7 +33,7 @@ mod share;
 use std::sync::Arc;
 
 use tos_pool_common::address::MinerLogin;
-use tos_pool_common::difficulty::{Difficulty, difficulty_of_hash, meets_target};
+use tos_pool_common::difficulty::{difficulty_of_hash, meets_target};
 use tos_pool_proto::v1::ShareOutcome as Outcome;
 
 use crate::extranonce::SessionNonce;
@@ -376,14 +376,14 @@ impl Session {
             )));
         }
         job.nonces.insert(submit.nonce);
-        let mut header = job.header;
+        let mut header = job.header(&self.nonce.extra_nonce);
         header.set_nonce(submit.nonce);
         Step::Hash(Box::new(PendingShare {
             session_id: self.nonce.session_id,
             job: Arc::clone(&job.template),
             header,
             difficulty: job.difficulty,
-            share_target: job.target,
+            share_target: job.target(),
             login,
             received_at_ms: now_ms,
         }))
@@ -473,7 +473,7 @@ impl Session {
     /// in force now (or as it was, if the job was already sent).
     fn send(&mut self, job: &Arc<JobTemplate>) -> Work {
         if let Some(sent) = self.jobs.get(&job.job_id) {
-            return work_of(sent);
+            return self.work_of(sent);
         }
         // Never ask more of a share than of a block: a block must count as a share.
         let difficulty = self
@@ -481,32 +481,26 @@ impl Session {
             .difficulty()
             .min(job.network_difficulty.to_u64_saturating())
             .max(1);
-        let target = Difficulty::from_u64(difficulty)
-            .unwrap_or(Difficulty::ONE)
-            .target();
-        let mut header = job.miner_work;
-        header.set_extra_nonce(&self.nonce.extra_nonce);
         let entry = SessionJob {
             template: Arc::clone(job),
-            header,
             difficulty,
-            target,
             nonces: Default::default(),
         };
-        let work = work_of(&entry);
+        let work = self.work_of(&entry);
         self.jobs.push(entry);
         work
     }
-}
 
-fn work_of(job: &SessionJob) -> Work {
-    Work {
-        job_id: job.template.job_id.clone(),
-        header: job.header,
-        target: job.target,
-        difficulty: job.difficulty,
-        height: job.template.height,
-        clean: job.template.clean,
+    /// What the miner is sent for a job of the backlog.
+    fn work_of(&self, job: &SessionJob) -> Work {
+        Work {
+            job_id: job.template.job_id.clone(),
+            header: job.header(&self.nonce.extra_nonce),
+            target: job.target(),
+            difficulty: job.difficulty,
+            height: job.template.height,
+            clean: job.template.clean,
+        }
     }
 }
 
