@@ -17,6 +17,7 @@ mod master_blocks;
 mod master_exactly_once;
 mod master_gateway;
 mod master_ledger;
+mod master_ledger_miners;
 mod master_many_miners;
 mod master_upstream;
 mod payouts;

@@ -87,10 +87,22 @@ for _ = 1, entities do
   end
 end
 
--- Miners: last share time.
-for _ = 1, miners do
-  redis.call('ZADD', KEYS[4], 'GT', ARGV[at + 1], ARGV[at])
-  at = at + 2
+-- Lua's unpack is capped by its C stack (8000 values): long argument lists
+-- go to Redis in chunks of this many records.
+local chunk = 1000
+
+-- Miners: last share time, one ZADD per chunk (not one per miner).
+local done = 0
+while done < miners do
+  local n = math.min(chunk, miners - done)
+  local scored = {'GT'}
+  for j = 1, n do
+    scored[2 * j] = ARGV[at + 1]
+    scored[2 * j + 1] = ARGV[at]
+    at = at + 2
+  end
+  redis.call('ZADD', KEYS[4], unpack(scored))
+  done = done + n
 end
 
 -- PPLNS share log: per second, summed weight per address.
