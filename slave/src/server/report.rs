@@ -72,15 +72,13 @@ impl MinerReports {
             (false, Some(reason)) => Some(Cow::Borrowed(reason)),
             (false, None) => Some(Cow::Borrowed(outcome.label())),
         };
-        self.telemetry
-            .events()
-            .record(Event::ShareSubmission(ShareSubmission {
-                address: login.address.to_string().into(),
-                worker: login.worker.as_str().into(),
-                difficulty,
-                valid,
-                reason,
-            }));
+        self.telemetry.events().record_share(|| ShareSubmission {
+            address: login.address.to_string().into(),
+            worker: login.worker.as_str().into(),
+            difficulty,
+            valid,
+            reason,
+        });
     }
 
     /// A miner logged in on a connection through `protocol`.

@@ -195,26 +195,50 @@ impl EventSink {
         let Some(inner) = &self.inner else {
             return;
         };
-        if matches!(event, Event::ShareSubmission(_)) {
-            match inner
-                .gate
-                .admit(rand::random::<f64>(), inner.origin.elapsed())
-            {
-                Admission::Admitted => {}
-                Admission::SampledOut => return,
-                Admission::RateLimited => {
-                    inner.metrics.event_dropped(EventDrop::RateLimit);
-                    return;
-                }
+        if matches!(event, Event::ShareSubmission(_)) && !inner.admit_share() {
+            return;
+        }
+        inner.enqueue(event);
+    }
+
+    /// Like [`EventSink::record`] for a share event, but `make` runs only
+    /// when the event is exported (New Relic on, sampled in, under the cap):
+    /// the share path pays for building it (an address to text) only then.
+    pub fn record_share(&self, make: impl FnOnce() -> ShareSubmission) {
+        let Some(inner) = &self.inner else {
+            return;
+        };
+        if inner.admit_share() {
+            inner.enqueue(Event::ShareSubmission(make()));
+        }
+    }
+}
+
+impl SinkInner {
+    /// Whether the next share event passes sampling and the per-second cap
+    /// (a capped one is counted as dropped).
+    fn admit_share(&self) -> bool {
+        match self
+            .gate
+            .admit(rand::random::<f64>(), self.origin.elapsed())
+        {
+            Admission::Admitted => true,
+            Admission::SampledOut => false,
+            Admission::RateLimited => {
+                self.metrics.event_dropped(EventDrop::RateLimit);
+                false
             }
         }
-        match inner
+    }
+
+    fn enqueue(&self, event: Event) {
+        match self
             .queue
             .try_send(Message::Event(SystemTime::now(), event))
         {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => inner.metrics.event_dropped(EventDrop::QueueFull),
-            Err(TrySendError::Disconnected(_)) => inner.metrics.event_dropped(EventDrop::Closed),
+            Err(TrySendError::Full(_)) => self.metrics.event_dropped(EventDrop::QueueFull),
+            Err(TrySendError::Disconnected(_)) => self.metrics.event_dropped(EventDrop::Closed),
         }
     }
 }

@@ -153,6 +153,33 @@ fn shares_are_sampled_and_capped_other_events_are_not() {
     ));
 }
 
+#[test]
+fn a_share_event_is_built_only_when_it_is_exported() {
+    let built = std::cell::Cell::new(0);
+    let make = || {
+        built.set(built.get() + 1);
+        match share(true) {
+            Event::ShareSubmission(share) => share,
+            _ => unreachable!("share() builds a share event"),
+        }
+    };
+    EventSink::disabled().record_share(make);
+    let metrics = Metrics::new();
+    let (queue, receiver) = sync_channel(100);
+    EventSink::new(queue.clone(), 0.0, 1000, metrics.clone()).record_share(make);
+    EventSink::new(queue.clone(), 1.0, 0, metrics.clone()).record_share(make);
+    assert_eq!(built.get(), 0, "off, sampled out or capped: never built");
+    assert_eq!(metrics.events_dropped(EventDrop::RateLimit), 1);
+
+    EventSink::new(queue, 1.0, 1000, metrics).record_share(make);
+    assert_eq!(built.get(), 1);
+    let queued: Vec<_> = receiver.try_iter().collect();
+    assert!(matches!(
+        &queued[..],
+        [Message::Event(_, Event::ShareSubmission(_))]
+    ));
+}
+
 /// Keeps what it is given as `(event type, attribute count)`, or fails.
 #[derive(Debug, Clone, Default)]
 struct FakeExporter {
