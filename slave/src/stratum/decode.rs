@@ -121,33 +121,37 @@ pub fn parse_request(line: &[u8]) -> Result<StratumRequest, RequestError> {
 }
 
 fn authorize(params: &[Value]) -> Result<Request, RequestErrorKind> {
-    let bad = |reason: &str| RequestErrorKind::BadParams {
+    authorize_params(params).map_err(|reason| RequestErrorKind::BadParams {
         method: "mining.authorize",
-        reason: reason.into(),
-    };
+        reason,
+    })
+}
+
+/// The login of an authorize request whose params are a list (Stratum and
+/// WebSocket GetWork): `["ADDRESS.WORKER"]`, `["ADDRESS.WORKER", "password"]`
+/// or `["ADDRESS", "WORKER", "password"]`; otherwise what to send instead.
+pub(crate) fn authorize_params(params: &[Value]) -> Result<Request, String> {
     let text = |value: &Value, what: &str| {
         value
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| bad(&format!("{what} must be a string")))
+            .ok_or_else(|| format!("{what} must be a string"))
     };
-    let password = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_string);
-    match params {
-        [login] | [login, _] => Ok(Request::Authorize {
-            login: Login::Combined(text(login, "the login")?),
-            password: password(params.get(1)),
-        }),
-        [address, worker, _] => Ok(Request::Authorize {
-            login: Login::Parts {
-                address: text(address, "the address")?,
-                worker: worker.as_str().map(str::to_string),
-            },
-            password: password(params.get(2)),
-        }),
-        _ => Err(bad(
-            "expected [\"ADDRESS.WORKER\", \"password\"] or [\"ADDRESS\", \"WORKER\", \"password\"]",
-        )),
-    }
+    let password = match params {
+        [_, password] | [_, _, password] => password.as_str().map(str::to_string),
+        _ => None,
+    };
+    let login = match params {
+        [login] | [login, _] => Login::Combined(text(login, "the login")?),
+        [address, worker, _] => Login::Parts {
+            address: text(address, "the address")?,
+            worker: worker.as_str().map(str::to_string),
+        },
+        _ => {
+            return Err("expected [\"ADDRESS.WORKER\"], [\"ADDRESS.WORKER\", \"password\"] or [\"ADDRESS\", \"WORKER\", \"password\"]".to_owned());
+        }
+    };
+    Ok(Request::Authorize { login, password })
 }
 
 fn submit(params: &[Value]) -> Result<Request, RequestErrorKind> {

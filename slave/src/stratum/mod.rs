@@ -17,10 +17,10 @@ mod decode;
 mod encode;
 mod frame;
 
-pub(crate) use decode::truncated;
 pub use decode::{
     RequestError, RequestErrorKind, RequestId, StratumRequest, parse_nonce, parse_request,
 };
+pub(crate) use decode::{authorize_params, truncated};
 pub use encode::{write_answer, write_malformed, write_outputs, write_push};
 pub use frame::{Decoded, LineTooLong, StratumCodec, next_line};
 

@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use crate::jsonrpc::{EnvelopeError, parse_envelope};
-use crate::session::{Login, Request, Submit};
-use crate::stratum::{RequestId, parse_nonce, truncated};
+use crate::session::{Request, Submit};
+use crate::stratum::{RequestId, authorize_params, parse_nonce, truncated};
 
 /// A decoded request and the id to answer it with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,35 +92,9 @@ pub fn decode_text(text: &str) -> Result<WsRequest, WsRequestError> {
 }
 
 fn authorize(params: &[Value]) -> Result<Request, WsErrorKind> {
-    let bad = |reason: &str| WsErrorKind::BadParams {
+    authorize_params(params).map_err(|reason| WsErrorKind::BadParams {
         method: "authorize",
-        reason: reason.into(),
-    };
-    let text = |value: &Value, what: &str| {
-        value
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| bad(&format!("{what} must be a string")))
-    };
-    let password = match params {
-        [_, password] | [_, _, password] => password.as_str(),
-        _ => None,
-    };
-    let login = match params {
-        [login] | [login, _] => Login::Combined(text(login, "the login")?),
-        [address, worker, _] => Login::Parts {
-            address: text(address, "the address")?,
-            worker: worker.as_str().map(str::to_string),
-        },
-        _ => {
-            return Err(bad(
-                "expected [\"ADDRESS.WORKER\"], [\"ADDRESS.WORKER\", \"password\"] or [\"ADDRESS\", \"WORKER\", \"password\"]",
-            ));
-        }
-    };
-    Ok(Request::Authorize {
-        login,
-        password: password.map(str::to_string),
+        reason,
     })
 }
 
