@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
+pub mod clock;
 pub mod config;
 pub mod difficulty;
 pub mod header;

@@ -1,7 +1,7 @@
 //! [`JobManager`]: the task that turns templates into published jobs.
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -301,10 +301,4 @@ async fn next_push(pushes: &mut Option<watch::Receiver<Option<Pushed>>>) -> Opti
     receiver.borrow_and_update().clone()
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
-}
+use tos_pool_common::clock::unix_ms as now_ms;
