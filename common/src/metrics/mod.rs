@@ -34,6 +34,7 @@ struct Registry {
     export_failures: [AtomicU64; Signal::ALL.len()],
     share_validation: Histogram,
     job_fanout: Histogram,
+    block_path: Histogram,
 }
 
 impl Metrics {
@@ -102,6 +103,12 @@ impl Metrics {
         self.registry.job_fanout.observe(elapsed);
     }
 
+    /// Records one block candidate's path, from the slave reading the share
+    /// to the master's `submit_block` request leaving.
+    pub fn observe_block_path(&self, elapsed: Duration) {
+        self.registry.block_path.observe(elapsed);
+    }
+
     /// The share validation histogram as it is now.
     pub fn validation_snapshot(&self) -> HistogramSnapshot {
         self.registry.share_validation.snapshot()
@@ -110,6 +117,11 @@ impl Metrics {
     /// The job fan-out histogram as it is now.
     pub fn fanout_snapshot(&self) -> HistogramSnapshot {
         self.registry.job_fanout.snapshot()
+    }
+
+    /// The block path histogram as it is now.
+    pub fn block_path_snapshot(&self) -> HistogramSnapshot {
+        self.registry.block_path.snapshot()
     }
 
     /// Counts one custom event that was not sent.

@@ -249,3 +249,11 @@ pub const JOB_FANOUT: HistogramName = HistogramName {
     prometheus: "tos_pool_job_fanout_seconds",
     help: "Time from a job's creation to it being queued for every connected slave, in seconds.",
 };
+
+/// Time from the slave reading a block-finding share to the master's
+/// `submit_block` request leaving for the daemon.
+pub const BLOCK_PATH: HistogramName = HistogramName {
+    otlp: "Custom/Pool/BlockPath",
+    prometheus: "tos_pool_block_path_seconds",
+    help: "Time from a slave reading a block-finding share to the master's submit_block request leaving, in seconds.",
+};

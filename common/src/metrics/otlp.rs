@@ -5,8 +5,8 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::Meter;
 
 use super::names::{
-    CounterName, EVENTS_DROPPED, EXPORT_FAILURES, EventDrop, Gauge, HistogramName, JOB_FANOUT,
-    SHARE_VALIDATION, SHARES, ShareOutcome, Signal,
+    BLOCK_PATH, CounterName, EVENTS_DROPPED, EXPORT_FAILURES, EventDrop, Gauge, HistogramName,
+    JOB_FANOUT, SHARE_VALIDATION, SHARES, ShareOutcome, Signal,
 };
 use super::{BUCKET_BOUNDS, HistogramSnapshot, Metrics};
 
@@ -47,6 +47,7 @@ pub(crate) fn register(meter: &Meter, metrics: &Metrics) {
         Metrics::validation_snapshot,
     );
     histogram(meter, &JOB_FANOUT, metrics, Metrics::fanout_snapshot);
+    histogram(meter, &BLOCK_PATH, metrics, Metrics::block_path_snapshot);
 }
 
 fn labelled_counter(

@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use super::names::{
-    CounterName, EVENTS_DROPPED, EXPORT_FAILURES, EventDrop, Gauge, HistogramName, JOB_FANOUT,
-    SHARE_VALIDATION, SHARES, ShareOutcome, Signal,
+    BLOCK_PATH, CounterName, EVENTS_DROPPED, EXPORT_FAILURES, EventDrop, Gauge, HistogramName,
+    JOB_FANOUT, SHARE_VALIDATION, SHARES, ShareOutcome, Signal,
 };
 use super::{BUCKET_BOUNDS, HistogramSnapshot, Metrics};
 
@@ -39,6 +39,7 @@ pub(super) fn render(metrics: &Metrics) -> String {
     );
     histogram(&mut out, &SHARE_VALIDATION, &metrics.validation_snapshot());
     histogram(&mut out, &JOB_FANOUT, &metrics.fanout_snapshot());
+    histogram(&mut out, &BLOCK_PATH, &metrics.block_path_snapshot());
     out
 }
 
@@ -148,6 +149,8 @@ mod tests {
         metrics.observe_validation(Duration::from_micros(400));
         metrics.observe_validation(Duration::from_millis(30));
         metrics.observe_fanout(Duration::from_secs(5));
+        metrics.observe_block_path(Duration::from_micros(2_600));
+        metrics.observe_block_path(Duration::from_millis(12));
 
         let text = metrics.render_prometheus();
         let samples = parse(&text);
@@ -186,6 +189,12 @@ mod tests {
         assert_eq!(samples[&format!("{f}_bucket{{le=\"2.5\"}}")], 0.0);
         assert_eq!(samples[&format!("{f}_bucket{{le=\"+Inf\"}}")], 1.0);
         assert_eq!(samples[&format!("{f}_sum")], 5.0);
+        let b = "tos_pool_block_path_seconds";
+        assert_eq!(samples[&format!("{b}_bucket{{le=\"0.0025\"}}")], 0.0);
+        assert_eq!(samples[&format!("{b}_bucket{{le=\"0.005\"}}")], 1.0);
+        assert_eq!(samples[&format!("{b}_bucket{{le=\"0.01\"}}")], 1.0);
+        assert_eq!(samples[&format!("{b}_bucket{{le=\"0.025\"}}")], 2.0);
+        assert_eq!(samples[&format!("{b}_count")], 2.0);
 
         for gauge in Gauge::ALL {
             let name = gauge.prometheus_name();

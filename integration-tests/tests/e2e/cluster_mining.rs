@@ -84,6 +84,14 @@ async fn shares_over_tcp_and_tls_reach_the_ledger_once_and_blocks_are_found() {
             .any(|block| block.extra_nonce == extra_nonce)
     })
     .await;
+    // The slave stamped when it read the share, so the master timed the
+    // block's path from that read to its submit_block request.
+    let metrics = cluster.master().expect("the master runs").metrics();
+    wait_until("the master timed the block's path", || async {
+        metrics.block_path_snapshot().count >= 1
+    })
+    .await;
+    assert!(metrics.block_path_snapshot().sum_seconds > 0.0);
     cluster.shutdown().await;
 }
 

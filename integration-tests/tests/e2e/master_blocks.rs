@@ -6,6 +6,7 @@
 use crate::master_support;
 
 use master_support::{Cluster, TestSlave, batch, eventually, miner_address, pool_address, share};
+use tos_pool_common::clock::unix_us;
 use tos_pool_common::difficulty::{Target, meets_target};
 use tos_pool_common::header::MinerWork;
 use tos_pool_common::pow;
@@ -103,6 +104,8 @@ impl Bench {
             share_difficulty: 1,
             found_at_ms: now_ms(),
             share_seq,
+            read_at_us: unix_us(),
+            ..BlockCandidate::default()
         })
         .await
     }
@@ -241,6 +244,13 @@ async fn found_blocks_mature_orphan_and_pay_side_rewards_exactly() {
     );
     let reward = bench.miner_reward(&first);
     assert_eq!(record.expected_reward, reward);
+    // The candidate carried the slave's read stamp (the unknown job above
+    // did not, and never reached the daemon): its path is timed once.
+    assert_eq!(
+        bench.cluster.master.metrics().block_path_snapshot().count,
+        1,
+        "the submitted candidate's path is in the block path histogram"
+    );
 
     // The same block again is refused by the daemon, and the record stays.
     let again = bench.submit(&job, &work, pow_hash, &alice).await;

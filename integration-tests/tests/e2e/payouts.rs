@@ -480,6 +480,7 @@ async fn mined_blocks_end_in_confirmed_payments() {
                 share_difficulty: 1,
                 found_at_ms: now_ms(),
                 share_seq: 2,
+                ..BlockCandidate::default()
             })),
         })
         .await;

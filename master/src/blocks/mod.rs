@@ -21,12 +21,14 @@
 //! unlocker gives it up.
 
 mod chain;
+mod path;
 mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tos_pool_common::clock::unix_us;
 use tos_pool_common::telemetry::Telemetry;
 use tos_pool_common::telemetry::events::{BlockFound, Event};
 use tos_pool_proto::v1::{BlockCandidate, BlockResult};
@@ -39,6 +41,7 @@ use crate::notify::{Notification, Notifier};
 use crate::pplns::{PplnsSnapshot, PplnsWindow};
 
 pub use chain::{BlockJob, Chain, ChainError};
+pub use path::{PathStamps, PathTimes};
 pub use verify::{Rebuilt, Refusal, check_pow, rebuild};
 
 /// Tries at recording a found block before giving up (logged as an error).
@@ -52,6 +55,9 @@ pub struct CandidateSource {
     pub slave_id: String,
     /// The highest share seq of the slave's stream the ledger holds.
     pub acked: watch::Receiver<u64>,
+    /// When the master read the candidate from the stream, µs since the
+    /// Unix epoch (0 when not stamped).
+    pub received_at_us: u64,
 }
 
 /// Handles block candidates.
@@ -116,6 +122,10 @@ impl BlockService {
                 worker = %candidate.worker,
                 hash = tracing::field::Empty,
                 accepted = tracing::field::Empty,
+                path_us = tracing::field::Empty,
+                slave_us = tracing::field::Empty,
+                wire_us = tracing::field::Empty,
+                master_us = tracing::field::Empty,
             )
         });
         let result = self
@@ -151,10 +161,18 @@ impl BlockService {
             }
         };
         let work_hex = rebuilt.work.to_hex();
+        let path = PathStamps {
+            read_at_us: candidate.read_at_us,
+            sent_at_us: candidate.sent_at_us,
+            received_at_us: source.received_at_us,
+            leaving_at_us: unix_us(),
+        }
+        .times();
         let (submitted, reward) = tokio::join!(
             self.chain.submit_block(&job.template_hex, &work_hex),
             self.chain.miner_reward()
         );
+        self.record_path(&path);
         let expected_reward = reward.unwrap_or_else(|error| {
             tracing::warn!(%error, "cannot read the block reward at submission; recording 0");
             0
@@ -172,6 +190,10 @@ impl BlockService {
             worker = %candidate.worker,
             accepted,
             reason = %reason,
+            path_us = PathTimes::micros(path.total),
+            slave_us = PathTimes::micros(path.slave),
+            wire_us = PathTimes::micros(path.wire),
+            master_us = PathTimes::micros(path.master),
             "block submitted"
         );
         let counts = !matches!(submitted, Ok(false) | Err(ChainError::Refused(_)));
@@ -202,6 +224,25 @@ impl BlockService {
             ))
         } else {
             refused(reason)
+        }
+    }
+
+    /// Puts the block path in the `block_path` histogram and on the
+    /// `block.submit` span (the current span while a candidate is handled).
+    fn record_path(&self, path: &PathTimes) {
+        if let Some(total) = path.total {
+            self.telemetry.metrics().observe_block_path(total);
+        }
+        let span = tracing::Span::current();
+        for (field, part) in [
+            ("path_us", path.total),
+            ("slave_us", path.slave),
+            ("wire_us", path.wire),
+            ("master_us", path.master),
+        ] {
+            if let Some(micros) = PathTimes::micros(part) {
+                span.record(field, micros);
+            }
         }
     }
 

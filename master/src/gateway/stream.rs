@@ -18,6 +18,7 @@ use super::{Shared, lock};
 use crate::app::{now_ms, stopped};
 use crate::blocks::CandidateSource;
 use crate::ledger::LedgerError;
+use tos_pool_common::clock::unix_us;
 
 /// Who is on the other end of a registered stream.
 struct Slave {
@@ -323,6 +324,7 @@ fn spawn_block(
     let source = CandidateSource {
         slave_id: slave.slave_id.clone(),
         acked,
+        received_at_us: unix_us(),
     };
     let slave_id = slave.slave_id.clone();
     tokio::spawn(async move {

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -357,7 +357,7 @@ impl Link {
 
     async fn send_blocks(&mut self, tx: &mpsc::Sender<SlaveMessage>) -> Result<(), LinkError> {
         let candidates = lock(&self.shared.blocks).take_unsent();
-        for candidate in candidates {
+        for mut candidate in candidates {
             tracing::info!(
                 request_id = candidate.request_id,
                 job = %candidate.job_id,
@@ -365,6 +365,7 @@ impl Link {
                 address = %candidate.address,
                 "block candidate sent to the master"
             );
+            candidate.sent_at_us = unix_us();
             send(
                 tx,
                 SlaveMessage {
@@ -488,10 +489,5 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Milliseconds since the Unix epoch.
-pub(super) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
+pub(super) use tos_pool_common::clock::unix_ms as now_ms;
+use tos_pool_common::clock::unix_us;

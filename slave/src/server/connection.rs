@@ -14,6 +14,8 @@ use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use tos_pool_common::clock::unix_us;
+
 use crate::link::BanChange;
 use crate::policy::{ConnectionPermit, read_deadline_ms};
 use crate::session::{Output, Request};
@@ -177,7 +179,10 @@ pub async fn serve<F: Framing>(
                     // Boxed: the request → judge → hash → forward state
                     // lives only while a request is handled, not in every
                     // idle session's task.
-                    Ok(()) => Box::pin(handle_requests(&mut framing, &mut driver, ip)).await,
+                    Ok(()) => {
+                        let read_at_us = unix_us();
+                        Box::pin(handle_requests(&mut framing, &mut driver, ip, read_at_us)).await
+                    }
                     Err(End::Oversized(max)) => Err(oversized(&mut framing, &mut driver, ip, max)),
                     Err(end) => Err(end),
                 };
@@ -249,12 +254,14 @@ pub async fn serve<F: Framing>(
     tracing::debug!(session = driver.id(), %ip, reason = %end, "miner connection closed");
 }
 
-/// Handles every complete request received. Ok(true) when at least one
-/// request (well-formed or not) was read; Err when the connection must close.
+/// Handles every complete request received, read from the socket at
+/// `read_at_us` (µs since the Unix epoch). Ok(true) when at least one request
+/// (well-formed or not) was read; Err when the connection must close.
 async fn handle_requests<F: Framing>(
     framing: &mut F,
     driver: &mut SessionDriver,
     ip: IpAddr,
+    read_at_us: u64,
 ) -> Result<bool, End> {
     let mut handled = false;
     loop {
@@ -266,7 +273,7 @@ async fn handle_requests<F: Framing>(
         handled = true;
         match line {
             Line::Request(id, request) => {
-                let turn = driver.request(request, now_ms()).await;
+                let turn = driver.request(request, now_ms(), read_at_us).await;
                 framing.write_outputs(&id, &turn.outputs);
                 if let Some(reason) = turn.close {
                     return Err(End::Banned(reason));

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tos_pool_common::metrics::ShareOutcome;
-use tos_pool_proto::v1::{MinerEvent, MinerEventKind, MinerProtocol};
+use tos_pool_proto::v1::{BlockCandidate, MinerEvent, MinerEventKind, MinerProtocol};
 
 use crate::policy::{ShareRate, judge_shares};
 use crate::session::{
@@ -98,8 +98,10 @@ impl SessionDriver {
         &self.session
     }
 
-    /// Handles one decoded request at `now_ms`.
-    pub async fn request(&mut self, request: Request, now_ms: u64) -> Turn {
+    /// Handles one decoded request at `now_ms`, read from the socket at
+    /// `read_at_us` (µs since the Unix epoch; it starts a block candidate's
+    /// timed path).
+    pub async fn request(&mut self, request: Request, now_ms: u64, read_at_us: u64) -> Turn {
         let is_submit = matches!(request, Request::Submit(_));
         if is_submit && !self.rate.allow(now_ms) {
             self.ctx.counters.add(Counter::RateLimited);
@@ -129,7 +131,7 @@ impl SessionDriver {
         for _ in before.invalid()..after.invalid() {
             self.ctx.counters.add(Counter::Invalid);
         }
-        let outputs = self.forward(outputs).await;
+        let outputs = self.forward(outputs, read_at_us).await;
         if is_submit && let Some(outcome) = judged(&before, &after) {
             let (outcome, reason) = if outputs.iter().any(is_pool_busy) {
                 (ShareOutcome::Invalid, Some(REASON_POOL_BUSY))
@@ -231,7 +233,7 @@ impl SessionDriver {
     /// Sends shares and block candidates to the master link and returns the
     /// miner-facing outputs; a share the link cannot take turns the answer
     /// into "pool busy".
-    async fn forward(&mut self, outputs: Vec<Output>) -> Vec<Output> {
+    async fn forward(&mut self, outputs: Vec<Output>, read_at_us: u64) -> Vec<Output> {
         let mut result = Vec::with_capacity(outputs.len());
         let mut seq = 0;
         for output in outputs {
@@ -269,7 +271,11 @@ impl SessionDriver {
                         worker = %candidate.worker,
                         "block candidate found"
                     );
-                    match self.ctx.link.submit_block(candidate.to_proto(0, seq)).await {
+                    let candidate = BlockCandidate {
+                        read_at_us,
+                        ..candidate.to_proto(0, seq)
+                    };
+                    match self.ctx.link.submit_block(candidate).await {
                         Ok(ticket) => {
                             tokio::spawn(async move {
                                 match ticket.wait(BLOCK_RESULT_WAIT).await {

@@ -148,6 +148,9 @@ impl BlockCandidate {
             share_difficulty: self.share_difficulty,
             found_at_ms: self.found_at_ms,
             share_seq,
+            // Stamped by the connection (read) and the link (sent).
+            read_at_us: 0,
+            sent_at_us: 0,
         }
     }
 }
