@@ -31,8 +31,8 @@ sessions, shares accepted and refused by reason, answer latency percentiles, the
 spread (first to last session receiving each new job) and, with --api, the pool's own counts \
 read back through the master's REST API (GET /api/stats and /api/miners/ADDRESS) and checked \
 against the answers, in total and miner by miner. The pool's totals are read from a /api/stats \
-computed after the read began, so each of the two reads (before and after the run) waits up to \
-the master's api.stats_cache.\n\n\
+computed after the read began, so each such read (one before the run, one or more after it until \
+the pool has counted every answered share) waits up to the master's api.stats_cache.\n\n\
 The soft open-files limit is raised to the hard limit at start (one file per session).\n\
 Exit status: 0 when the run ended and every count read back matched, 2 when a count differs, \
 1 on an error."
