@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tos_pool_common::config::parse_duration;
 use tos_pool_common::network::Network;
 use tos_pool_integration_tests::loadgen::{
-    LedgerCounts, LoadSettings, PoolCounts, ShareMix, ShareRate, insecure_tls, parse_endpoint,
+    ApiCounts, LoadSettings, PoolCounts, ShareMix, ShareRate, insecure_tls, parse_endpoint,
     parse_sources, raise_open_files_limit, run,
 };
 
@@ -28,8 +28,11 @@ URL i mod n). Each session logs in as its own devnet-style address and worker lg
 real shares at the configured rate with the configured fractions of invalid (low difficulty), \
 duplicate and stale ones. A live line goes to stderr every second; at the end a summary gives \
 sessions, shares accepted and refused by reason, answer latency percentiles, the job fan-out \
-spread (first to last session receiving each new job) and, with --redis, the pool's own counts \
-read back from the master's ledger and checked against the answers, miner by miner.\n\n\
+spread (first to last session receiving each new job) and, with --api, the pool's own counts \
+read back through the master's REST API (GET /api/stats and /api/miners/ADDRESS) and checked \
+against the answers, in total and miner by miner. The pool's totals are read from a /api/stats \
+computed after the read began, so each such read (one before the run, one or more after it until \
+the pool has counted every answered share) waits up to the master's api.stats_cache.\n\n\
 The soft open-files limit is raised to the hard limit at start (one file per session).\n\
 Exit status: 0 when the run ended and every count read back matched, 2 when a count differs, \
 1 on an error."
@@ -97,13 +100,11 @@ struct Args {
     /// Accept any TLS certificate (self-signed test pools); needed for the TLS schemes.
     #[arg(long)]
     insecure: bool,
-    /// Redis of the master's ledger, to read the pool's counts back and
-    /// check them (redis://HOST:PORT/DB).
+    /// The master's REST API (http://HOST:PORT, its api.bind), to read the
+    /// pool's counts back and check them against the answers: the pool's
+    /// totals from /api/stats, each miner's from /api/miners/ADDRESS.
     #[arg(long, value_name = "URL")]
-    redis: Option<String>,
-    /// Key prefix of the ledger in Redis (the pool's redis.key_prefix).
-    #[arg(long, default_value = "tospool")]
-    redis_prefix: String,
+    api: Option<String>,
     /// Jobs that reached fewer than this share (0..1) of the widest job's
     /// sessions are left out of the fan-out spread.
     #[arg(long, default_value_t = 0.9)]
@@ -170,12 +171,8 @@ async fn run_args(args: Args) -> anyhow::Result<bool> {
         eprintln!("idle sessions without --duration: the run ends on Ctrl-C");
     }
 
-    let counts = match &args.redis {
-        Some(url) => Some(
-            LedgerCounts::connect(url, &args.redis_prefix)
-                .await
-                .context("connecting to the ledger's Redis")?,
-        ),
+    let counts = match &args.api {
+        Some(url) => Some(ApiCounts::new(url).context("the master's API URL (--api)")?),
         None => None,
     };
     let (stop_tx, stop) = watch::channel(false);

@@ -3,7 +3,8 @@
 //! in with its own devnet address and worker and sending real shares at a
 //! configured rate with configured fractions of invalid, duplicate and
 //! stale ones. It measures answer latency and job fan-out, and reads the
-//! pool's own counts back to check that they match what it sent.
+//! pool's own counts back through the master's REST API ([`ApiCounts`]) to
+//! check that they match what it sent.
 //!
 //! The sessions reuse the test miners ([`crate::miners`]): one reader task
 //! per connection, lean options (no transcript, tiny queues), and one task
@@ -11,6 +12,7 @@
 //! fan-out spread, source addresses, endpoint URLs) are tested beside their
 //! code; the whole runs end to end in `tests/e2e/loadgen.rs`.
 
+mod api_counts;
 mod endpoint;
 mod fanout;
 mod histogram;
@@ -28,12 +30,13 @@ use std::time::Duration;
 
 use tos_pool_common::network::Network;
 
+pub use api_counts::ApiCounts;
 pub use endpoint::{insecure_tls, parse_endpoint};
 pub use fanout::{Fanout, FanoutSummary, JobSpread, summarize};
 pub use histogram::{Histogram, Percentiles};
 pub use limits::raise_open_files_limit;
 pub use mix::{KindCounts, ShareKind, ShareMix};
-pub use readback::{LedgerCounts, MinerMismatch, PoolCounts, ShareTotals, Verification};
+pub use readback::{CountsFuture, MinerMismatch, PoolCounts, ShareTotals, Verification};
 pub use report::{Rejections, Summary};
 pub use run::run;
 pub use session::miner_login;
@@ -163,6 +166,16 @@ pub enum LoadError {
     #[error("settings: {0}")]
     Settings(String),
     /// Reading the pool's counts failed.
-    #[error("reading the pool's counts back: {0}")]
-    ReadBack(String),
+    #[error(
+        "reading the pool's counts back from {url}{}: {why}",
+        .status.map(|status| format!(" (HTTP {status})")).unwrap_or_default()
+    )]
+    ReadBack {
+        /// The URL read.
+        url: String,
+        /// The HTTP status, when an answer came.
+        status: Option<u16>,
+        /// What was wrong and what to do.
+        why: String,
+    },
 }

@@ -1,15 +1,13 @@
 //! Reading the pool's own counts back and checking them against what the
-//! load generator was told. The source sits behind [`PoolCounts`] so the
-//! master's REST API can stand in for Redis; [`LedgerCounts`] reads the
-//! master's ledger directly.
+//! load generator was told. The source sits behind [`PoolCounts`]; the one
+//! the load generator uses is the master's REST API
+//! ([`super::ApiCounts`]).
 
 use std::future::Future;
 use std::pin::Pin;
 
 use futures_util::StreamExt;
 use serde::Serialize;
-use tos_pool_common::config::RedisConfig;
-use tos_pool_master::ledger::Ledger;
 
 use super::LoadError;
 
@@ -45,76 +43,8 @@ pub trait PoolCounts: Send + Sync {
     fn pool(&self) -> CountsFuture<'_>;
     /// One miner's worker's counts (zero when the pool knows none).
     fn worker<'a>(&'a self, address: &'a str, worker: &'a str) -> CountsFuture<'a>;
-}
-
-/// The master's ledger in Redis, read through [`Ledger`].
-#[derive(Debug, Clone)]
-pub struct LedgerCounts {
-    ledger: Ledger,
-}
-
-impl LedgerCounts {
-    /// Connects to the Redis at `url` whose keys start with `key_prefix`.
-    pub async fn connect(url: &str, key_prefix: &str) -> Result<LedgerCounts, LoadError> {
-        let config = RedisConfig {
-            url: url.to_owned(),
-            key_prefix: key_prefix.to_owned(),
-            ..RedisConfig::default()
-        };
-        let ledger = Ledger::connect(&config)
-            .await
-            .map_err(|e| LoadError::ReadBack(e.to_string()))?;
-        Ok(LedgerCounts { ledger })
-    }
-
-    /// Reads through an existing ledger handle.
-    pub fn new(ledger: Ledger) -> LedgerCounts {
-        LedgerCounts { ledger }
-    }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-impl PoolCounts for LedgerCounts {
-    fn pool(&self) -> CountsFuture<'_> {
-        Box::pin(async move {
-            let stats = self
-                .ledger
-                .pool_stats(now_ms())
-                .await
-                .map_err(|e| LoadError::ReadBack(e.to_string()))?;
-            let shares = stats.activity.shares;
-            Ok(ShareTotals {
-                valid: shares.valid,
-                invalid: shares.invalid,
-                stale: shares.stale,
-            })
-        })
-    }
-
-    fn worker<'a>(&'a self, address: &'a str, worker: &'a str) -> CountsFuture<'a> {
-        Box::pin(async move {
-            let workers = self
-                .ledger
-                .worker_stats(address, now_ms())
-                .await
-                .map_err(|e| LoadError::ReadBack(e.to_string()))?;
-            Ok(workers
-                .iter()
-                .find(|stats| stats.worker == worker)
-                .map(|stats| ShareTotals {
-                    valid: stats.activity.shares.valid,
-                    invalid: stats.activity.shares.invalid,
-                    stale: stats.activity.shares.stale,
-                })
-                .unwrap_or_default())
-        })
-    }
+    /// Where the counts come from, for the report.
+    fn source(&self) -> String;
 }
 
 /// One miner whose counts in the pool differ from what it was told.
@@ -132,6 +62,8 @@ pub struct MinerMismatch {
 /// The pool's counts against the load generator's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Verification {
+    /// Where the pool's counts were read (e.g. the master's API and its URL).
+    pub source: String,
     /// What the answers said, over all miners.
     pub expected: ShareTotals,
     /// The pool's totals counted during the run (after − before).

@@ -196,12 +196,16 @@ impl Summary {
         );
         match &self.verification {
             None => {
-                let _ = writeln!(text, "pool counts: not read (give --redis)");
+                let _ = writeln!(
+                    text,
+                    "pool counts: not read (give --api with the master's API URL)"
+                );
             }
             Some(v) => {
                 let _ = writeln!(
                     text,
-                    "pool counts: expected valid {} invalid {} stale {}; the pool counted valid {} invalid {} stale {} ({}); {} miners checked, {} differ{}",
+                    "pool counts (read from {}): expected valid {} invalid {} stale {}; the pool counted valid {} invalid {} stale {} ({}); {} miners checked, {} differ{}",
+                    v.source,
                     v.expected.valid,
                     v.expected.invalid,
                     v.expected.stale,

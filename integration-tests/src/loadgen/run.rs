@@ -215,13 +215,15 @@ async fn verify(
     }
     let workers_after = read_workers(source, logins).await?;
     let logins = &logins[..reports.len().min(logins.len())];
-    Ok(compare(
+    let mut verification = compare(
         logins,
         &expected,
         workers_before,
         &workers_after,
         pool_after.since(&pool_before),
-    ))
+    );
+    verification.source = source.source();
+    Ok(verification)
 }
 
 fn summarize(

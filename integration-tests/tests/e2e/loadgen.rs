@@ -1,24 +1,28 @@
 //! The load generator against an in-process cluster: a short run with a
 //! few sessions over Stratum TCP and TLS and a share of invalid, duplicate
-//! and stale shares; what the answers said must be what the ledger holds,
-//! in total and miner by miner.
+//! and stale shares; what the answers said must be what the pool counted,
+//! read back through the master's REST API, in total and miner by miner.
 
 use crate::cluster_support;
 
 use tokio::sync::watch;
 use tos_pool_common::network::Network;
 use tos_pool_integration_tests::loadgen::{
-    LedgerCounts, LoadSettings, ShareMix, ShareRate, insecure_tls, parse_sources, run,
+    ApiCounts, LoadSettings, PoolCounts, ShareMix, ShareRate, ShareTotals, insecure_tls,
+    miner_login, parse_sources, run,
 };
 use tos_pool_integration_tests::miners::Endpoint;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_short_run_matches_the_ledger_share_for_share() {
+async fn a_short_run_matches_the_pools_api_share_for_share() {
     // Share difficulty 2: a valid share costs two hashes on average and an
-    // invalid (low difficulty) one exists.
+    // invalid (low difficulty) one exists. A short stats cache keeps the
+    // run short; the read-back waits for a fresh /api/stats whatever its
+    // length.
     let cluster = cluster_support::start(1, |config| {
         config.mining.initial_difficulty = 2;
         config.mining.min_difficulty = 1;
+        config.api.stats_cache = std::time::Duration::from_millis(300);
     })
     .await;
     let doors = cluster.slave(0).expect("slave").doors();
@@ -33,10 +37,12 @@ async fn a_short_run_matches_the_ledger_share_for_share() {
     settings.max_shares = Some(300);
     settings.mix = ShareMix::new(0.1, 0.1, 0.1).expect("mix");
     settings.stale_after_jobs = 2;
-    let ledger = LedgerCounts::new(cluster.master().expect("master").ledger().as_ref().clone());
+    let master = cluster.master().expect("master");
+    let api_addr = master.api_addr().expect("the cluster serves the API");
+    let api = ApiCounts::new(&format!("http://{api_addr}")).expect("the API URL");
     let (_stop, stop) = watch::channel(false);
 
-    let (summary, reports) = run(settings, Some(&ledger), stop).await.expect("the run");
+    let (summary, reports) = run(settings, Some(&api), stop).await.expect("the run");
 
     assert_eq!(summary.sessions_opened, 20, "{}", summary.to_text());
     assert_eq!(summary.sessions_failed, 0, "{}", summary.to_text());
@@ -77,6 +83,56 @@ async fn a_short_run_matches_the_ledger_share_for_share() {
         summary.to_text()
     );
     assert_eq!(verification.miners_checked, 20);
+    assert_eq!(verification.miners_mismatched, 0, "{}", summary.to_text());
+    assert!(verification.mismatches.is_empty());
     assert!(verification.all_match(), "{}", summary.to_text());
+    assert!(
+        verification.source.contains(&api_addr.to_string()),
+        "{}",
+        verification.source
+    );
+
+    // Miner by miner, the API says what each miner was answered and what
+    // the ledger holds (the cluster was fresh: every count is this run's).
+    let ledger = master.ledger();
+    for report in &reports {
+        let read = api
+            .worker(&report.address, &report.worker)
+            .await
+            .expect("a miner's counts");
+        assert_eq!(
+            read,
+            report.expected(),
+            "{}.{}",
+            report.address,
+            report.worker
+        );
+        let held = ledger
+            .worker_stats(&report.address, tos_pool_master::app::now_ms())
+            .await
+            .expect("the ledger")
+            .into_iter()
+            .find(|stats| stats.worker == report.worker)
+            .map(|stats| stats.activity.shares)
+            .unwrap_or_default();
+        assert_eq!(
+            (held.valid, held.invalid, held.stale),
+            (read.valid, read.invalid, read.stale),
+            "{}.{}",
+            report.address,
+            report.worker
+        );
+    }
+    // A miner the pool never saw (404) reads as zero; the pool's totals
+    // are the sum over the run's miners.
+    let (stranger, worker) = miner_login(1_000_000, Network::Devnet);
+    assert_eq!(
+        api.worker(&stranger, &worker).await.expect("a 404 is zero"),
+        ShareTotals::default()
+    );
+    assert_eq!(
+        api.pool().await.expect("the pool's counts"),
+        verification.expected
+    );
     cluster.shutdown().await;
 }
