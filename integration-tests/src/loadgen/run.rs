@@ -213,12 +213,31 @@ async fn verify(
         tokio::time::sleep(Duration::from_millis(100)).await;
         pool_after = source.pool().await?;
     }
-    let workers_after = read_workers(source, logins).await?;
-    let logins = &logins[..reports.len().min(logins.len())];
+    // Pair each report with its own login: a session that ended without a
+    // report (its task failed) must not shift the miners after it.
+    let position: HashMap<(&str, &str), usize> = logins
+        .iter()
+        .enumerate()
+        .map(|(i, (address, worker))| ((address.as_str(), worker.as_str()), i))
+        .collect();
+    let mut reported = Vec::with_capacity(reports.len());
+    let mut reported_expected = Vec::with_capacity(reports.len());
+    let mut reported_before = Vec::with_capacity(reports.len());
+    for (report, expected) in reports.iter().zip(&expected) {
+        let key = (report.address.as_str(), report.worker.as_str());
+        if let Some(&i) = position.get(&key)
+            && let Some(before) = workers_before.get(i)
+        {
+            reported.push(logins[i].clone());
+            reported_expected.push(*expected);
+            reported_before.push(*before);
+        }
+    }
+    let workers_after = read_workers(source, &reported).await?;
     let mut verification = compare(
-        logins,
-        &expected,
-        workers_before,
+        &reported,
+        &reported_expected,
+        &reported_before,
         &workers_after,
         pool_after.since(&pool_before),
     );
@@ -284,4 +303,76 @@ fn summarize(
     };
     summary.accepted_per_second = accepted as f64 / seconds.max(1e-3);
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::loadgen::readback::CountsFuture;
+
+    /// Counts held in memory, as a pool that counted exactly `workers`.
+    struct Counted {
+        pool: ShareTotals,
+        workers: HashMap<(String, String), ShareTotals>,
+    }
+
+    impl PoolCounts for Counted {
+        fn pool(&self) -> CountsFuture<'_> {
+            let pool = self.pool;
+            Box::pin(async move { Ok(pool) })
+        }
+
+        fn worker<'a>(&'a self, address: &'a str, worker: &'a str) -> CountsFuture<'a> {
+            let key = (address.to_owned(), worker.to_owned());
+            let counted = self.workers.get(&key).copied().unwrap_or_default();
+            Box::pin(async move { Ok(counted) })
+        }
+
+        fn source(&self) -> String {
+            "memory".to_owned()
+        }
+    }
+
+    fn report(address: &str, accepted: u64) -> MinerReport {
+        MinerReport {
+            address: address.to_owned(),
+            worker: "rig".to_owned(),
+            opened: true,
+            accepted,
+            ..MinerReport::default()
+        }
+    }
+
+    fn valid(valid: u64) -> ShareTotals {
+        ShareTotals {
+            valid,
+            ..ShareTotals::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn each_report_is_checked_against_its_own_miner() {
+        let logins: Vec<(String, String)> = ["a", "b", "c"]
+            .iter()
+            .map(|address| ((*address).to_owned(), "rig".to_owned()))
+            .collect();
+        // Miner b's session left no report; a and c did.
+        let reports = [report("a", 4), report("c", 9)];
+        let counted = Counted {
+            pool: valid(13),
+            workers: [("a", 4), ("b", 0), ("c", 9)]
+                .iter()
+                .map(|(address, n)| (((*address).to_owned(), "rig".to_owned()), valid(*n)))
+                .collect(),
+        };
+        let before = vec![ShareTotals::default(); 3];
+        let verification = verify(&counted, &logins, &reports, ShareTotals::default(), &before)
+            .await
+            .expect("in-memory counts");
+        assert_eq!(verification.miners_checked, 2);
+        assert_eq!(verification.miners_mismatched, 0, "{verification:?}");
+        assert!(verification.all_match());
+    }
 }
