@@ -327,3 +327,112 @@ async fn found_blocks_mature_orphan_and_pay_side_rewards_exactly() {
         (0, (reward + side_reward) as i64)
     );
 }
+
+#[tokio::test]
+async fn a_candidate_behind_a_share_batch_is_submitted_while_the_batch_is_stored() {
+    // The block path waits up to 20 × the flush interval for the finding
+    // share before its PPLNS snapshot: long enough to outlast the pause.
+    let cluster = Cluster::start(false, |config| {
+        config.slave.share_flush_interval = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let (slave, welcome) = TestSlave::join(&cluster.gateway_url(), "eu-1", "boot-behind", 0).await;
+    let mut bench = Bench {
+        cluster,
+        slave,
+        slave_index: welcome.slave_index,
+        seq: 0,
+        request_id: 0,
+    };
+    bench.cluster.set_difficulty(1);
+    let job = bench.tip_job().await;
+    let alice = miner_address(0xa1);
+    let (work, pow_hash) = mine(&job, bench.slave_index, 1);
+
+    // Redis holds every write (the batch's script) until it is unpaused;
+    // reads still answer.
+    let mut redis = redis::Client::open(bench.cluster.redis.url())
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connects");
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(60_000)
+        .arg("WRITE")
+        .query_async(&mut redis)
+        .await
+        .expect("CLIENT PAUSE");
+
+    // The finding share's batch, then the candidate right behind it.
+    bench.seq += 1;
+    let share_seq = bench.seq;
+    bench
+        .slave
+        .send(batch(vec![share(share_seq, &job, &alice, 1)]))
+        .await;
+    bench
+        .slave
+        .send(tos_pool_proto::v1::SlaveMessage {
+            kind: Some(slave_message::Kind::Block(BlockCandidate {
+                request_id: 1,
+                job_id: job.job_id.clone(),
+                height: job.height,
+                miner_work: work.as_bytes().to_vec(),
+                pow_hash: pow_hash.to_vec(),
+                address: alice.clone(),
+                worker: "rig".to_owned(),
+                share_difficulty: 1,
+                found_at_ms: now_ms(),
+                share_seq,
+                read_at_us: unix_us(),
+                sent_at_us: unix_us(),
+            })),
+        })
+        .await;
+
+    // The block reaches the daemon while the batch still waits for Redis.
+    let hash = work.block_hash();
+    eventually("the emulator to receive the block", || {
+        let submitted = bench
+            .devnet()
+            .submitted_blocks()
+            .iter()
+            .any(|block| block.hash == hash);
+        async move { submitted.then_some(()) }
+    })
+    .await;
+    // Read on a connection of its own: the master's waits behind the
+    // paused write.
+    let reader = Ledger::connect(&bench.cluster.config.redis)
+        .await
+        .expect("a second ledger connection");
+    let stored = reader
+        .acked_seq("eu-1", "boot-behind")
+        .await
+        .expect("reads answer during the pause");
+    assert_eq!(stored, 0, "the batch was stored before the block went out");
+
+    let () = redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query_async(&mut redis)
+        .await
+        .expect("CLIENT UNPAUSE");
+    assert_eq!(bench.slave.acked(share_seq).await, share_seq);
+    let result = bench
+        .slave
+        .until(|kind| match kind {
+            master_message::Kind::BlockResult(result) => Some(result),
+            _ => None,
+        })
+        .await;
+    assert!(result.accepted, "{result:?}");
+    let record = bench
+        .state_of(&hex::encode(hash), BlockState::Candidate)
+        .await;
+    assert_eq!(
+        record.snapshot.total_weight(),
+        1,
+        "the finding share is in the window"
+    );
+}

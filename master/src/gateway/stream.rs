@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tonic::{Status, Streaming};
 use tos_pool_proto::v1::{
@@ -20,7 +21,12 @@ use crate::blocks::CandidateSource;
 use crate::ledger::LedgerError;
 use tos_pool_common::clock::unix_us;
 
+/// Share batches waiting for the stream's ledger writer at most; beyond it
+/// the stream stops reading (the slave's own buffer holds its shares).
+const BATCHES_QUEUED: usize = 4;
+
 /// Who is on the other end of a registered stream.
+#[derive(Debug, Clone)]
 struct Slave {
     slave_id: String,
     boot_id: String,
@@ -154,6 +160,11 @@ async fn first_hello(
 }
 
 /// The stream's main loop; returns why it ended.
+///
+/// Share batches go to the stream's own ledger writer ([`write_batches`]),
+/// in order, so that while Redis stores one batch the loop keeps reading:
+/// a block candidate behind a batch goes to the block path at once, not
+/// after the write.
 async fn serve(
     shared: &Arc<Shared>,
     slave: &Slave,
@@ -164,9 +175,33 @@ async fn serve(
 ) -> &'static str {
     let mut shutdown = shared.shutdown.clone();
     let (acked, _) = watch::channel(acked_seq);
+    let (batches, queued) = mpsc::channel(BATCHES_QUEUED);
+    let mut writer = WriterTask(tokio::spawn(write_batches(
+        shared.clone(),
+        slave.clone(),
+        queued,
+        outbox.clone(),
+        acked.clone(),
+    )));
     let mut silent_until = Instant::now() + shared.slave_timeout;
     loop {
         tokio::select! {
+            written = &mut writer.0 => {
+                return match written {
+                    Ok(Ok(())) => "stream closed",
+                    Ok(Err(status)) => {
+                        outbox.close(status);
+                        "closed by the master"
+                    }
+                    Err(error) => {
+                        tracing::error!(slave = %slave.slave_id, %error, "the stream's ledger writer failed");
+                        outbox.close(Status::internal(
+                            "the master's ledger writer failed: reconnect and replay from Welcome.acked_seq",
+                        ));
+                        "closed by the master"
+                    }
+                };
+            }
             () = stopped(&mut shutdown) => {
                 outbox.close(Status::unavailable("the master is shutting down: reconnect and resume"));
                 return "master shutting down";
@@ -212,9 +247,20 @@ async fn serve(
                     }
                 };
                 silent_until = Instant::now() + shared.slave_timeout;
-                match handle(shared, slave, message, outbox, &acked).await {
+                match handle(shared, slave, message, outbox, &acked, &batches).await {
                     Ok(true) => {}
-                    Ok(false) => return "goodbye",
+                    Ok(false) => {
+                        // Goodbye: the batches read before it are stored and
+                        // acked before the stream ends.
+                        drop(batches);
+                        return match (&mut writer.0).await {
+                            Ok(Err(status)) => {
+                                outbox.close(status);
+                                "closed by the master"
+                            }
+                            _ => "goodbye",
+                        };
+                    }
                     Err(status) => {
                         outbox.close(status);
                         return "closed by the master";
@@ -233,6 +279,7 @@ async fn handle(
     message: SlaveMessage,
     outbox: &Outbox,
     acked: &watch::Sender<u64>,
+    batches: &mpsc::Sender<ShareBatch>,
 ) -> Result<bool, Status> {
     let Some(kind) = message.kind else {
         return Ok(true);
@@ -244,11 +291,9 @@ async fn handle(
             ));
         }
         slave_message::Kind::Shares(batch) => {
-            let up_to_seq = record(shared, slave, &batch).await?;
-            acked.send_replace(up_to_seq);
-            let ack = frame(master_message::Kind::Ack(Ack { up_to_seq }));
-            if !deliver(outbox, slave, ack) {
-                return Ok(false);
+            if batches.send(batch).await.is_err() {
+                // The writer ended; the loop reads why on its next turn.
+                return Ok(true);
             }
         }
         slave_message::Kind::Block(candidate) => {
@@ -284,6 +329,38 @@ async fn handle(
         }
     }
     Ok(true)
+}
+
+/// Aborts the stream's ledger writer when the stream ends, however it ends:
+/// a batch it had not stored yet is replayed by the slave on its next stream.
+struct WriterTask(JoinHandle<Result<(), Status>>);
+
+impl Drop for WriterTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The stream's ledger writer: stores its share batches in the order they
+/// were read and acks each one. Ends with `Ok` when the batches run out or
+/// the stream is gone, with the status that must end the stream when a batch
+/// cannot be stored.
+async fn write_batches(
+    shared: Arc<Shared>,
+    slave: Slave,
+    mut batches: mpsc::Receiver<ShareBatch>,
+    outbox: Outbox,
+    acked: watch::Sender<u64>,
+) -> Result<(), Status> {
+    while let Some(batch) = batches.recv().await {
+        let up_to_seq = record(&shared, &slave, &batch).await?;
+        acked.send_replace(up_to_seq);
+        let ack = frame(master_message::Kind::Ack(Ack { up_to_seq }));
+        if !deliver(&outbox, &slave, ack) {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Writes a batch to the ledger; the ack point after it, or the status that
