@@ -395,3 +395,61 @@ async fn each_door_refuses_in_its_own_shape_without_disturbing_others() {
     }
     cluster.shutdown().await;
 }
+
+/// A ws and a wss miner on `cluster`'s WebSocket doors each get one share
+/// accepted.
+async fn ws_and_wss_mine(cluster: &Cluster) {
+    let doors = cluster.slave(0).expect("slave").doors();
+    let endpoints = [
+        ("ws", Endpoint::ws(doors.websocket.expect("ws door open"))),
+        (
+            "wss",
+            Endpoint::wss(
+                doors.websocket_tls.expect("wss door open"),
+                tls_client(cluster),
+            ),
+        ),
+    ];
+    for (index, (worker, endpoint)) in endpoints.into_iter().enumerate() {
+        let miner = TestMiner::connect(&endpoint, options())
+            .await
+            .unwrap_or_else(|error| panic!("connect {worker}: {error}"));
+        let address = address(u8::try_from(index).expect("two doors") + 70);
+        miner
+            .login(&format!("{address}.{worker}"))
+            .await
+            .unwrap_or_else(|error| panic!("log in {worker}: {error}"));
+        let job = match miner.latest_job() {
+            Some(job) => job,
+            None => miner.next_job(DEADLINE).await.expect("a job"),
+        };
+        let outcome = miner.mine_and_submit_one(&job).await.expect("submit");
+        assert!(outcome.is_accepted(), "{worker}: {outcome:?}");
+        wait_until("the ledger holds the share", || async {
+            ledger_valid(cluster, &address, worker).await == 1
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_and_wss_serve_on_one_port_or_on_two() {
+    // The same address for both (as the harness sets them): one port, and
+    // each connection's first byte decides TLS or plain.
+    let cluster = start(1, |config| config.mining.initial_difficulty = 1).await;
+    let doors = cluster.slave(0).expect("slave").doors();
+    assert_eq!(doors.websocket, doors.websocket_tls, "one port");
+    ws_and_wss_mine(&cluster).await;
+    cluster.shutdown().await;
+
+    // Two addresses: two listeners, plain and TLS.
+    let cluster = start(1, |config| {
+        config.mining.initial_difficulty = 1;
+        config.slave.websocket_bind = std::net::SocketAddr::from(([127, 0, 0, 2], 0));
+    })
+    .await;
+    let doors = cluster.slave(0).expect("slave").doors();
+    assert_ne!(doors.websocket, doors.websocket_tls, "two ports");
+    ws_and_wss_mine(&cluster).await;
+    cluster.shutdown().await;
+}

@@ -25,7 +25,14 @@ pub struct DoorSpec {
     pub protocol: MinerProtocol,
     /// TLS for this door, if any.
     pub tls: Option<TlsAcceptor>,
+    /// With `tls`: each connection is TLS only if its first byte starts a
+    /// TLS handshake, plain otherwise (ws and wss on one port).
+    pub tls_optional: bool,
 }
+
+/// The first byte of a TLS connection: a handshake record (ClientHello).
+/// No plain HTTP request starts with it.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 impl DoorSpec {
     /// The session core's door for this listener's protocol.
@@ -80,9 +87,57 @@ fn admit(stream: TcpStream, peer: SocketAddr, door: &DoorSpec, ctx: &Arc<ServerC
     let ctx = Arc::clone(ctx);
     match door.tls.clone() {
         None => spawn_door(stream, &door, ctx, permit),
+        Some(acceptor) if door.tls_optional => {
+            tokio::spawn(tls_or_plain(stream, acceptor, door, ctx, permit));
+        }
         Some(acceptor) => {
             tokio::spawn(tls_handshake(stream, acceptor, door, ctx, permit));
         }
+    }
+}
+
+/// A door that takes TLS and plain connections on one port: waits for the
+/// first byte (without reading it) and goes on with the TLS handshake or the
+/// plain door. The session is reported with the protocol it really speaks.
+async fn tls_or_plain(
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    door: DoorSpec,
+    ctx: Arc<ServerContext>,
+    permit: ConnectionPermit,
+) {
+    let ip = permit.ip();
+    let wait = ctx.policy.config().first_message_timeout;
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(wait, stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD => {
+            let tls_door = DoorSpec {
+                protocol: over_tls(door.protocol),
+                tls: Some(acceptor.clone()),
+                tls_optional: false,
+            };
+            tls_handshake(stream, acceptor, tls_door, ctx, permit).await;
+        }
+        Ok(Ok(1)) => {
+            let plain_door = DoorSpec {
+                tls: None,
+                tls_optional: false,
+                ..door
+            };
+            spawn_door(stream, &plain_door, ctx, permit);
+        }
+        Ok(Ok(_)) => tracing::debug!(%ip, "closed before sending anything"),
+        Ok(Err(error)) => tracing::debug!(%ip, %error, "first read failed"),
+        Err(_) => tracing::debug!(%ip, "nothing sent in time"),
+    }
+}
+
+/// The same protocol over TLS.
+fn over_tls(protocol: MinerProtocol) -> MinerProtocol {
+    match protocol {
+        MinerProtocol::Websocket => MinerProtocol::WebsocketTls,
+        MinerProtocol::Stratum | MinerProtocol::Unspecified => MinerProtocol::StratumTls,
+        tls => tls,
     }
 }
 

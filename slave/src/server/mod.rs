@@ -158,18 +158,33 @@ pub async fn open_doors(
         }
         None => None,
     };
-    let websocket = if config.websocket_enabled {
-        let (key, addr) = ("slave.websocket_bind", config.websocket_bind);
-        Some(open(key, addr, MinerProtocol::Websocket, None).await?)
+    let (websocket, websocket_tls) = if config.wss_shares_ws_port() {
+        // One port for both: each connection's first byte tells TLS apart.
+        let key = "slave.websocket_tls_bind";
+        let mut both = open(
+            key,
+            config.websocket_bind,
+            MinerProtocol::Websocket,
+            Some(acceptor(key)?),
+        )
+        .await?;
+        both.door.tls_optional = true;
+        (Some(both), None)
     } else {
-        None
-    };
-    let websocket_tls = match config.wss_bind() {
-        Some(addr) => {
-            let key = "slave.websocket_tls_bind";
-            Some(open(key, addr, MinerProtocol::WebsocketTls, Some(acceptor(key)?)).await?)
-        }
-        None => None,
+        let websocket = if config.websocket_enabled {
+            let (key, addr) = ("slave.websocket_bind", config.websocket_bind);
+            Some(open(key, addr, MinerProtocol::Websocket, None).await?)
+        } else {
+            None
+        };
+        let websocket_tls = match config.wss_bind() {
+            Some(addr) => {
+                let key = "slave.websocket_tls_bind";
+                Some(open(key, addr, MinerProtocol::WebsocketTls, Some(acceptor(key)?)).await?)
+            }
+            None => None,
+        };
+        (websocket, websocket_tls)
     };
     let xatum = if config.xatum_enabled {
         let tls = match certificate() {
@@ -185,7 +200,12 @@ pub async fn open_doors(
         stratum: stratum.addr,
         stratum_tls: stratum_tls.as_ref().map(|bound| bound.addr),
         websocket: websocket.as_ref().map(|bound| bound.addr),
-        websocket_tls: websocket_tls.as_ref().map(|bound| bound.addr),
+        websocket_tls: match &websocket_tls {
+            Some(bound) => Some(bound.addr),
+            // wss on the ws port.
+            None if config.wss_shares_ws_port() => websocket.as_ref().map(|bound| bound.addr),
+            None => None,
+        },
         xatum: xatum.as_ref().map(|bound| bound.addr),
     };
     for bound in [Some(stratum), stratum_tls, websocket, websocket_tls, xatum]
@@ -212,7 +232,11 @@ async fn open(
     Ok(Bound {
         addr: local_addr(&listener, addr),
         listener,
-        door: DoorSpec { protocol, tls },
+        door: DoorSpec {
+            protocol,
+            tls,
+            tls_optional: false,
+        },
     })
 }
 

@@ -73,7 +73,9 @@ pub struct SlaveConfig {
     /// WebSocket (ws) listener.
     pub websocket_bind: SocketAddr,
     /// WebSocket over TLS (wss) listener; off when absent or when
-    /// `websocket_enabled` is false.
+    /// `websocket_enabled` is false. The same address as `websocket_bind`
+    /// serves ws and wss on that one port (each connection's first byte
+    /// tells a TLS handshake from an HTTP request).
     pub websocket_tls_bind: Option<SocketAddr>,
     /// Serve Xatum (always TLS) on `xatum_bind`.
     pub xatum_enabled: bool,
@@ -138,5 +140,11 @@ impl SlaveConfig {
     /// enabled at all.
     pub fn wss_bind(&self) -> Option<SocketAddr> {
         self.websocket_tls_bind.filter(|_| self.websocket_enabled)
+    }
+
+    /// Whether ws and wss share one port: `websocket_tls_bind` is the same
+    /// address as `websocket_bind`.
+    pub fn wss_shares_ws_port(&self) -> bool {
+        self.wss_bind() == Some(self.websocket_bind)
     }
 }
