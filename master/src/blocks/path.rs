@@ -55,8 +55,7 @@ fn between(from_us: u64, to_us: u64) -> Option<Duration> {
 }
 
 impl PathTimes {
-    /// A part in µs for logs and span fields (`u64::MAX` never appears: a
-    /// missing part is `None`).
+    /// A part in whole µs, for logs and span fields (`None` stays `None`).
     pub fn micros(part: Option<Duration>) -> Option<u64> {
         part.map(|elapsed| u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX))
     }
