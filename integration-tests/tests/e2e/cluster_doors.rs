@@ -45,6 +45,26 @@ fn endpoints(cluster: &Cluster) -> Vec<(&'static str, Endpoint)> {
     ]
 }
 
+/// A miner connected through `endpoint` and logged in as `login`.
+async fn logged_in(endpoint: &Endpoint, login: &str) -> TestMiner {
+    let miner = TestMiner::connect(endpoint, options())
+        .await
+        .unwrap_or_else(|error| panic!("connect {login}: {error}"));
+    miner
+        .login(login)
+        .await
+        .unwrap_or_else(|error| panic!("log in {login}: {error}"));
+    miner
+}
+
+/// The miner's current job, or the next one when it has none yet.
+async fn current_job(miner: &TestMiner) -> Job {
+    match miner.latest_job() {
+        Some(job) => job,
+        None => miner.next_job(DEADLINE).await.expect("a job"),
+    }
+}
+
 /// The next job whose share target is all ones (network difficulty 1).
 async fn next_block_job(miner: &TestMiner, above_height: u64) -> Job {
     loop {
@@ -78,14 +98,8 @@ async fn every_door_mines_at_once_and_each_share_lands_once() {
     let mut cluster = start(1, |config| config.mining.initial_difficulty = 1).await;
     let mut miners = Vec::new();
     for (index, (worker, endpoint)) in endpoints(&cluster).into_iter().enumerate() {
-        let miner = TestMiner::connect(&endpoint, options())
-            .await
-            .unwrap_or_else(|error| panic!("connect {worker}: {error}"));
         let address = address(u8::try_from(index).expect("four doors") + 40);
-        miner
-            .login(&format!("{address}.{worker}"))
-            .await
-            .unwrap_or_else(|error| panic!("log in {worker}: {error}"));
+        let miner = logged_in(&endpoint, &format!("{address}.{worker}")).await;
         miners.push((miner, address, worker));
     }
 
@@ -94,10 +108,7 @@ async fn every_door_mines_at_once_and_each_share_lands_once() {
         futures_util::future::join_all(miners.iter().map(|(miner, _, worker)| async move {
             let mut accepted = 0u64;
             for _ in 0..2 {
-                let job = match miner.latest_job() {
-                    Some(job) => job,
-                    None => miner.next_job(DEADLINE).await.expect("a job"),
-                };
+                let job = current_job(miner).await;
                 let outcome = miner.mine_and_submit_one(&job).await.expect("submit");
                 assert!(outcome.is_accepted(), "{worker}: {outcome:?}");
                 accepted += 1;
@@ -190,10 +201,7 @@ fn last_error(miner: &Connection) -> Value {
 
 /// Asserts `miner` still answers and mines.
 async fn still_mines(miner: &TestMiner) {
-    let job = match miner.latest_job() {
-        Some(job) => job,
-        None => miner.next_job(DEADLINE).await.expect("a job"),
-    };
+    let job = current_job(miner).await;
     let outcome = miner.mine_and_submit_one(&job).await.expect("submit");
     assert!(outcome.is_accepted(), "{:?}: {outcome:?}", miner.protocol());
 }
@@ -215,14 +223,7 @@ async fn each_door_refuses_in_its_own_shape_without_disturbing_others() {
     // Neighbours on every door, logged in and mining throughout.
     let mut neighbours = Vec::new();
     for (worker, endpoint) in endpoints(&cluster) {
-        let miner = TestMiner::connect(&endpoint, options())
-            .await
-            .expect("connect");
-        miner
-            .login(&format!("{}.{worker}", address(60)))
-            .await
-            .expect("log in");
-        neighbours.push(miner);
+        neighbours.push(logged_in(&endpoint, &format!("{}.{worker}", address(60))).await);
     }
 
     // WebSocket: nothing before authorize, then every share rejection.
@@ -411,18 +412,9 @@ async fn ws_and_wss_mine(cluster: &Cluster) {
         ),
     ];
     for (index, (worker, endpoint)) in endpoints.into_iter().enumerate() {
-        let miner = TestMiner::connect(&endpoint, options())
-            .await
-            .unwrap_or_else(|error| panic!("connect {worker}: {error}"));
         let address = address(u8::try_from(index).expect("two doors") + 70);
-        miner
-            .login(&format!("{address}.{worker}"))
-            .await
-            .unwrap_or_else(|error| panic!("log in {worker}: {error}"));
-        let job = match miner.latest_job() {
-            Some(job) => job,
-            None => miner.next_job(DEADLINE).await.expect("a job"),
-        };
+        let miner = logged_in(&endpoint, &format!("{address}.{worker}")).await;
+        let job = current_job(&miner).await;
         let outcome = miner.mine_and_submit_one(&job).await.expect("submit");
         assert!(outcome.is_accepted(), "{worker}: {outcome:?}");
         wait_until("the ledger holds the share", || async {

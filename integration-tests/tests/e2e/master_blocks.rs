@@ -91,10 +91,23 @@ impl Bench {
         finder: &str,
     ) -> BlockResult {
         let share_seq = self.shares(job, &[(finder.to_owned(), 1)]).await;
+        let candidate = self.block_candidate(job, work, pow_hash, finder, share_seq);
+        self.candidate(candidate).await
+    }
+
+    /// The candidate a slave sends for `work` found by `finder`, whose
+    /// share went out as `share_seq`; stamped as read and sent now.
+    fn block_candidate(
+        &mut self,
+        job: &Job,
+        work: &MinerWork,
+        pow_hash: [u8; 32],
+        finder: &str,
+        share_seq: u64,
+    ) -> BlockCandidate {
         self.request_id += 1;
-        let request_id = self.request_id;
-        self.candidate(BlockCandidate {
-            request_id,
+        BlockCandidate {
+            request_id: self.request_id,
             job_id: job.job_id.clone(),
             height: job.height,
             miner_work: work.as_bytes().to_vec(),
@@ -105,9 +118,8 @@ impl Bench {
             found_at_ms: now_ms(),
             share_seq,
             read_at_us: unix_us(),
-            ..BlockCandidate::default()
-        })
-        .await
+            sent_at_us: unix_us(),
+        }
     }
 
     async fn candidate(&mut self, candidate: BlockCandidate) -> BlockResult {
@@ -371,23 +383,11 @@ async fn a_candidate_behind_a_share_batch_is_submitted_while_the_batch_is_stored
         .slave
         .send(batch(vec![share(share_seq, &job, &alice, 1)]))
         .await;
+    let candidate = bench.block_candidate(&job, &work, pow_hash, &alice, share_seq);
     bench
         .slave
         .send(tos_pool_proto::v1::SlaveMessage {
-            kind: Some(slave_message::Kind::Block(BlockCandidate {
-                request_id: 1,
-                job_id: job.job_id.clone(),
-                height: job.height,
-                miner_work: work.as_bytes().to_vec(),
-                pow_hash: pow_hash.to_vec(),
-                address: alice.clone(),
-                worker: "rig".to_owned(),
-                share_difficulty: 1,
-                found_at_ms: now_ms(),
-                share_seq,
-                read_at_us: unix_us(),
-                sent_at_us: unix_us(),
-            })),
+            kind: Some(slave_message::Kind::Block(candidate)),
         })
         .await;
 
