@@ -5,41 +5,15 @@
 
 use crate::master_support;
 
-use master_support::{Cluster, TestSlave, batch, eventually, miner_address, pool_address, share};
-use tos_pool_common::clock::unix_us;
-use tos_pool_common::difficulty::{Target, meets_target};
+use master_support::{
+    Cluster, TestSlave, batch, block_candidate, eventually, mine_block, miner_address,
+    pool_address, share,
+};
 use tos_pool_common::header::MinerWork;
-use tos_pool_common::pow;
 use tos_pool_integration_tests::devnet::{DevnetHandle, Hash};
-use tos_pool_master::app::now_ms;
 use tos_pool_master::ledger::Ledger;
 use tos_pool_master::lifecycle::{BlockRecord, BlockState, BlockType};
 use tos_pool_proto::v1::{BlockCandidate, BlockResult, Job, master_message, slave_message};
-
-/// Mines `job` for real: the slave's extra_nonce, then nonces from 1 until
-/// the TOS Hash V3 of the MinerWork meets the job's network target.
-fn mine(job: &Job, slave_index: u32, first_nonce: u64) -> (MinerWork, [u8; 32]) {
-    let mut work = MinerWork::from_bytes(&job.miner_work).expect("a job carries 112 bytes");
-    let mut extra_nonce = [0u8; 32];
-    extra_nonce[..4].copy_from_slice(&slave_index.to_be_bytes());
-    extra_nonce[4] = 0x5a;
-    work.set_extra_nonce(&extra_nonce);
-    let target = Target(
-        job.network_target
-            .as_slice()
-            .try_into()
-            .expect("a job carries a 32-byte target"),
-    );
-    let mut hasher = pow::Hasher::new();
-    for nonce in first_nonce.. {
-        work.set_nonce(nonce);
-        let pow_hash = hasher.hash(work.as_bytes());
-        if meets_target(&pow_hash, &target) {
-            return (work, pow_hash);
-        }
-    }
-    unreachable!("some nonce meets difficulty 1")
-}
 
 struct Bench {
     cluster: Cluster,
@@ -106,20 +80,7 @@ impl Bench {
         share_seq: u64,
     ) -> BlockCandidate {
         self.request_id += 1;
-        BlockCandidate {
-            request_id: self.request_id,
-            job_id: job.job_id.clone(),
-            height: job.height,
-            miner_work: work.as_bytes().to_vec(),
-            pow_hash: pow_hash.to_vec(),
-            address: finder.to_owned(),
-            worker: "rig".to_owned(),
-            share_difficulty: 1,
-            found_at_ms: now_ms(),
-            share_seq,
-            read_at_us: unix_us(),
-            sent_at_us: unix_us(),
-        }
+        block_candidate(self.request_id, job, (work, pow_hash), finder, share_seq)
     }
 
     async fn candidate(&mut self, candidate: BlockCandidate) -> BlockResult {
@@ -234,7 +195,7 @@ async fn found_blocks_mature_orphan_and_pay_side_rewards_exactly() {
     );
 
     // Block 1: accepted, immature at depth 2, matured at depth 5.
-    let (work, pow_hash) = mine(&job, bench.slave_index, 1);
+    let (work, pow_hash) = mine_block(&job, bench.slave_index, 1);
     let result = bench.submit(&job, &work, pow_hash, &alice).await;
     assert!(result.accepted, "{result:?}");
     let first = result.block_hash.clone();
@@ -271,7 +232,7 @@ async fn found_blocks_mature_orphan_and_pay_side_rewards_exactly() {
         "{again:?}"
     );
     // Another nonce on the now stale job is refused and recorded as such.
-    let (stale_work, stale_pow) = mine(&job, bench.slave_index, 1_000);
+    let (stale_work, stale_pow) = mine_block(&job, bench.slave_index, 1_000);
     let refused = bench.submit(&job, &stale_work, stale_pow, &bob).await;
     assert!(
         !refused.accepted && refused.reason.contains("stale tips"),
@@ -304,7 +265,7 @@ async fn found_blocks_mature_orphan_and_pay_side_rewards_exactly() {
 
     // Block 2: immature, then orphaned by the chain: credits reversed.
     let job = bench.tip_job().await;
-    let (work, pow_hash) = mine(&job, bench.slave_index, 1);
+    let (work, pow_hash) = mine_block(&job, bench.slave_index, 1);
     let result = bench.submit(&job, &work, pow_hash, &bob).await;
     assert!(result.accepted, "{result:?}");
     let second = result.block_hash;
@@ -323,7 +284,7 @@ async fn found_blocks_mature_orphan_and_pay_side_rewards_exactly() {
 
     // Block 3: made a side block; it pays the reduced reward the chain pays.
     let job = bench.tip_job().await;
-    let (work, pow_hash) = mine(&job, bench.slave_index, 1);
+    let (work, pow_hash) = mine_block(&job, bench.slave_index, 1);
     let result = bench.submit(&job, &work, pow_hash, &alice).await;
     assert!(result.accepted, "{result:?}");
     let third = result.block_hash;
@@ -359,7 +320,7 @@ async fn a_candidate_behind_a_share_batch_is_submitted_while_the_batch_is_stored
     bench.cluster.set_difficulty(1);
     let job = bench.tip_job().await;
     let alice = miner_address(0xa1);
-    let (work, pow_hash) = mine(&job, bench.slave_index, 1);
+    let (work, pow_hash) = mine_block(&job, bench.slave_index, 1);
 
     // Redis holds every write (the batch's script) until it is unpaused;
     // reads still answer.

@@ -7,21 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::master_support::{
-    Cluster, TestSlave, batch, eventually, miner_address, pool_address, share,
+    Cluster, TestSlave, batch, block_candidate, eventually, mine_block, miner_address,
+    pool_address, share,
 };
-use tos_pool_common::difficulty::{Target, meets_target};
-use tos_pool_common::header::MinerWork;
-use tos_pool_common::pow;
 use tos_pool_common::telemetry::Telemetry;
 use tos_pool_integration_tests::wallet::{Fault, Wallet, WalletConfig, WalletHandle};
-use tos_pool_master::app::now_ms;
 use tos_pool_master::ledger::{Ledger, PaymentStatus};
 use tos_pool_master::lifecycle::BlockState;
 use tos_pool_master::payouts::{
     PayoutError, PayoutSettings, Payouts, PlanRules, Resolution, RunOutcome,
 };
 use tos_pool_master::wallet::WalletClient;
-use tos_pool_proto::v1::{BlockCandidate, Job, master_message, slave_message};
+use tos_pool_proto::v1::{master_message, slave_message};
 
 const THRESHOLD: u64 = 1_000;
 const WITHDRAWAL_FEE: u64 = 10;
@@ -421,29 +418,6 @@ async fn an_operator_resolves_a_pending_payment() {
     bench.assert_paid_exactly_once(&seeded).await;
 }
 
-/// Mines `job` at difficulty 1 with the slave's extra_nonce.
-fn mine(job: &Job, slave_index: u32) -> (MinerWork, [u8; 32]) {
-    let mut work = MinerWork::from_bytes(&job.miner_work).expect("a job carries 112 bytes");
-    let mut extra_nonce = [0u8; 32];
-    extra_nonce[..4].copy_from_slice(&slave_index.to_be_bytes());
-    work.set_extra_nonce(&extra_nonce);
-    let target = Target(
-        job.network_target
-            .as_slice()
-            .try_into()
-            .expect("a job carries a 32-byte target"),
-    );
-    let mut hasher = pow::Hasher::new();
-    for nonce in 1.. {
-        work.set_nonce(nonce);
-        let pow_hash = hasher.hash(work.as_bytes());
-        if meets_target(&pow_hash, &target) {
-            return (work, pow_hash);
-        }
-    }
-    unreachable!("some nonce meets difficulty 1")
-}
-
 #[tokio::test]
 async fn mined_blocks_end_in_confirmed_payments() {
     let bench = Bench::start(false, |config| config.pplns.window = 10_000.0).await;
@@ -466,22 +440,11 @@ async fn mined_blocks_end_in_confirmed_payments() {
         ]))
         .await;
     slave.acked(2).await;
-    let (work, pow_hash) = mine(&job, welcome.slave_index);
+    let (work, pow_hash) = mine_block(&job, welcome.slave_index, 1);
+    let candidate = block_candidate(1, &job, (&work, pow_hash), &alice, 2);
     slave
         .send(tos_pool_proto::v1::SlaveMessage {
-            kind: Some(slave_message::Kind::Block(BlockCandidate {
-                request_id: 1,
-                job_id: job.job_id.clone(),
-                height: job.height,
-                miner_work: work.as_bytes().to_vec(),
-                pow_hash: pow_hash.to_vec(),
-                address: alice.clone(),
-                worker: "rig".to_owned(),
-                share_difficulty: 1,
-                found_at_ms: now_ms(),
-                share_seq: 2,
-                ..BlockCandidate::default()
-            })),
+            kind: Some(slave_message::Kind::Block(candidate)),
         })
         .await;
     let result = slave

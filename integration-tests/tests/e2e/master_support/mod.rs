@@ -14,18 +14,21 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Request, Status, Streaming};
 use tos_pool_common::address::Address;
+use tos_pool_common::clock::unix_us;
 use tos_pool_common::config::{Config, Role};
-use tos_pool_common::difficulty::Difficulty;
+use tos_pool_common::difficulty::{Difficulty, Target, meets_target};
+use tos_pool_common::header::MinerWork;
 use tos_pool_common::network::Network;
+use tos_pool_common::pow;
 use tos_pool_common::telemetry::Telemetry;
 use tos_pool_integration_tests::devnet::{DEVNET_MINER_KEY, Devnet, DevnetConfig, DevnetHandle};
 use tos_pool_integration_tests::redis_server::RedisServer;
-use tos_pool_master::app::MasterHandle;
+use tos_pool_master::app::{MasterHandle, now_ms};
 use tos_pool_proto::auth::{AUTHORIZATION_HEADER, bearer};
 use tos_pool_proto::v1::slave_gateway_client::SlaveGatewayClient;
 use tos_pool_proto::v1::{
-    Hello, Job, MasterMessage, MinerProtocol, Share, ShareBatch, ShareOutcome, SlaveMessage,
-    Welcome, master_message, slave_message,
+    BlockCandidate, Hello, Job, MasterMessage, MinerProtocol, Share, ShareBatch, ShareOutcome,
+    SlaveMessage, Welcome, master_message, slave_message,
 };
 
 /// The gateway token of every test cluster.
@@ -309,5 +312,57 @@ where
             "timed out waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Mines `job` for real: the slave's extra_nonce, then nonces from
+/// `first_nonce` until the TOS Hash V3 of the MinerWork meets the job's
+/// network target.
+pub fn mine_block(job: &Job, slave_index: u32, first_nonce: u64) -> (MinerWork, [u8; 32]) {
+    let mut work = MinerWork::from_bytes(&job.miner_work).expect("a job carries 112 bytes");
+    let mut extra_nonce = [0u8; 32];
+    extra_nonce[..4].copy_from_slice(&slave_index.to_be_bytes());
+    extra_nonce[4] = 0x5a;
+    work.set_extra_nonce(&extra_nonce);
+    let target = Target(
+        job.network_target
+            .as_slice()
+            .try_into()
+            .expect("a job carries a 32-byte target"),
+    );
+    let mut hasher = pow::Hasher::new();
+    for nonce in first_nonce.. {
+        work.set_nonce(nonce);
+        let pow_hash = hasher.hash(work.as_bytes());
+        if meets_target(&pow_hash, &target) {
+            return (work, pow_hash);
+        }
+    }
+    unreachable!("some nonce meets difficulty 1")
+}
+
+/// The candidate a slave sends for `work` on `job`, found by `finder`
+/// (worker "rig") whose share went out as `share_seq`; stamped as read and
+/// sent now.
+pub fn block_candidate(
+    request_id: u64,
+    job: &Job,
+    (work, pow_hash): (&MinerWork, [u8; 32]),
+    finder: &str,
+    share_seq: u64,
+) -> BlockCandidate {
+    BlockCandidate {
+        request_id,
+        job_id: job.job_id.clone(),
+        height: job.height,
+        miner_work: work.as_bytes().to_vec(),
+        pow_hash: pow_hash.to_vec(),
+        address: finder.to_owned(),
+        worker: "rig".to_owned(),
+        share_difficulty: 1,
+        found_at_ms: now_ms(),
+        share_seq,
+        read_at_us: unix_us(),
+        sent_at_us: unix_us(),
     }
 }
