@@ -282,25 +282,17 @@ mod tests {
       "payments": [], "payments_total": 0
     }"#;
 
-    fn totals(valid: u64, invalid: u64, stale: u64) -> ShareTotals {
-        ShareTotals {
-            valid,
-            invalid,
-            stale,
-        }
-    }
-
     #[test]
     fn reads_the_pool_shares_and_when_they_were_computed() {
         let stats = parse_stats(STATS).expect("the documented shape");
-        assert_eq!(stats.shares, totals(84, 3, 7));
+        assert_eq!(stats.shares, ShareTotals::new(84, 3, 7));
         assert_eq!(stats.updated_ms, 1_795_475_391_360);
     }
 
     #[test]
     fn reads_one_workers_shares_and_zero_for_an_unknown_worker() {
-        assert_eq!(parse_worker(MINER, "demo0"), Ok(totals(46, 0, 1)));
-        assert_eq!(parse_worker(MINER, "demo1"), Ok(totals(4, 2, 0)));
+        assert_eq!(parse_worker(MINER, "demo0"), Ok(ShareTotals::new(46, 0, 1)));
+        assert_eq!(parse_worker(MINER, "demo1"), Ok(ShareTotals::new(4, 2, 0)));
         assert_eq!(parse_worker(MINER, "rig"), Ok(ShareTotals::default()));
     }
 
@@ -382,10 +374,13 @@ mod tests {
     #[tokio::test]
     async fn the_pool_is_read_from_stats_computed_after_the_read_began() {
         let api = ApiCounts::new(&stand_in_api().await).expect("the URL");
-        assert_eq!(api.pool().await.expect("fresh stats"), totals(9, 1, 2));
+        assert_eq!(
+            api.pool().await.expect("fresh stats"),
+            ShareTotals::new(9, 1, 2)
+        );
         assert_eq!(
             api.worker("tst1known", "demo1").await.expect("a worker"),
-            totals(4, 2, 0)
+            ShareTotals::new(4, 2, 0)
         );
         assert_eq!(
             api.worker("tst1unknown", "demo0").await.expect("a 404"),

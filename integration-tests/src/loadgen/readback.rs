@@ -27,6 +27,15 @@ pub struct ShareTotals {
 }
 
 impl ShareTotals {
+    /// Totals of `valid`, `invalid` and `stale` shares.
+    pub const fn new(valid: u64, invalid: u64, stale: u64) -> ShareTotals {
+        ShareTotals {
+            valid,
+            invalid,
+            stale,
+        }
+    }
+
     /// `self − before`, field by field (never below zero).
     pub fn since(&self, before: &ShareTotals) -> ShareTotals {
         ShareTotals {
@@ -139,37 +148,38 @@ pub(crate) fn compare(
 mod tests {
     use super::*;
 
-    fn totals(valid: u64, invalid: u64, stale: u64) -> ShareTotals {
-        ShareTotals {
-            valid,
-            invalid,
-            stale,
-        }
-    }
-
     #[test]
     fn compares_deltas_per_miner_and_in_total() {
         let logins = vec![
             ("a".to_owned(), "w1".to_owned()),
             ("b".to_owned(), "w2".to_owned()),
         ];
-        let expected = [totals(5, 1, 0), totals(3, 0, 2)];
-        let before = [totals(10, 0, 0), totals(0, 0, 0)];
-        let after = [totals(15, 1, 0), totals(3, 0, 1)];
-        let verification = compare(&logins, &expected, &before, &after, totals(8, 1, 2));
-        assert_eq!(verification.expected, totals(8, 1, 2));
+        let expected = [ShareTotals::new(5, 1, 0), ShareTotals::new(3, 0, 2)];
+        let before = [ShareTotals::new(10, 0, 0), ShareTotals::new(0, 0, 0)];
+        let after = [ShareTotals::new(15, 1, 0), ShareTotals::new(3, 0, 1)];
+        let verification = compare(
+            &logins,
+            &expected,
+            &before,
+            &after,
+            ShareTotals::new(8, 1, 2),
+        );
+        assert_eq!(verification.expected, ShareTotals::new(8, 1, 2));
         assert!(verification.pool_matches);
         assert_eq!(verification.miners_checked, 2);
         assert_eq!(verification.miners_mismatched, 1);
         assert_eq!(verification.mismatches[0].login, "b.w2");
-        assert_eq!(verification.mismatches[0].counted, totals(3, 0, 1));
+        assert_eq!(
+            verification.mismatches[0].counted,
+            ShareTotals::new(3, 0, 1)
+        );
         assert!(!verification.all_match());
         let good = compare(
             &logins[..1],
             &expected[..1],
             &before[..1],
             &after[..1],
-            totals(5, 1, 0),
+            ShareTotals::new(5, 1, 0),
         );
         assert!(good.all_match());
     }

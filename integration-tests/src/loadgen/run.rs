@@ -345,13 +345,6 @@ mod tests {
         }
     }
 
-    fn valid(valid: u64) -> ShareTotals {
-        ShareTotals {
-            valid,
-            ..ShareTotals::default()
-        }
-    }
-
     #[tokio::test]
     async fn each_report_is_checked_against_its_own_miner() {
         let logins: Vec<(String, String)> = ["a", "b", "c"]
@@ -361,10 +354,15 @@ mod tests {
         // Miner b's session left no report; a and c did.
         let reports = [report("a", 4), report("c", 9)];
         let counted = Counted {
-            pool: valid(13),
+            pool: ShareTotals::new(13, 0, 0),
             workers: [("a", 4), ("b", 0), ("c", 9)]
                 .iter()
-                .map(|(address, n)| (((*address).to_owned(), "rig".to_owned()), valid(*n)))
+                .map(|(address, n)| {
+                    (
+                        ((*address).to_owned(), "rig".to_owned()),
+                        ShareTotals::new(*n, 0, 0),
+                    )
+                })
                 .collect(),
         };
         let before = vec![ShareTotals::default(); 3];

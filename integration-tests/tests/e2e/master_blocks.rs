@@ -24,6 +24,18 @@ struct Bench {
 }
 
 impl Bench {
+    /// A test slave joined to `cluster` with boot id `boot_id`.
+    async fn join(cluster: Cluster, boot_id: &str) -> Bench {
+        let (slave, welcome) = TestSlave::join(&cluster.gateway_url(), "eu-1", boot_id, 0).await;
+        Bench {
+            cluster,
+            slave,
+            slave_index: welcome.slave_index,
+            seq: 0,
+            request_id: 0,
+        }
+    }
+
     fn devnet(&self) -> &DevnetHandle {
         &self.cluster.devnet
     }
@@ -163,14 +175,7 @@ impl Bench {
 async fn found_blocks_mature_orphan_and_pay_side_rewards_exactly() {
     // A PPLNS window of 10,000 × difficulty 1 holds every share sent here.
     let cluster = Cluster::start(false, |config| config.pplns.window = 10_000.0).await;
-    let (slave, welcome) = TestSlave::join(&cluster.gateway_url(), "eu-1", "boot-blocks", 0).await;
-    let mut bench = Bench {
-        cluster,
-        slave,
-        slave_index: welcome.slave_index,
-        seq: 0,
-        request_id: 0,
-    };
+    let mut bench = Bench::join(cluster, "boot-blocks").await;
     let alice = miner_address(0xa1);
     let bob = miner_address(0xb0);
     let everyone = [alice.clone(), bob.clone(), pool_address()];
@@ -309,14 +314,7 @@ async fn a_candidate_behind_a_share_batch_is_submitted_while_the_batch_is_stored
         config.slave.share_flush_interval = std::time::Duration::from_secs(1);
     })
     .await;
-    let (slave, welcome) = TestSlave::join(&cluster.gateway_url(), "eu-1", "boot-behind", 0).await;
-    let mut bench = Bench {
-        cluster,
-        slave,
-        slave_index: welcome.slave_index,
-        seq: 0,
-        request_id: 0,
-    };
+    let mut bench = Bench::join(cluster, "boot-behind").await;
     bench.cluster.set_difficulty(1);
     let job = bench.tip_job().await;
     let alice = miner_address(0xa1);
