@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use tos_pool_common::config::{Config, Role};
-use tos_pool_common::{profiling, shutdown, telemetry};
+use tos_pool_common::shutdown::ShutdownTrigger;
+use tos_pool_common::{profiling, telemetry};
 
 tos_pool_common::install_jemalloc!();
 
@@ -62,21 +63,17 @@ fn main() -> anyhow::Result<()> {
     );
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let (stop, stopped) = shutdown::stop_on_signal();
+        let stop = ShutdownTrigger::on_signal();
         let profiling = if config.profiling.enabled {
-            let stop_profiling = shutdown::until_stopped(stopped.clone());
+            let stop_profiling = stop.listener().stopped();
             Some(profiling::serve(&config.profiling, stop_profiling).await?)
         } else {
             None
         };
-        let result = tos_pool_master::app::run(
-            config,
-            telemetry.telemetry(),
-            shutdown::until_stopped(stopped),
-        )
-        .await;
+        let result =
+            tos_pool_master::app::run(config, telemetry.telemetry(), stop.listener()).await;
         // The profiling server ends with the master, whatever ended it.
-        stop.send_replace(true);
+        stop.stop();
         if let Some(server) = profiling {
             server.stopped().await?;
         }

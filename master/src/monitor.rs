@@ -10,10 +10,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
 use tos_pool_common::metrics::Metrics;
+use tos_pool_common::shutdown::Shutdown;
 
-use crate::app::{now_ms, stopped};
+use crate::app::now_ms;
 use crate::gateway::{Gateway, SlaveInfo};
 use crate::jobs::{Job, JobManager};
 use crate::ledger::{Ledger, PoolStats};
@@ -53,7 +53,7 @@ pub fn record_pool(metrics: &Metrics, stats: &PoolStats, slaves: &[SlaveInfo]) {
     metrics.set_pool_workers(slaves.iter().map(|slave| slave.workers).sum());
 }
 
-/// Refreshes every gauge each `every` until the stop flag is set. A ledger
+/// Refreshes every gauge each `every` until `stop` fires. A ledger
 /// that cannot be read leaves the pool gauges as they were (logged).
 pub async fn run(
     metrics: Metrics,
@@ -61,13 +61,13 @@ pub async fn run(
     jobs: Arc<JobManager>,
     gateway: Gateway,
     every: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: Shutdown,
 ) {
     let mut ticker = tokio::time::interval(every.max(MIN_REFRESH));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            () = stopped(&mut stop) => return,
+            () = stop.stopped() => return,
             _ = ticker.tick() => {}
         }
         if let Some(job) = jobs.current() {

@@ -35,6 +35,7 @@ use tokio::net::TcpListener;
 use tos_pool_common::config::Config;
 use tos_pool_common::metrics::Metrics;
 use tos_pool_common::network::Network;
+use tos_pool_common::shutdown::Shutdown;
 
 use crate::gateway::Gateway;
 use crate::jobs::JobManager;
@@ -195,16 +196,16 @@ pub struct ApiServer {
     pub addr: SocketAddr,
     /// Its state (for the stats counters).
     pub state: ApiState,
-    /// The serving task; it ends when the stop flag turns true.
+    /// The serving task; it ends when the stop fires.
     pub task: tokio::task::JoinHandle<()>,
 }
 
 /// Binds `api.bind` and serves the API for `config` over `parts` until
-/// `stop` turns true.
+/// `stop` fires.
 pub async fn start(
     config: &Config,
     parts: ApiParts,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: Shutdown,
 ) -> Result<ApiServer, ApiError> {
     let listener = bind(config.api.bind).await?;
     let addr = listener.local_addr().map_err(|error| ApiError::Bind {
@@ -217,8 +218,7 @@ pub async fn start(
         CorsPolicy::from_origins(&config.api.cors_origins),
     );
     let task = tokio::spawn(async move {
-        let shutdown = async move { crate::app::stopped(&mut stop).await };
-        if let Err(error) = serve(listener, app, shutdown).await {
+        if let Err(error) = serve(listener, app, stop.stopped()).await {
             tracing::error!(%error, %addr, "the API server stopped with an error");
         }
     });

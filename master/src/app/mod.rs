@@ -3,21 +3,22 @@
 //!
 //! [`MasterHandle::start`] starts everything in-process (tests and the local
 //! cluster bind port 0 and read [`MasterHandle::gateway_addr`]); [`run`] is
-//! the binary's loop around it. Shutdown is one broadcast flag: every task
-//! waits on it ([`stopped`]), streams close with `UNAVAILABLE`, and the
-//! handle's drop sets it too, so nothing outlives the master.
+//! the binary's loop around it. Shutdown is one [`ShutdownTrigger`]: every
+//! task holds a [`Shutdown`] listener and ends when it fires, streams close
+//! with `UNAVAILABLE`, and the handle's drop raises it too, so nothing
+//! outlives the master.
 
 mod chain;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tos_pool_common::config::Config;
 use tos_pool_common::metrics::Metrics;
+use tos_pool_common::shutdown::{Shutdown, ShutdownTrigger};
 use tos_pool_common::telemetry::Telemetry;
 use tos_pool_common::telemetry::events::EventSink;
 
@@ -83,7 +84,7 @@ pub struct MasterHandle {
     telemetry: Telemetry,
     notifier: Notifier,
     api_addr: Option<SocketAddr>,
-    stop: watch::Sender<bool>,
+    stop: ShutdownTrigger,
     server: Option<JoinHandle<Result<(), GatewayError>>>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -112,9 +113,9 @@ impl MasterHandle {
         let upstreams = UpstreamPool::start(&config.node)?;
         let jobs = Arc::new(JobManager::start(config, upstreams.clone())?);
         let chain = Arc::new(DaemonChain::new(upstreams.clone(), jobs.clone()));
-        let (stop, stop_flag) = watch::channel(false);
+        let stop = ShutdownTrigger::new();
         let (notifier, notify_task) =
-            Notifier::start(&config.notify, config.network, stop_flag.clone())?;
+            Notifier::start(&config.notify, config.network, stop.listener())?;
 
         let share_wait = (config.slave.share_flush_interval * 20).max(Duration::from_secs(1));
         let blocks = Arc::new(
@@ -131,7 +132,7 @@ impl MasterHandle {
             config,
             ledger.clone(),
             blocks,
-            stop_flag.clone(),
+            stop.listener(),
             telemetry.metrics().clone(),
         );
         let incoming = gateway::bind(config.master.bind)?;
@@ -146,7 +147,7 @@ impl MasterHandle {
                 gateway.clone(),
                 ledger.clone(),
                 telemetry.metrics().clone(),
-                stop_flag.clone(),
+                stop.listener(),
             )),
             tokio::spawn(monitor::run(
                 telemetry.metrics().clone(),
@@ -154,21 +155,21 @@ impl MasterHandle {
                 jobs.clone(),
                 gateway.clone(),
                 config.newrelic.export_interval,
-                stop_flag.clone(),
+                stop.listener(),
             )),
         ];
         if config.unlocker.enabled {
             let unlocker =
                 Unlocker::new(chain, ledger.clone(), policy).with_notifier(notifier.clone());
             tasks.push(tokio::spawn(
-                unlocker.run(config.unlocker.interval, stop_flag.clone()),
+                unlocker.run(config.unlocker.interval, stop.listener()),
             ));
         }
         let payouts = if config.payouts.enabled {
             let payouts =
                 Payouts::from_config(config, ledger.clone(), upstreams.clone(), telemetry.clone())?
                     .with_notifier(notifier.clone());
-            tasks.push(tokio::spawn(payouts.clone().run(stop_flag.clone())));
+            tasks.push(tokio::spawn(payouts.clone().run(stop.listener())));
             Some(payouts)
         } else {
             None
@@ -184,14 +185,16 @@ impl MasterHandle {
                 metrics: telemetry.metrics().clone(),
                 payouts: payouts.clone(),
             };
-            let server = api::start(config, parts, stop_flag.clone()).await?;
+            let server = api::start(config, parts, stop.listener()).await?;
             api_addr = Some(server.addr);
             tasks.push(server.task);
         }
-        let mut server_flag = stop_flag;
-        let server = tokio::spawn(gateway::serve(gateway.clone(), incoming, tls, async move {
-            stopped(&mut server_flag).await
-        }));
+        let server = tokio::spawn(gateway::serve(
+            gateway.clone(),
+            incoming,
+            tls,
+            stop.listener().stopped(),
+        ));
         tracing::info!(
             gateway = %gateway_addr,
             network = %config.network,
@@ -271,10 +274,10 @@ impl MasterHandle {
         &self.telemetry
     }
 
-    /// A receiver of the stop flag, for services started beside the master
-    /// (the API, payouts) to end with it.
-    pub fn stop_flag(&self) -> watch::Receiver<bool> {
-        self.stop.subscribe()
+    /// A listener of the master's stop, for services started beside the
+    /// master (the API, payouts) to end with it.
+    pub fn stop_listener(&self) -> Shutdown {
+        self.stop.listener()
     }
 
     /// Resolves when the gateway server stopped on its own (an error), with
@@ -297,7 +300,7 @@ impl MasterHandle {
     /// Stops everything: streams close, tasks end; what has not ended after
     /// [`SHUTDOWN_GRACE`] is aborted.
     pub async fn shutdown(mut self) {
-        self.stop.send_replace(true);
+        self.stop.stop();
         self.gateway.close_all();
         let mut tasks: Vec<JoinHandle<()>> = std::mem::take(&mut self.tasks);
         if let Some(server) = self.server.take() {
@@ -321,7 +324,7 @@ impl MasterHandle {
 
 impl Drop for MasterHandle {
     fn drop(&mut self) {
-        self.stop.send_replace(true);
+        self.stop.stop();
         self.gateway.close_all();
         for task in &self.tasks {
             task.abort();
@@ -332,16 +335,16 @@ impl Drop for MasterHandle {
     }
 }
 
-/// Runs the master for `config` until `shutdown` resolves or the gateway
+/// Runs the master for `config` until `shutdown` fires or the gateway
 /// fails, then stops it gracefully.
 pub async fn run(
     config: Config,
     telemetry: Telemetry,
-    shutdown: impl Future<Output = ()>,
+    shutdown: Shutdown,
 ) -> Result<(), MasterError> {
     let mut master = MasterHandle::start(&config, telemetry).await?;
     let outcome = tokio::select! {
-        () = shutdown => Ok(()),
+        () = shutdown.stopped() => Ok(()),
         failed = master.failed() => failed,
     };
     master.shutdown().await;
@@ -356,7 +359,7 @@ async fn feed_jobs(
     gateway: Gateway,
     ledger: Arc<Ledger>,
     metrics: Metrics,
-    mut stop: watch::Receiver<bool>,
+    stop: Shutdown,
 ) {
     let mut feed = jobs.subscribe();
     if let Some(job) = jobs.current() {
@@ -365,7 +368,7 @@ async fn feed_jobs(
     }
     loop {
         let job = tokio::select! {
-            () = stopped(&mut stop) => return,
+            () = stop.stopped() => return,
             received = feed.recv() => match received {
                 Ok(job) => job,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -387,12 +390,6 @@ async fn feed_jobs(
             tracing::warn!(%error, "cannot trim the share log; retrying at the next job");
         }
     }
-}
-
-/// Resolves once the master's stop flag is set (or its sender is gone):
-/// what every long-lived task waits on to end.
-pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).

@@ -25,10 +25,11 @@ mod stream;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 use tos_pool_common::config::Config;
 use tos_pool_common::metrics::Metrics;
 use tos_pool_common::network::Network;
+use tos_pool_common::shutdown::Shutdown;
 use tos_pool_proto::v1::{Job, MasterMessage, Settings, master_message};
 
 use crate::blocks::BlockService;
@@ -62,7 +63,7 @@ struct Shared {
     current_job: Mutex<Option<Job>>,
     registry: Mutex<SlaveRegistry<Closer>>,
     bans: Mutex<BanList>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
     metrics: Metrics,
 }
 
@@ -78,13 +79,13 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// A gateway for `config` (`master.secret`, `master.slave_timeout`, the
     /// mining settings), writing shares to `ledger` and blocks through
-    /// `blocks`. Streams end when `shutdown` turns true. Job fan-out times
+    /// `blocks`. Streams end when `shutdown` fires. Job fan-out times
     /// go to `metrics`.
     pub fn new(
         config: &Config,
         ledger: Arc<Ledger>,
         blocks: Arc<BlockService>,
-        shutdown: watch::Receiver<bool>,
+        shutdown: Shutdown,
         metrics: Metrics,
     ) -> Gateway {
         let (feed, _) = broadcast::channel(FEED_CAPACITY);

@@ -16,7 +16,7 @@ use tos_pool_proto::v1::{
 use super::outbound::{Outbox, PushError};
 use super::registry::SlaveInfo;
 use super::{Shared, lock};
-use crate::app::{now_ms, stopped};
+use crate::app::now_ms;
 use crate::blocks::CandidateSource;
 use crate::ledger::LedgerError;
 use tos_pool_common::clock::unix_us;
@@ -173,7 +173,6 @@ async fn serve(
     mut feed: broadcast::Receiver<MasterMessage>,
     acked_seq: u64,
 ) -> &'static str {
-    let mut shutdown = shared.shutdown.clone();
     let (acked, _) = watch::channel(acked_seq);
     let (batches, queued) = mpsc::channel(BATCHES_QUEUED);
     let mut writer = WriterTask(tokio::spawn(write_batches(
@@ -202,7 +201,7 @@ async fn serve(
                     }
                 };
             }
-            () = stopped(&mut shutdown) => {
+            () = shared.shutdown.stopped() => {
                 outbox.close(Status::unavailable("the master is shutting down: reconnect and resume"));
                 return "master shutting down";
             }

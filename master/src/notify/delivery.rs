@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::sync::watch;
-
-use crate::app::stopped;
+use tos_pool_common::shutdown::Shutdown;
 
 /// The first wait before a retry; each further retry waits twice as long.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -77,14 +75,14 @@ pub async fn deliver(
     body: &Value,
     timeout: Duration,
     retries: u32,
-    stop: &mut watch::Receiver<bool>,
+    stop: &Shutdown,
 ) -> Outcome {
     let payload = body.to_string();
     let attempts = retries.saturating_add(1);
     for attempt in 1..=attempts {
         if attempt > 1 {
             tokio::select! {
-                () = stopped(stop) => return Outcome::Stopped,
+                () = stop.stopped() => return Outcome::Stopped,
                 () = tokio::time::sleep(backoff(attempt)) => {}
             }
         }
@@ -95,7 +93,7 @@ pub async fn deliver(
             .timeout(timeout)
             .send();
         let failure = tokio::select! {
-            () = stopped(stop) => return Outcome::Stopped,
+            () = stop.stopped() => return Outcome::Stopped,
             sent = sent => match sent {
                 Ok(response) => match verdict(response.status()) {
                     Verdict::Delivered => {

@@ -14,12 +14,12 @@ pub mod format;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tos_pool_common::config::NotifyConfig;
 use tos_pool_common::network::Network;
+use tos_pool_common::shutdown::Shutdown;
 
-use crate::app::stopped;
 use delivery::{Outcome, Target, deliver};
 
 /// Notifications waiting to be sent at most; more are dropped and counted.
@@ -115,12 +115,12 @@ impl Notifier {
     }
 
     /// Starts the sending task for `config` (messages name `network`); it
-    /// ends when `stop` turns true. With no target configured the notifier
+    /// ends when `stop` fires. With no target configured the notifier
     /// is disabled and there is no task.
     pub fn start(
         config: &NotifyConfig,
         network: Network,
-        stop: watch::Receiver<bool>,
+        stop: Shutdown,
     ) -> Result<(Notifier, Option<JoinHandle<()>>), NotifyError> {
         let targets = targets(config)?;
         if targets.is_empty() {
@@ -264,14 +264,10 @@ struct Sender {
 }
 
 impl Sender {
-    async fn run(
-        self,
-        mut receiver: mpsc::Receiver<Notification>,
-        mut stop: watch::Receiver<bool>,
-    ) {
+    async fn run(self, mut receiver: mpsc::Receiver<Notification>, stop: Shutdown) {
         loop {
             let notification = tokio::select! {
-                () = stopped(&mut stop) => return,
+                () = stop.stopped() => return,
                 received = receiver.recv() => match received {
                     Some(notification) => notification,
                     None => return,
@@ -289,7 +285,7 @@ impl Sender {
                     &body,
                     self.timeout,
                     self.retries,
-                    &mut stop,
+                    &stop,
                 )
                 .await;
                 let counter = match outcome {
@@ -305,6 +301,8 @@ impl Sender {
 
 #[cfg(test)]
 mod tests {
+    use tos_pool_common::shutdown::ShutdownTrigger;
+
     use super::*;
 
     fn found() -> Notification {
@@ -318,9 +316,13 @@ mod tests {
 
     #[test]
     fn no_target_means_disabled() {
-        let (_stop, flag) = watch::channel(false);
-        let (notifier, task) =
-            Notifier::start(&NotifyConfig::default(), Network::Devnet, flag).expect("starts");
+        let trigger = ShutdownTrigger::new();
+        let (notifier, task) = Notifier::start(
+            &NotifyConfig::default(),
+            Network::Devnet,
+            trigger.listener(),
+        )
+        .expect("starts");
         assert!(!notifier.is_enabled());
         assert!(task.is_none());
         notifier.notify(found());

@@ -26,13 +26,12 @@ mod proptests;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
 use tos_pool_common::config::Config;
+use tos_pool_common::shutdown::Shutdown;
 use tos_pool_common::telemetry::Telemetry;
 
 use crate::notify::Notifier;
 
-use crate::app::stopped;
 use crate::ledger::{Ledger, LedgerError, PaymentRecord, PaymentStatus};
 use crate::rpc::RpcError;
 use crate::upstream::{UpstreamError, UpstreamPool};
@@ -214,18 +213,18 @@ impl Payouts {
     }
 
     /// Runs at once (reconciling whatever an earlier process left), then
-    /// every `payouts.interval`, until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// every `payouts.interval`, until `shutdown` fires.
+    pub async fn run(self, shutdown: Shutdown) {
         let mut ticker = tokio::time::interval(self.inner.settings.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                () = stopped(&mut shutdown) => return,
+                () = shutdown.stopped() => return,
                 _ = ticker.tick() => {}
             }
             let run = self.run_once();
             tokio::select! {
-                () = stopped(&mut shutdown) => return,
+                () = shutdown.stopped() => return,
                 outcome = run => match outcome {
                     Ok(report) => tracing::debug!(outcome = ?report.outcome, settled = report.settled, payments = report.payments.len(), "payout run"),
                     Err(error) => tracing::warn!(%error, "payout run stopped; retrying next interval"),

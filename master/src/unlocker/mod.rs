@@ -7,10 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
 use tos_pool_common::config::Config;
+use tos_pool_common::shutdown::Shutdown;
 
-use crate::app::stopped;
 use crate::blocks::{Chain, ChainError};
 use crate::ledger::{Ledger, LedgerError, state_name};
 use crate::lifecycle::{BlockState, ChainObservation, LifecycleError, LifecyclePolicy, step};
@@ -149,13 +148,13 @@ impl Unlocker {
         Ok(report)
     }
 
-    /// Runs every `interval` until `shutdown` turns true.
-    pub async fn run(self, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+    /// Runs every `interval` until `shutdown` fires.
+    pub async fn run(self, interval: Duration, shutdown: Shutdown) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                () = stopped(&mut shutdown) => return,
+                () = shutdown.stopped() => return,
                 _ = ticker.tick() => {}
             }
             match self.run_once().await {
