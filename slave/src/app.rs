@@ -105,7 +105,6 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
         counters: counters.clone(),
         reports: reports.clone(),
         drain: drain_rx.clone(),
-        job_refresh: config.mining.job_refresh.max(Duration::from_millis(100)),
         write_timeout: server::DEFAULT_WRITE_TIMEOUT,
         fanout,
     });

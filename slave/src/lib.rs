@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod extranonce;
+pub mod job;
 pub mod jsonrpc;
 pub mod link;
 pub mod ops;

@@ -181,6 +181,12 @@ impl Vardiff {
         self.tick(now_ms)
     }
 
+    /// When the current window ends: [`Vardiff::tick`] retargets from then on.
+    pub fn next_retarget_ms(&self) -> u64 {
+        let retarget = u64::try_from(self.config.retarget.as_millis()).unwrap_or(u64::MAX);
+        self.window_start_ms.saturating_add(retarget)
+    }
+
     /// Time passed: retargets when a window is over. Returns the new
     /// difficulty when it changed.
     pub fn tick(&mut self, now_ms: u64) -> Option<u64> {

@@ -16,6 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
+use tos_pool_common::header::MinerWork;
 use tos_pool_integration_tests::tls::TestCertificate;
 use tos_pool_proto::v1::slave_gateway_server::{SlaveGateway, SlaveGatewayServer};
 use tos_pool_proto::v1::{
@@ -24,6 +25,7 @@ use tos_pool_proto::v1::{
 };
 use tos_pool_proto::{AUTHORIZATION_HEADER, verify_bearer};
 use tos_pool_slave::link::{self, Backoff, LinkConfig, LinkError, LinkHandle, LinkStatus};
+use tos_pool_slave::session::{self, ShareRecord, Verdict};
 
 const SECRET: &str = "the-right-secret-0123";
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -307,14 +309,17 @@ fn link_config(url: String, secret: &str) -> LinkConfig {
     }
 }
 
-fn share(n: u64) -> Share {
-    Share {
+fn share(n: u64) -> ShareRecord {
+    ShareRecord {
         job_id: format!("job-{n}"),
         height: 10,
         address: "tst1example".to_owned(),
         worker: "rig".to_owned(),
         difficulty: 1_000,
-        ..Share::default()
+        actual_difficulty: 1_000,
+        timestamp_ms: 0,
+        session_id: 1,
+        verdict: Verdict::Accepted,
     }
 }
 
@@ -348,7 +353,8 @@ async fn welcome_jobs_bans_and_shares_flow_over_plaintext() {
         .await
         .expect("a job arrives")
         .expect("link alive");
-    assert_eq!(link.job("job-1").expect("job in backlog").height, 10);
+    let job = link.jobs().borrow().clone().expect("the job");
+    assert_eq!((job.job_id.as_str(), job.height), ("job-1", 10));
 
     let hello = master.read(|s| s.hellos[0].clone());
     assert_eq!(hello.slave_id, "test-slave");
@@ -374,7 +380,7 @@ async fn welcome_jobs_bans_and_shares_flow_over_plaintext() {
     );
 
     for n in 1..=10 {
-        assert_eq!(link.submit_share(share(n)).await, Ok(n));
+        assert_eq!(link.submit_share(&share(n)), Ok(n));
     }
     master.wait_for("10 shares", |s| s.shares.len() == 10).await;
     let mut acked = link.acked();
@@ -401,9 +407,7 @@ async fn shares_across_a_master_restart_arrive_exactly_once() {
     wait_connected(&link).await;
 
     for n in 1..=8 {
-        link.submit_share(share(n))
-            .await
-            .expect("room in the buffer");
+        link.submit_share(&share(n)).expect("room in the buffer");
     }
     master
         .wait_for("the first 8 shares", |s| s.shares.len() == 8)
@@ -412,9 +416,7 @@ async fn shares_across_a_master_restart_arrive_exactly_once() {
     // The master now receives batches but "crashes" before storing them.
     master.storing.store(false, Ordering::SeqCst);
     for n in 9..=12 {
-        link.submit_share(share(n))
-            .await
-            .expect("room in the buffer");
+        link.submit_share(&share(n)).expect("room in the buffer");
     }
     master
         .wait_for("shares lost in the crash", |s| s.dropped >= 4)
@@ -425,9 +427,7 @@ async fn shares_across_a_master_restart_arrive_exactly_once() {
 
     // Miners keep submitting while the master is away.
     for n in 13..=20 {
-        link.submit_share(share(n))
-            .await
-            .expect("room in the buffer");
+        link.submit_share(&share(n)).expect("room in the buffer");
     }
     assert!(link.counters().unacked_shares >= 12);
 
@@ -495,13 +495,13 @@ async fn a_full_buffer_refuses_shares_when_the_master_never_acks() {
     let link = link::spawn(config).expect("config is valid");
     wait_connected(&link).await;
     for n in 1..=5 {
-        assert_eq!(link.submit_share(share(n)).await, Ok(n));
+        assert_eq!(link.submit_share(&share(n)), Ok(n));
     }
     master
         .wait_for("the 5 shares", |s| s.shares.len() == 5)
         .await;
     assert_eq!(
-        link.submit_share(share(6)).await,
+        link.submit_share(&share(6)),
         Err(LinkError::Backlogged { unacked: 5 })
     );
     assert_eq!(link.counters().shares_refused, 1);
@@ -520,17 +520,20 @@ async fn a_block_candidate_skips_the_share_batches() {
     wait_connected(&link).await;
     let mut last = 0;
     for n in 1..=3 {
-        last = link.submit_share(share(n)).await.expect("room");
+        last = link.submit_share(&share(n)).expect("room");
     }
+    let candidate = session::BlockCandidate {
+        job_id: "job-1".to_owned(),
+        height: 10,
+        miner_work: MinerWork::from_bytes(&[0u8; 112]).expect("112 bytes"),
+        pow_hash: [0; 32],
+        address: "tst1example".to_owned(),
+        worker: "rig".to_owned(),
+        share_difficulty: 1_000,
+        found_at_ms: 0,
+    };
     let ticket = link
-        .submit_block(BlockCandidate {
-            job_id: "job-1".to_owned(),
-            height: 10,
-            miner_work: vec![0u8; 112],
-            share_seq: last,
-            ..BlockCandidate::default()
-        })
-        .await
+        .submit_block(&candidate, last, 0)
         .expect("room for the block");
     let result = ticket.wait(DEADLINE).await.expect("the master answers");
     assert!(result.accepted);
@@ -569,7 +572,7 @@ async fn the_link_speaks_tls_with_a_pinned_certificate_and_drains() {
     let link = link::spawn(config).expect("config is valid");
     wait_connected(&link).await;
     for n in 1..=3 {
-        link.submit_share(share(n)).await.expect("room");
+        link.submit_share(&share(n)).expect("room");
     }
     // The drain flushes the partial batch and waits for its ack.
     link.flush_and_close(Instant::now() + DEADLINE)
@@ -577,7 +580,7 @@ async fn the_link_speaks_tls_with_a_pinned_certificate_and_drains() {
         .expect("every share is acked before the deadline");
     assert_eq!(master.read(|s| s.shares.len()), 3);
     wait_status(&link, "closed", |s| *s == LinkStatus::Closed).await;
-    assert_eq!(link.submit_share(share(4)).await, Err(LinkError::Closed));
+    assert_eq!(link.submit_share(&share(4)), Err(LinkError::Closed));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

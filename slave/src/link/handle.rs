@@ -7,16 +7,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc, oneshot, watch};
-use tos_pool_proto::v1::{
-    BanReport, BlockCandidate, BlockResult, MinerEvent, Settings, Share, SlaveMessage, SlaveStats,
-    slave_message,
-};
+use tos_pool_proto::v1::{BanReport, BlockResult, Settings, SlaveMessage, slave_message};
 
 use super::bans::BanList;
 use super::blocks::BlockDesk;
 use super::error::LinkError;
-use super::jobs::{JobBacklog, JobInfo};
 use super::outbox::Outbox;
+use super::wire::{self, MinerEvent, SlaveReport};
+use crate::job::Job;
+use crate::session::{BlockCandidate, PoolSettings, ShareRecord};
 
 /// What the master said in its Welcome (settings are published apart).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,18 +73,17 @@ pub struct LinkCounters {
     pub events_dropped: u64,
 }
 
-/// Where the slave's periodic [`SlaveStats`] come from (the session core);
-/// the link fills in `unacked_shares` and `at_ms`.
+/// Where the slave's periodic stats come from (the doors' counters); the
+/// link adds its own unacked share count and the time.
 pub trait StatsSource: Send + Sync + 'static {
     /// The counters as of now.
-    fn snapshot(&self) -> SlaveStats;
+    fn report(&self) -> SlaveReport;
 }
 
 /// State shared by every handle and the link task.
 pub(super) struct Shared {
     pub(super) outbox: Mutex<Outbox>,
     pub(super) blocks: Mutex<BlockDesk>,
-    pub(super) backlog: Mutex<JobBacklog>,
     /// Batch size from the config (`slave.share_batch_size`).
     pub(super) batch_max_config: u64,
     /// Batch size in force (config, lowered by the master's settings).
@@ -99,9 +97,11 @@ pub(super) struct Shared {
     pub(super) welcomes: AtomicU64,
     pub(super) shares_refused: AtomicU64,
     pub(super) events_dropped: AtomicU64,
-    pub(super) jobs: watch::Sender<Option<Arc<JobInfo>>>,
+    pub(super) jobs: watch::Sender<Option<Arc<Job>>>,
     pub(super) welcome: watch::Sender<Option<Arc<WelcomeInfo>>>,
     pub(super) settings: watch::Sender<Option<Arc<Settings>>>,
+    /// The master's settings as the sessions take them.
+    pub(super) pool_settings: watch::Sender<Option<Arc<PoolSettings>>>,
     pub(super) status: watch::Sender<LinkStatus>,
     pub(super) drain: watch::Sender<Option<String>>,
     /// Highest seq the master acked.
@@ -208,15 +208,16 @@ impl LinkHandle {
         }
     }
 
-    /// Queues `share` for the share ledger and returns its seq (the value
-    /// in `share.seq` is replaced). Never waits for the master: when
+    /// Queues `record` for the share ledger and returns the seq it was
+    /// given in this slave's share stream. Never waits: when
     /// `slave.max_unacked_shares` shares are unacked it refuses with
     /// [`LinkError::Backlogged`] so the session can tell the miner.
-    pub async fn submit_share(&self, share: Share) -> Result<u64, LinkError> {
+    pub fn submit_share(&self, record: &ShareRecord) -> Result<u64, LinkError> {
         if self.is_closed() {
             return Err(LinkError::Closed);
         }
         let batch_max = self.shared.batch_max.load(Ordering::Relaxed);
+        let share = wire::share(record, 0);
         let (pushed, unsent) = {
             let mut outbox = lock(&self.shared.outbox);
             let pushed = outbox.push(share);
@@ -239,15 +240,21 @@ impl LinkHandle {
     }
 
     /// Sends a block candidate ahead of every share batch (at once when
-    /// connected, first thing after the next Welcome otherwise). The link
-    /// sets `request_id`; `share_seq` should be the seq `submit_share`
-    /// returned for the same share.
-    pub async fn submit_block(&self, candidate: BlockCandidate) -> Result<BlockTicket, LinkError> {
+    /// connected, first thing after the next Welcome otherwise). Never
+    /// waits. `share_seq` is the seq [`LinkHandle::submit_share`] gave the
+    /// same share; `read_at_us` when the connection read it (µs since the
+    /// Unix epoch), which starts the block's timed path.
+    pub fn submit_block(
+        &self,
+        candidate: &BlockCandidate,
+        share_seq: u64,
+        read_at_us: u64,
+    ) -> Result<BlockTicket, LinkError> {
         if self.is_closed() {
             return Err(LinkError::Closed);
         }
         let (request_id, answer) = lock(&self.shared.blocks)
-            .submit(candidate)
+            .submit(wire::block(candidate, share_seq, read_at_us))
             .map_err(|full| LinkError::BlocksBacklogged {
                 pending: full.pending,
             })?;
@@ -262,7 +269,7 @@ impl LinkHandle {
     /// Reports a miner connecting, authorizing or disconnecting. Advisory:
     /// dropped (and counted) when the queue is full or the master is away.
     pub fn miner_event(&self, event: MinerEvent) {
-        self.send_event(slave_message::Kind::Miner(event));
+        self.send_event(slave_message::Kind::Miner(wire::miner_event(event)));
     }
 
     /// Tells the master this slave banned an IP, so every slave bans it.
@@ -286,18 +293,8 @@ impl LinkHandle {
 
     /// The latest job (`None` before the first); `changed()` wakes on each
     /// new one. Miners keep the last job through a master outage.
-    pub fn jobs(&self) -> watch::Receiver<Option<Arc<JobInfo>>> {
+    pub fn jobs(&self) -> watch::Receiver<Option<Arc<Job>>> {
         self.shared.jobs.subscribe()
-    }
-
-    /// A job still in the backlog (`Settings.job_backlog` recent jobs).
-    pub fn job(&self, job_id: &str) -> Option<Arc<JobInfo>> {
-        lock(&self.shared.backlog).get(job_id)
-    }
-
-    /// Every job in the backlog, oldest first.
-    pub fn recent_jobs(&self) -> Vec<Arc<JobInfo>> {
-        lock(&self.shared.backlog).all()
     }
 
     /// The master's latest Welcome (`None` before the first).
@@ -314,9 +311,10 @@ impl LinkHandle {
             .map(|welcome| welcome.slave_index)
     }
 
-    /// The master's pool-wide settings (`None` before the first Welcome).
-    pub fn settings(&self) -> watch::Receiver<Option<Arc<Settings>>> {
-        self.shared.settings.subscribe()
+    /// The master's pool-wide session settings (`None` before the first
+    /// Welcome).
+    pub fn settings(&self) -> watch::Receiver<Option<Arc<PoolSettings>>> {
+        self.shared.pool_settings.subscribe()
     }
 
     /// Bans shared by the master, for the policy layer.

@@ -1,5 +1,5 @@
 //! What the master's frames do to the slave's shared state: jobs into the
-//! watch and backlog, bans into the ban list, settings and Welcome published,
+//! watch, bans into the ban list, settings and Welcome published,
 //! block results routed to their submitter. Acks are applied by the task.
 
 use std::net::IpAddr;
@@ -10,7 +10,7 @@ use tos_pool_proto::v1::{Ban, BlockResult, Drain, Job, Settings, Unban, Welcome}
 
 use super::bans::BanEntry;
 use super::handle::{LinkStatus, Shared, WelcomeInfo, lock};
-use super::jobs::JobInfo;
+use super::jobs::decode_job;
 use super::outbox::AckNotice;
 
 /// A frame from the master that changes shared state.
@@ -102,25 +102,24 @@ fn on_welcome(shared: &Shared, welcome: Welcome) {
 }
 
 fn on_settings(shared: &Shared, settings: Settings) {
-    if settings.job_backlog > 0 {
-        lock(&shared.backlog).set_capacity(settings.job_backlog as usize);
-    }
     let local = shared.batch_max_config;
     let batch_max = match settings.share_batch_max {
         0 => local,
         master => local.min(u64::from(master)),
     };
     shared.batch_max.store(batch_max.max(1), Ordering::Relaxed);
+    shared
+        .pool_settings
+        .send_replace(Some(Arc::new(super::wire::pool_settings(&settings))));
     shared.settings.send_replace(Some(Arc::new(settings)));
 }
 
 fn on_job(shared: &Shared, job: Job) {
-    match JobInfo::from_proto(job) {
-        Ok(info) => {
-            tracing::debug!(job = %info.job_id, height = info.height, clean = info.clean, "new job");
-            let info = Arc::new(info);
-            lock(&shared.backlog).push(info.clone());
-            shared.jobs.send_replace(Some(info));
+    match decode_job(job) {
+        Ok(job) => {
+            tracing::debug!(job = %job.job_id, height = job.height, clean = job.clean, "new job");
+            let job = Arc::new(job);
+            shared.jobs.send_replace(Some(job));
         }
         Err(error) => {
             tracing::error!(%error, "job from the master refused; miners keep the previous job")

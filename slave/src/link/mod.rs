@@ -33,6 +33,7 @@ mod inbound;
 mod jobs;
 mod outbox;
 mod task;
+mod wire;
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
@@ -46,8 +47,9 @@ pub use channel::endpoint;
 pub use config::LinkConfig;
 pub use error::LinkError;
 pub use handle::{BlockTicket, LinkCounters, LinkHandle, LinkStatus, StatsSource, WelcomeInfo};
-pub use jobs::{JobBacklog, JobError, JobInfo};
+pub use jobs::{JobError, decode_job};
 pub use outbox::{AckNotice, Full, Outbox};
+pub use wire::{MinerEvent, MinerEventKind, SlaveReport};
 
 /// Miner events and ban reports queued for the master.
 const EVENT_QUEUE: usize = 4096;
@@ -66,7 +68,6 @@ pub fn spawn(config: LinkConfig) -> Result<LinkHandle, LinkError> {
     let shared = Arc::new(handle::Shared {
         outbox: Mutex::new(Outbox::new(config.max_unacked_shares)),
         blocks: Mutex::new(BlockDesk::new(config.max_pending_blocks)),
-        backlog: Mutex::new(JobBacklog::new(8)),
         batch_max_config: batch_max,
         batch_max: AtomicU64::new(batch_max),
         batch_ready: Notify::new(),
@@ -79,6 +80,7 @@ pub fn spawn(config: LinkConfig) -> Result<LinkHandle, LinkError> {
         jobs: watch::Sender::new(None),
         welcome: watch::Sender::new(None),
         settings: watch::Sender::new(None),
+        pool_settings: watch::Sender::new(None),
         status: watch::Sender::new(LinkStatus::Connecting { attempt: 0 }),
         drain: watch::Sender::new(None),
         acked: watch::Sender::new(0),

@@ -410,9 +410,8 @@ impl Link {
         let Some(source) = source else {
             return Ok(());
         };
-        let mut stats = source.snapshot();
-        stats.unacked_shares = lock(&self.shared.outbox).unacked_len() as u64;
-        stats.at_ms = now_ms();
+        let unacked = lock(&self.shared.outbox).unacked_len() as u64;
+        let stats = super::wire::stats(source.report(), unacked, now_ms());
         send(
             tx,
             SlaveMessage {

@@ -1,9 +1,12 @@
 //! The one connection task every door runs: it only moves requests, pushes
 //! and time between a [`Framing`] (lines over a byte stream, or WebSocket
-//! frames) and the [`SessionDriver`]. Jobs, refreshes, vardiff ticks, new
-//! settings, bans, the read deadline and the drain are handled here once for
-//! all doors; every write is bounded by `write_timeout`, so a miner that does
-//! not read is disconnected instead of buffered for.
+//! frames) and the [`SessionDriver`]. Jobs, new settings, bans and the drain
+//! are handled here once for all doors. Time has one timer: a sleep until
+//! the session's next deadline ([`SessionDriver::poll_timeout`]: read
+//! deadline, vardiff retarget, job refresh, keepalive), armed anew only when
+//! the deadline comes earlier; one that moved later just wakes the task once
+//! for nothing. Every write is bounded by `write_timeout`, so a miner that
+//! does not read is disconnected instead of buffered for.
 
 use std::fmt;
 use std::future::Future;
@@ -12,20 +15,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use tos_pool_common::clock::unix_us;
 
 use crate::link::BanChange;
-use crate::policy::{ConnectionPermit, read_deadline_ms};
-use crate::session::{Output, Request};
+use crate::policy::ConnectionPermit;
+use crate::session::{CloseReason, Output, Request};
 
 use super::counters::Counter;
 use super::driver::SessionDriver;
 use super::{ServerContext, now_ms};
-
-/// How often vardiff and the hashrate estimate are ticked.
-const TICK: Duration = Duration::from_secs(1);
 
 /// One message read from a connection.
 #[derive(Debug)]
@@ -122,34 +122,24 @@ pub async fn serve<F: Framing>(
     permit: ConnectionPermit,
 ) {
     let ip = permit.ip();
-    let config = ctx.policy.config().clone();
-    let connected_ms = now_ms();
-    let mut last_request_ms: Option<u64> = None;
+    driver.set_keepalive(framing.keepalive_interval(), now_ms());
 
     let mut jobs = ctx.jobs.clone();
     if let Some(job) = jobs.borrow_and_update().clone() {
-        driver.on_job(job, connected_ms);
+        driver.on_job(job, now_ms());
     }
     let mut sessions = ctx.sessions.clone();
     sessions.borrow_and_update();
     let mut drain = ctx.drain.clone();
     let mut bans = ctx.policy.bans().subscribe();
-    let mut refresh = tokio::time::interval_at(Instant::now() + ctx.job_refresh, ctx.job_refresh);
-    refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut tick = tokio::time::interval_at(Instant::now() + TICK, TICK);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let keepalive_every = framing.keepalive_interval();
-    let keepalive_period = keepalive_every.unwrap_or(Duration::from_secs(3600));
-    let mut keepalive =
-        tokio::time::interval_at(Instant::now() + keepalive_period, keepalive_period);
-    keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut jobs_open = true;
     let mut sessions_open = true;
     let mut bans_open = true;
 
-    let timeout = tokio::time::sleep(Duration::ZERO);
-    tokio::pin!(timeout);
-    let mut timeout_ms = None;
+    let timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timer);
+    // The deadline the timer is armed for; `u64::MAX` once it fired.
+    let mut armed_ms = u64::MAX;
     let end = loop {
         let mut new_job = false;
         if *drain.borrow_and_update() {
@@ -160,18 +150,10 @@ pub async fn serve<F: Framing>(
             }
             break End::Drained;
         }
-        let deadline_ms = read_deadline_ms(
-            connected_ms,
-            last_request_ms,
-            config.first_message_timeout,
-            config.idle_timeout,
-        );
-        if timeout_ms != Some(deadline_ms) {
-            // Re-arm only when the deadline moved: a wake-up for a job does
-            // not touch the timer wheel.
-            timeout_ms = Some(deadline_ms);
-            let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms()));
-            timeout.as_mut().reset(Instant::now() + left);
+        let deadline_ms = driver.poll_timeout();
+        if deadline_ms < armed_ms {
+            armed_ms = deadline_ms;
+            timer.as_mut().reset(instant_at(deadline_ms));
         }
         tokio::select! {
             received = framing.receive() => {
@@ -186,13 +168,9 @@ pub async fn serve<F: Framing>(
                     Err(End::Oversized(max)) => Err(oversized(&mut framing, &mut driver, ip, max)),
                     Err(end) => Err(end),
                 };
-                match handled {
-                    Ok(true) => last_request_ms = Some(now_ms()),
-                    Ok(false) => {}
-                    Err(end) => {
-                        let _ = flush(&mut framing, &ctx).await;
-                        break end;
-                    }
+                if let Err(end) = handled {
+                    let _ = flush(&mut framing, &ctx).await;
+                    break end;
                 }
             }
             changed = jobs.changed(), if jobs_open => {
@@ -204,20 +182,21 @@ pub async fn serve<F: Framing>(
                     let outputs = driver.on_job(job, now_ms());
                     new_job = !outputs.is_empty();
                     framing.write_pushes(&outputs);
-                    refresh.reset();
                 }
             }
-            _ = refresh.tick() => {
-                if let Some(job) = jobs.borrow().clone() {
-                    let outputs = driver.on_job(job, now_ms());
-                    framing.write_pushes(&outputs);
+            () = &mut timer => {
+                armed_ms = u64::MAX;
+                let outputs = driver.on_timeout(now_ms());
+                if outputs.contains(&Output::Close(CloseReason::Idle)) {
+                    break End::Timeout;
                 }
-            }
-            _ = tick.tick() => {
-                let outputs = driver.on_tick(now_ms());
+                for output in &outputs {
+                    if *output == Output::Keepalive {
+                        framing.keepalive();
+                    }
+                }
                 framing.write_pushes(&outputs);
             }
-            _ = keepalive.tick(), if keepalive_every.is_some() => framing.keepalive(),
             changed = sessions.changed(), if sessions_open => {
                 if changed.is_err() {
                     sessions_open = false;
@@ -238,7 +217,6 @@ pub async fn serve<F: Framing>(
                 }
                 Err(RecvError::Closed) => bans_open = false,
             },
-            () = &mut timeout => break End::Timeout,
         }
         if let Err(end) = flush(&mut framing, &ctx).await {
             break end;
@@ -254,23 +232,31 @@ pub async fn serve<F: Framing>(
     tracing::debug!(session = driver.id(), %ip, reason = %end, "miner connection closed");
 }
 
+/// The monotonic instant of a wall-clock deadline (ms since the Unix epoch),
+/// a millisecond late rather than early so the deadline has passed when the
+/// timer fires.
+fn instant_at(deadline_ms: u64) -> Instant {
+    let left = deadline_ms.saturating_sub(now_ms()).saturating_add(1);
+    // Far deadlines (an idle timeout of years) are capped: the timer just
+    // fires early and is armed again.
+    Instant::now() + Duration::from_millis(left.min(86_400_000))
+}
+
 /// Handles every complete request received, read from the socket at
-/// `read_at_us` (µs since the Unix epoch). Ok(true) when at least one request
-/// (well-formed or not) was read; Err when the connection must close.
+/// `read_at_us` (µs since the Unix epoch). Err when the connection must
+/// close.
 async fn handle_requests<F: Framing>(
     framing: &mut F,
     driver: &mut SessionDriver,
     ip: IpAddr,
     read_at_us: u64,
-) -> Result<bool, End> {
-    let mut handled = false;
+) -> Result<(), End> {
     loop {
         let line = match framing.next_request() {
             Ok(Some(line)) => line,
-            Ok(None) => return Ok(handled),
+            Ok(None) => return Ok(()),
             Err(max) => return Err(oversized(framing, driver, ip, max)),
         };
-        handled = true;
         match line {
             Line::Request(id, request) => {
                 let turn = driver.request(request, now_ms(), read_at_us).await;

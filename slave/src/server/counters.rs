@@ -5,10 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::link::{SlaveReport, StatsSource};
 use tokio::sync::watch;
-use tos_pool_proto::v1::SlaveStats;
-
-use crate::link::StatsSource;
 
 /// Counters of every door of one slave; read with [`SlaveCounters::snapshot`].
 #[derive(Debug)]
@@ -233,9 +231,9 @@ impl SlaveCounters {
 }
 
 impl StatsSource for SlaveCounters {
-    fn snapshot(&self) -> SlaveStats {
+    fn report(&self) -> SlaveReport {
         let now = SlaveCounters::snapshot(self);
-        SlaveStats {
+        SlaveReport {
             sessions: now.sessions,
             authorized_sessions: now.authorized_sessions,
             miners: now.miners,
@@ -244,8 +242,6 @@ impl StatsSource for SlaveCounters {
             shares_invalid: now.shares_invalid,
             shares_stale: now.shares_stale,
             hashrate: now.hashrate,
-            unacked_shares: 0,
-            at_ms: 0,
         }
     }
 }

@@ -1,32 +1,27 @@
 //! The protocol-neutral half of a connection: one [`Session`] plus what
-//! surrounds it at run time (the share rate, trust sampling, hashing on the
-//! validation pool, forwarding to the master link, counters and bans). Every
-//! door's framing task (Stratum lines here; WebSocket frames and Xatum later)
-//! drives one of these and only encodes what it returns.
+//! surrounds it at run time. A request goes through the [`ShareGate`]'s
+//! rate limit, the session core, hashing on the validation pool when the
+//! core asks for it, and the master link; the one [`Verdict`] that comes out
+//! is what the miner is answered, what the counters, metrics and events
+//! record, and what the ban rule reads. The decisions themselves are pure
+//! ([`super::gate`]); this file only carries them out.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tos_pool_common::metrics::ShareOutcome;
-use tos_pool_proto::v1::{BlockCandidate, MinerEvent, MinerEventKind, MinerProtocol};
-
-use crate::policy::{ShareRate, judge_shares};
+use crate::link::{MinerEvent, MinerEventKind};
 use crate::session::{
-    Answer, Door, JobTemplate, Output, PendingShare, Reject, RejectCode, Request, Session,
-    SessionConfig, Step,
+    Judged, Output, PendingShare, Protocol, Request, Session, SessionConfig, Step, Verdict,
 };
-use crate::validation::{HashDecision, TrustPolicy, ValidationError};
+use crate::validation::{HashDecision, ValidationError};
 
 use super::ServerContext;
 use super::counters::{Counter, SessionView};
-use super::report::{REASON_POOL_BUSY, REASON_RATE_LIMITED, judged};
+use super::gate::{self, ShareGate};
 
 /// How long a block candidate's result is awaited for the log.
 const BLOCK_RESULT_WAIT: Duration = Duration::from_secs(30);
-
-/// The message a miner gets when the master link cannot take its share.
-pub const POOL_BUSY: &str = "pool busy, share not recorded";
 
 /// What one request led to.
 #[derive(Debug, Default)]
@@ -42,9 +37,8 @@ pub struct SessionDriver {
     ctx: Arc<ServerContext>,
     session: Session,
     ip: IpAddr,
-    protocol: MinerProtocol,
-    rate: ShareRate,
-    trust: TrustPolicy,
+    protocol: Protocol,
+    gate: ShareGate,
     authorized: bool,
     /// The hashrate last put in the session registry.
     shown_hashrate: Option<f64>,
@@ -60,23 +54,21 @@ impl std::fmt::Debug for SessionDriver {
 }
 
 impl SessionDriver {
-    /// A new session through `door` from `ip`, registered in the counters and
-    /// reported to the master.
+    /// A new session through a door of `protocol` from `ip`, registered in
+    /// the counters and reported to the master.
     pub fn new(
         ctx: Arc<ServerContext>,
-        door: Door,
-        protocol: MinerProtocol,
+        protocol: Protocol,
         ip: IpAddr,
         now_ms: u64,
     ) -> SessionDriver {
         let slave_index = ctx.link.slave_index().unwrap_or(0);
         let nonce = ctx.nonces.next(slave_index);
         let config = ctx.sessions.borrow().clone();
-        let session = Session::new(config, door, nonce, now_ms);
+        let session = Session::new(config, protocol.door(), nonce, now_ms);
         ctx.counters.open_session(session.id());
         let driver = SessionDriver {
-            rate: ShareRate::new(ctx.policy.config().max_shares_per_second, now_ms),
-            trust: TrustPolicy::new(ctx.trust),
+            gate: ShareGate::new(ctx.policy.config().max_shares_per_second, ctx.trust, now_ms),
             ctx,
             session,
             ip,
@@ -98,70 +90,54 @@ impl SessionDriver {
         &self.session
     }
 
+    /// Sends the door's transport keepalive every `every` (WebSocket ping).
+    pub fn set_keepalive(&mut self, every: Option<Duration>, now_ms: u64) {
+        self.session.set_keepalive(every, now_ms);
+    }
+
     /// Handles one decoded request at `now_ms`, read from the socket at
     /// `read_at_us` (µs since the Unix epoch; it starts a block candidate's
     /// timed path).
     pub async fn request(&mut self, request: Request, now_ms: u64, read_at_us: u64) -> Turn {
-        let is_submit = matches!(request, Request::Submit(_));
-        if is_submit && !self.rate.allow(now_ms) {
-            self.ctx.counters.add(Counter::RateLimited);
-            self.ctx.reports.share(
-                self.session.login(),
-                self.session.difficulty(),
-                ShareOutcome::Invalid,
-                Some(REASON_RATE_LIMITED),
-            );
-            return Turn {
-                outputs: vec![rejected(
-                    "too many shares per second (security.max_shares_per_second): raise your difficulty",
-                )],
-                close: None,
-            };
-        }
-        let before = *self.session.counters();
         let difficulty = self.session.difficulty();
-        let outputs = match self.session.handle(request, now_ms) {
-            Step::Done(outputs) => outputs,
-            Step::Hash(pending) => self.judge(*pending, now_ms).await,
-        };
-        let after = *self.session.counters();
-        for _ in before.stale..after.stale {
-            self.ctx.counters.add(Counter::Stale);
-        }
-        for _ in before.invalid()..after.invalid() {
-            self.ctx.counters.add(Counter::Invalid);
-        }
-        let outputs = self.forward(outputs, read_at_us).await;
-        if is_submit && let Some(outcome) = judged(&before, &after) {
-            let (outcome, reason) = if outputs.iter().any(is_pool_busy) {
-                (ShareOutcome::Invalid, Some(REASON_POOL_BUSY))
-            } else {
-                (outcome, None)
-            };
-            let login = self.session.login();
-            self.ctx.reports.share(login, difficulty, outcome, reason);
-        }
-        if !self.authorized
-            && let Some(login) = self.session.login()
+        let step = if matches!(request, Request::Submit(_))
+            && let Err(refused) = self.gate.admit(now_ms)
         {
-            self.ctx.reports.connected(login, self.protocol);
-            self.authorized = true;
-            self.update_view();
-            self.event(MinerEventKind::Authorized, now_ms);
+            Step::Judged(Box::new(Judged::refused(refused)))
+        } else {
+            self.session.handle(request, now_ms)
+        };
+        let judged = match step {
+            Step::Done(outputs) => {
+                self.note_login(now_ms);
+                return Turn {
+                    outputs,
+                    close: None,
+                };
+            }
+            Step::Judged(judged) => *judged,
+            Step::Hash(pending) => self.hash(*pending, now_ms).await,
+        };
+        let verdict = self.forward(&judged, read_at_us);
+        self.ctx
+            .reports
+            .share(self.session.login(), difficulty, verdict);
+        let close = gate::ban_after(verdict, self.session.counters(), self.ctx.policy.config())
+            .map(|reason| {
+                let address = self.session.login().map(|login| login.address.to_string());
+                self.ctx.policy.ban(self.ip, reason, address, now_ms);
+                self.ctx.counters.add(Counter::Ban);
+                format!("banned: {}", reason.as_str())
+            });
+        Turn {
+            outputs: vec![Output::Answer(verdict.answer())],
+            close,
         }
-        let mut close = None;
-        if is_submit && let Some(reason) = judge_shares(&after, self.ctx.policy.config()) {
-            let address = self.session.login().map(|login| login.address.to_string());
-            self.ctx.policy.ban(self.ip, reason, address, now_ms);
-            self.ctx.counters.add(Counter::Ban);
-            close = Some(format!("banned: {}", reason.as_str()));
-        }
-        Turn { outputs, close }
     }
 
-    /// Counts a request the codec could not read; may ban the IP.
+    /// Counts a request the codec could not read at `now_ms`; may ban the IP.
     pub fn malformed(&mut self, now_ms: u64) -> Option<String> {
-        self.session.count_malformed();
+        self.session.count_malformed(now_ms);
         self.ctx.counters.add(Counter::Malformed);
         let reason = self.ctx.policy.malformed(self.ip, now_ms)?;
         self.ctx.counters.add(Counter::Ban);
@@ -169,7 +145,7 @@ impl SessionDriver {
     }
 
     /// A new job (or the current one again, as a refresh).
-    pub fn on_job(&mut self, job: Arc<JobTemplate>, now_ms: u64) -> Vec<Output> {
+    pub fn on_job(&mut self, job: Arc<crate::job::Job>, now_ms: u64) -> Vec<Output> {
         self.session.on_job(job, now_ms)
     }
 
@@ -178,11 +154,17 @@ impl SessionDriver {
         self.session.set_config(config);
     }
 
-    /// Time passed: vardiff may retarget; the hashrate estimate is refreshed.
-    pub fn on_tick(&mut self, now_ms: u64) -> Vec<Output> {
-        let outputs = self.session.on_tick(now_ms);
-        // Most sessions are idle: rebuilding their view each second would
-        // only encode the same address again.
+    /// When the session next needs [`SessionDriver::on_timeout`], ms since
+    /// the Unix epoch.
+    pub fn poll_timeout(&self) -> u64 {
+        self.session.poll_timeout()
+    }
+
+    /// Time passed: whatever fell due is done (see
+    /// [`Session::handle_timeout`]); the hashrate shown for the session is
+    /// refreshed when a retarget changed it.
+    pub fn on_timeout(&mut self, now_ms: u64) -> Vec<Output> {
+        let outputs = self.session.handle_timeout(now_ms);
         if self.authorized && self.session.hashrate() != self.shown_hashrate {
             self.update_view();
         }
@@ -194,18 +176,23 @@ impl SessionDriver {
         self.session.drain()
     }
 
-    async fn judge(&mut self, pending: PendingShare, now_ms: u64) -> Vec<Output> {
-        let decision = if self.ctx.trust.threshold == 0 {
-            HashDecision::Hash(crate::validation::Required::TrustOff)
-        } else {
-            let network = self
-                .ctx
-                .link
-                .job(pending.job_id())
-                .map_or(0.0, |job| job.network_difficulty.to_f64());
-            self.trust
-                .decide(pending.difficulty(), network, rand::random::<f64>())
+    /// Reports the login the first time the session has one.
+    fn note_login(&mut self, now_ms: u64) {
+        if self.authorized {
+            return;
+        }
+        let Some(login) = self.session.login() else {
+            return;
         };
+        self.ctx.reports.connected(login, self.protocol);
+        self.authorized = true;
+        self.update_view();
+        self.event(MinerEventKind::Authorized, now_ms);
+    }
+
+    /// Hashes `pending` as the gate decides and has the session judge it.
+    async fn hash(&mut self, pending: PendingShare, now_ms: u64) -> Judged {
+        let decision = self.gate.hashing(&pending, rand::random::<f64>());
         let work = *pending.header().as_bytes();
         let hashed = match decision {
             HashDecision::Hash(_) => self.ctx.validation.hash(work).await,
@@ -213,90 +200,66 @@ impl SessionDriver {
         };
         match hashed {
             Ok(hash) => {
-                let outputs = self.session.complete_submit(pending, &hash, now_ms);
-                let valid = outputs
-                    .iter()
-                    .any(|output| matches!(output, Output::ForwardShare(_)));
-                self.trust.record(valid);
-                outputs
+                let judged = self.session.complete_submit(pending, &hash, now_ms);
+                self.gate.hashed(judged.verdict);
+                judged
             }
             Err(ValidationError::Busy { .. }) => self.session.complete_unverified(pending, now_ms),
             Err(error) => {
                 tracing::error!(%error, session = self.session.id(), "share not checked");
-                vec![rejected(
-                    "the pool cannot check shares right now: try again shortly",
-                )]
+                Judged::refused(Verdict::Unchecked)
             }
         }
     }
 
-    /// Sends shares and block candidates to the master link and returns the
-    /// miner-facing outputs; a share the link cannot take turns the answer
-    /// into "pool busy".
-    async fn forward(&mut self, outputs: Vec<Output>, read_at_us: u64) -> Vec<Output> {
-        let mut result = Vec::with_capacity(outputs.len());
+    /// Hands a judged share's record and block to the master link and
+    /// returns the final verdict: a valid share the link cannot take is
+    /// "pool busy". Nothing here waits.
+    fn forward(&mut self, judged: &Judged, read_at_us: u64) -> Verdict {
+        let mut verdict = judged.verdict;
         let mut seq = 0;
-        for output in outputs {
-            match output {
-                Output::ForwardShare(record) => {
-                    match self.ctx.link.submit_share(record.to_proto(0)).await {
-                        Ok(assigned) => {
-                            seq = assigned;
-                            self.ctx.counters.add(Counter::Valid);
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, session = self.session.id(), "share not recorded");
-                            self.ctx.counters.add(Counter::Busy);
-                            for answer in result.iter_mut() {
-                                if matches!(answer, Output::Answer(Answer::Accepted)) {
-                                    *answer = rejected(POOL_BUSY);
-                                }
-                            }
-                        }
-                    }
+        if let Some(record) = &judged.record {
+            match self.ctx.link.submit_share(record) {
+                Ok(assigned) => seq = assigned,
+                Err(error) if verdict.is_valid() => {
+                    tracing::warn!(%error, session = self.session.id(), "share not recorded");
+                    verdict = gate::recorded(verdict, false);
                 }
-                Output::RecordRejected(record) => {
-                    // Statistics only: the miner already has its answer, and a
-                    // full buffer must not hold up valid shares.
-                    if let Err(error) = self.ctx.link.submit_share(record.to_proto(0)).await {
-                        tracing::debug!(%error, session = self.session.id(), "refused share not recorded");
-                    }
+                // Statistics only: the miner has its answer either way.
+                Err(error) => {
+                    tracing::debug!(%error, session = self.session.id(), "refused share not recorded")
                 }
-                Output::BlockCandidate(candidate) => {
-                    self.ctx.counters.add(Counter::Block);
-                    tracing::info!(
-                        job = %candidate.job_id,
-                        height = candidate.height,
-                        address = %candidate.address,
-                        worker = %candidate.worker,
-                        "block candidate found"
-                    );
-                    let candidate = BlockCandidate {
-                        read_at_us,
-                        ..candidate.to_proto(0, seq)
-                    };
-                    match self.ctx.link.submit_block(candidate).await {
-                        Ok(ticket) => {
-                            tokio::spawn(async move {
-                                match ticket.wait(BLOCK_RESULT_WAIT).await {
-                                    Ok(result) => tracing::info!(
-                                        accepted = result.accepted,
-                                        hash = %result.block_hash,
-                                        "block result from the master"
-                                    ),
-                                    Err(error) => tracing::warn!(%error, "no block result"),
-                                }
-                            });
-                        }
-                        Err(error) => {
-                            tracing::error!(%error, "block candidate not handed to the link")
-                        }
-                    }
-                }
-                other => result.push(other),
             }
         }
-        result
+        if let Some(counter) = gate::counter(verdict) {
+            self.ctx.counters.add(counter);
+        }
+        if let Some(candidate) = &judged.block {
+            self.ctx.counters.add(Counter::Block);
+            tracing::info!(
+                job = %candidate.job_id,
+                height = candidate.height,
+                address = %candidate.address,
+                worker = %candidate.worker,
+                "block candidate found"
+            );
+            match self.ctx.link.submit_block(candidate, seq, read_at_us) {
+                Ok(ticket) => {
+                    tokio::spawn(async move {
+                        match ticket.wait(BLOCK_RESULT_WAIT).await {
+                            Ok(result) => tracing::info!(
+                                accepted = result.accepted,
+                                hash = %result.block_hash,
+                                "block result from the master"
+                            ),
+                            Err(error) => tracing::warn!(%error, "no block result"),
+                        }
+                    });
+                }
+                Err(error) => tracing::error!(%error, "block candidate not handed to the link"),
+            }
+        }
+        verdict
     }
 
     fn update_view(&mut self) {
@@ -315,14 +278,14 @@ impl SessionDriver {
     fn event(&self, kind: MinerEventKind, now_ms: u64) {
         let login = self.session.login();
         self.ctx.link.miner_event(MinerEvent {
-            kind: kind as i32,
+            kind,
             session_id: self.session.id(),
-            address: login.map(|l| l.address.to_string()).unwrap_or_default(),
-            worker: login.map(|l| l.worker.clone()).unwrap_or_default(),
-            protocol: self.protocol as i32,
-            remote_ip: self.ip.to_string(),
+            address: login.map(|login| login.address.to_string()),
+            worker: login.map(|login| login.worker.clone()),
+            protocol: self.protocol,
+            remote_ip: self.ip,
             at_ms: now_ms,
-            user_agent: self.session.agent().unwrap_or_default().to_owned(),
+            user_agent: self.session.agent().map(str::to_owned),
         });
     }
 }
@@ -337,15 +300,4 @@ impl Drop for SessionDriver {
         }
         self.event(MinerEventKind::Disconnected, super::now_ms());
     }
-}
-
-fn is_pool_busy(output: &Output) -> bool {
-    matches!(output, Output::Answer(Answer::Rejected(reject)) if reject.message == POOL_BUSY)
-}
-
-fn rejected(message: &str) -> Output {
-    Output::Answer(Answer::Rejected(Reject::with_message(
-        RejectCode::Other,
-        message,
-    )))
 }

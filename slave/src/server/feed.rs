@@ -1,40 +1,23 @@
 //! What every connection watches, published once per slave: the current job
-//! as the session core takes it, and the session settings with the master's
-//! pool-wide settings applied.
+//! (the link's, with each publication timed for the fan-out probe), and the
+//! session settings with the master's pool-wide settings applied.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::watch;
 
-use crate::link::{JobInfo, LinkHandle};
-use crate::session::{JobTemplate, SessionConfig};
+use crate::job::Job;
+use crate::link::LinkHandle;
+use crate::session::{PoolSettings, SessionConfig};
 
 use super::fanout::FanoutProbe;
 
-/// The session core's view of a job from the link.
-pub fn job_template(job: &JobInfo) -> JobTemplate {
-    JobTemplate {
-        job_id: job.job_id.clone(),
-        height: job.height,
-        miner_work: job.miner_work,
-        network_difficulty: job.network_difficulty,
-        network_target: job.network_target,
-        clean: job.clean,
-    }
-}
-
-/// Starts the task that turns the link's jobs into [`JobTemplate`]s; it ends
-/// with the link. Each publication starts a tally in `fanout`.
-pub fn jobs(
-    link: &LinkHandle,
-    fanout: Arc<FanoutProbe>,
-) -> watch::Receiver<Option<Arc<JobTemplate>>> {
+/// Starts the task that republishes the link's jobs for the connections; it
+/// ends with the link. Each publication starts a tally in `fanout`.
+pub fn jobs(link: &LinkHandle, fanout: Arc<FanoutProbe>) -> watch::Receiver<Option<Arc<Job>>> {
     let mut source = link.jobs();
-    let first = source
-        .borrow_and_update()
-        .as_deref()
-        .map(|job| Arc::new(job_template(job)));
+    let first = source.borrow_and_update().clone();
     let (sender, receiver) = watch::channel(first);
     tokio::spawn(async move {
         loop {
@@ -43,7 +26,7 @@ pub fn jobs(
                     if changed.is_err() {
                         break;
                     }
-                    let job = source.borrow_and_update().as_deref().map(job_template);
+                    let job = source.borrow_and_update().clone();
                     if let Some(job) = job {
                         tracing::debug!(job = %job.job_id, height = job.height, "new job for miners");
                         if let Some(tally) = fanout.publish(Instant::now()) {
@@ -53,7 +36,7 @@ pub fn jobs(
                                 "previous job's fan-out: from publishing to the last session's write"
                             );
                         }
-                        sender.send_replace(Some(Arc::new(job)));
+                        sender.send_replace(Some(job));
                     }
                 }
                 () = sender.closed() => break,
@@ -66,8 +49,8 @@ pub fn jobs(
 /// Starts the task that applies the master's settings to `base`.
 pub fn sessions(link: &LinkHandle, base: SessionConfig) -> watch::Receiver<Arc<SessionConfig>> {
     let mut settings = link.settings();
-    let apply = |base: &SessionConfig, settings: &watch::Receiver<_>| {
-        let current: Option<Arc<tos_pool_proto::v1::Settings>> = Option::clone(&settings.borrow());
+    let apply = |base: &SessionConfig, settings: &watch::Receiver<Option<Arc<PoolSettings>>>| {
+        let current = Option::clone(&settings.borrow());
         Arc::new(match current {
             Some(settings) => base.with_settings(&settings),
             None => base.clone(),

@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
-use tos_pool_proto::v1::MinerProtocol;
 
 use crate::policy::ConnectionPermit;
-use crate::session::Door;
+use crate::session::{Door, Protocol};
 
 use super::counters::Counter;
 use super::driver::SessionDriver;
@@ -22,7 +21,7 @@ use super::{ServerContext, line, now_ms, websocket};
 #[derive(Clone)]
 pub struct DoorSpec {
     /// What the door speaks (and whether over TLS), as reported to the master.
-    pub protocol: MinerProtocol,
+    pub protocol: Protocol,
     /// TLS for this door, if any.
     pub tls: Option<TlsAcceptor>,
     /// With `tls`: each connection is TLS only if its first byte starts a
@@ -37,13 +36,7 @@ const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 impl DoorSpec {
     /// The session core's door for this listener's protocol.
     pub fn door(&self) -> Door {
-        match self.protocol {
-            MinerProtocol::Websocket | MinerProtocol::WebsocketTls => Door::WebSocket,
-            MinerProtocol::Xatum => Door::Xatum,
-            MinerProtocol::Stratum | MinerProtocol::StratumTls | MinerProtocol::Unspecified => {
-                Door::Stratum
-            }
-        }
+        self.protocol.door()
     }
 }
 
@@ -112,7 +105,7 @@ async fn tls_or_plain(
     match tokio::time::timeout(wait, stream.peek(&mut first)).await {
         Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD => {
             let tls_door = DoorSpec {
-                protocol: over_tls(door.protocol),
+                protocol: door.protocol.over_tls(),
                 tls: Some(acceptor.clone()),
                 tls_optional: false,
             };
@@ -129,15 +122,6 @@ async fn tls_or_plain(
         Ok(Ok(_)) => tracing::debug!(%ip, "closed before sending anything"),
         Ok(Err(error)) => tracing::debug!(%ip, %error, "first read failed"),
         Err(_) => tracing::debug!(%ip, "nothing sent in time"),
-    }
-}
-
-/// The same protocol over TLS.
-fn over_tls(protocol: MinerProtocol) -> MinerProtocol {
-    match protocol {
-        MinerProtocol::Websocket => MinerProtocol::WebsocketTls,
-        MinerProtocol::Stratum | MinerProtocol::Unspecified => MinerProtocol::StratumTls,
-        tls => tls,
     }
 }
 
@@ -173,12 +157,12 @@ where
             tokio::spawn(websocket::serve(stream, door.protocol, ctx, permit));
         }
         Door::Stratum => {
-            let driver = new_driver(&ctx, Door::Stratum, door.protocol, &permit);
+            let driver = new_driver(&ctx, door.protocol, &permit);
             let codec = StratumLines::new(max_request);
             tokio::spawn(line::serve(stream, codec, driver, ctx, permit));
         }
         Door::Xatum => {
-            let driver = new_driver(&ctx, Door::Xatum, door.protocol, &permit);
+            let driver = new_driver(&ctx, door.protocol, &permit);
             let codec = XatumLines::new(max_request);
             tokio::spawn(line::serve(stream, codec, driver, ctx, permit));
         }
@@ -187,9 +171,8 @@ where
 
 fn new_driver(
     ctx: &Arc<ServerContext>,
-    door: Door,
-    protocol: MinerProtocol,
+    protocol: Protocol,
     permit: &ConnectionPermit,
 ) -> SessionDriver {
-    SessionDriver::new(Arc::clone(ctx), door, protocol, permit.ip(), now_ms())
+    SessionDriver::new(Arc::clone(ctx), protocol, permit.ip(), now_ms())
 }

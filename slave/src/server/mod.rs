@@ -11,6 +11,7 @@ pub mod counters;
 pub mod driver;
 pub mod fanout;
 pub mod feed;
+pub mod gate;
 pub mod line;
 pub mod listener;
 pub mod report;
@@ -29,16 +30,16 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tos_pool_common::config::SlaveConfig;
-use tos_pool_proto::v1::MinerProtocol;
 
 use crate::extranonce::ExtraNonceSource;
+use crate::job::Job;
 use crate::link::LinkHandle;
 use crate::policy::Policy;
-use crate::session::{JobTemplate, SessionConfig};
+use crate::session::{Protocol, SessionConfig};
 use crate::validation::{TrustConfig, ValidationPool};
 
 pub use counters::{Counter, CountersSnapshot, SessionView, SlaveCounters};
-pub use driver::{POOL_BUSY, SessionDriver, Turn};
+pub use driver::{SessionDriver, Turn};
 pub use listener::DoorSpec;
 pub use report::MinerReports;
 pub use tls::TlsSetupError;
@@ -58,7 +59,7 @@ pub struct ServerContext {
     /// Session settings, updated with the master's.
     pub sessions: watch::Receiver<Arc<SessionConfig>>,
     /// The current job.
-    pub jobs: watch::Receiver<Option<Arc<JobTemplate>>>,
+    pub jobs: watch::Receiver<Option<Arc<Job>>>,
     /// Session ids and extra_nonces.
     pub nonces: ExtraNonceSource,
     /// Limits and bans.
@@ -69,8 +70,6 @@ pub struct ServerContext {
     pub reports: MinerReports,
     /// Turns true when the slave drains.
     pub drain: watch::Receiver<bool>,
-    /// Work is resent at least this often (`mining.job_refresh`).
-    pub job_refresh: Duration,
     /// Longest a write to a miner may take.
     pub write_timeout: Duration,
     /// Measures each job's fan-out to the sessions.
@@ -147,14 +146,14 @@ pub async fn open_doors(
     let stratum = open(
         "slave.stratum_bind",
         config.stratum_bind,
-        MinerProtocol::Stratum,
+        Protocol::Stratum,
         None,
     )
     .await?;
     let stratum_tls = match config.stratum_tls_bind {
         Some(addr) => {
             let key = "slave.stratum_tls_bind";
-            Some(open(key, addr, MinerProtocol::StratumTls, Some(acceptor(key)?)).await?)
+            Some(open(key, addr, Protocol::StratumTls, Some(acceptor(key)?)).await?)
         }
         None => None,
     };
@@ -164,7 +163,7 @@ pub async fn open_doors(
         let mut both = open(
             key,
             config.websocket_bind,
-            MinerProtocol::Websocket,
+            Protocol::WebSocket,
             Some(acceptor(key)?),
         )
         .await?;
@@ -173,14 +172,14 @@ pub async fn open_doors(
     } else {
         let websocket = if config.websocket_enabled {
             let (key, addr) = ("slave.websocket_bind", config.websocket_bind);
-            Some(open(key, addr, MinerProtocol::Websocket, None).await?)
+            Some(open(key, addr, Protocol::WebSocket, None).await?)
         } else {
             None
         };
         let websocket_tls = match config.wss_bind() {
             Some(addr) => {
                 let key = "slave.websocket_tls_bind";
-                Some(open(key, addr, MinerProtocol::WebsocketTls, Some(acceptor(key)?)).await?)
+                Some(open(key, addr, Protocol::WebSocketTls, Some(acceptor(key)?)).await?)
             }
             None => None,
         };
@@ -192,7 +191,7 @@ pub async fn open_doors(
             None => return Err(ServerError::XatumWithoutTls),
         };
         let (key, addr) = ("slave.xatum_bind", config.xatum_bind);
-        Some(open(key, addr, MinerProtocol::Xatum, Some(tls)).await?)
+        Some(open(key, addr, Protocol::Xatum, Some(tls)).await?)
     } else {
         None
     };
@@ -225,7 +224,7 @@ pub async fn open_doors(
 async fn open(
     key: &'static str,
     addr: SocketAddr,
-    protocol: MinerProtocol,
+    protocol: Protocol,
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> Result<Bound, ServerError> {
     let listener = bind(key, addr).await?;

@@ -11,22 +11,42 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::session::{Protocol, Verdict};
 use tos_pool_common::address::MinerLogin;
 use tos_pool_common::metrics::{Metrics, ShareOutcome};
 use tos_pool_common::telemetry::Telemetry;
 use tos_pool_common::telemetry::events::{Event, MinerSession, ShareSubmission};
-use tos_pool_proto::v1::MinerProtocol;
-
-use crate::session::SessionCounters;
 
 use super::{CountersSnapshot, SlaveCounters};
 
-/// Why a share was refused outside the session core: the per-connection
-/// share rate (`security.max_shares_per_second`).
-pub const REASON_RATE_LIMITED: &str = "rate_limited";
-/// Why a share was refused outside the session core: the master link could
-/// not take it ("pool busy").
-pub const REASON_POOL_BUSY: &str = "pool_busy";
+/// The metrics outcome of a verdict: the `Custom/Pool/Shares` counter it
+/// goes to.
+pub fn share_outcome(verdict: Verdict) -> ShareOutcome {
+    match verdict {
+        Verdict::Accepted => ShareOutcome::Accepted,
+        Verdict::Block => ShareOutcome::Block,
+        Verdict::Stale | Verdict::UnknownJob => ShareOutcome::Stale,
+        Verdict::Duplicate => ShareOutcome::Duplicate,
+        Verdict::LowDifficulty => ShareOutcome::LowDifficulty,
+        Verdict::TooManyForJob
+        | Verdict::WrongSession
+        | Verdict::Unauthorized
+        | Verdict::NotSubscribed
+        | Verdict::RateLimited
+        | Verdict::PoolBusy
+        | Verdict::Unchecked => ShareOutcome::Invalid,
+    }
+}
+
+/// The `reason` of a refused share's event: the refusals made outside the
+/// session core by their own name, the rest by their outcome's label.
+pub fn share_reason(verdict: Verdict) -> Option<&'static str> {
+    match verdict {
+        Verdict::Accepted | Verdict::Block => None,
+        Verdict::RateLimited | Verdict::PoolBusy | Verdict::Unchecked => Some(verdict.label()),
+        _ => Some(share_outcome(verdict).label()),
+    }
+}
 
 /// One slave's telemetry for its miner sessions. Cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -53,36 +73,23 @@ impl MinerReports {
     }
 
     /// One judged share: counted by outcome; an event (sampled and capped by
-    /// the sink) when the miner is logged in. `reason` names a refusal made
-    /// outside the session core; otherwise the outcome's label is the reason.
-    pub fn share(
-        &self,
-        login: Option<&MinerLogin>,
-        difficulty: u64,
-        outcome: ShareOutcome,
-        reason: Option<&'static str>,
-    ) {
-        self.telemetry.metrics().share(outcome);
+    /// the sink) when the miner is logged in.
+    pub fn share(&self, login: Option<&MinerLogin>, difficulty: u64, verdict: Verdict) {
+        self.telemetry.metrics().share(share_outcome(verdict));
         let Some(login) = login else {
             return;
-        };
-        let valid = matches!(outcome, ShareOutcome::Accepted | ShareOutcome::Block);
-        let reason = match (valid, reason) {
-            (true, _) => None,
-            (false, Some(reason)) => Some(Cow::Borrowed(reason)),
-            (false, None) => Some(Cow::Borrowed(outcome.label())),
         };
         self.telemetry.events().record_share(|| ShareSubmission {
             address: login.address.to_string().into(),
             worker: login.worker.as_str().into(),
             difficulty,
-            valid,
-            reason,
+            valid: verdict.is_valid(),
+            reason: share_reason(verdict).map(Cow::Borrowed),
         });
     }
 
     /// A miner logged in on a connection through `protocol`.
-    pub fn connected(&self, login: &MinerLogin, protocol: MinerProtocol) {
+    pub fn connected(&self, login: &MinerLogin, protocol: Protocol) {
         let session = self.session(login, protocol);
         self.telemetry
             .events()
@@ -90,7 +97,7 @@ impl MinerReports {
     }
 
     /// A logged-in miner's connection closed.
-    pub fn disconnected(&self, login: &MinerLogin, protocol: MinerProtocol) {
+    pub fn disconnected(&self, login: &MinerLogin, protocol: Protocol) {
         let session = self.session(login, protocol);
         self.telemetry
             .events()
@@ -107,11 +114,11 @@ impl MinerReports {
         metrics.set_pool_workers(counters.workers);
     }
 
-    fn session(&self, login: &MinerLogin, protocol: MinerProtocol) -> MinerSession {
+    fn session(&self, login: &MinerLogin, protocol: Protocol) -> MinerSession {
         MinerSession {
             address: login.address.to_string().into(),
             worker: login.worker.as_str().into(),
-            protocol: protocol_label(protocol).into(),
+            protocol: protocol.label().into(),
             slave: self.slave.clone(),
             region: self.region.clone(),
         }
@@ -137,41 +144,6 @@ pub async fn refresh_gauges(
     }
 }
 
-/// The `protocol` attribute of connection events.
-pub fn protocol_label(protocol: MinerProtocol) -> &'static str {
-    match protocol {
-        MinerProtocol::Unspecified => "unknown",
-        MinerProtocol::Stratum => "stratum",
-        MinerProtocol::StratumTls => "stratum+tls",
-        MinerProtocol::Websocket => "ws",
-        MinerProtocol::WebsocketTls => "wss",
-        MinerProtocol::Xatum => "xatum",
-    }
-}
-
-/// How the session core judged the share of one submit, from its counters
-/// before and after; `None` when it counted no share (for example a submit
-/// refused before it was read as one).
-pub fn judged(before: &SessionCounters, after: &SessionCounters) -> Option<ShareOutcome> {
-    if after.blocks > before.blocks {
-        Some(ShareOutcome::Block)
-    } else if after.valid > before.valid {
-        Some(ShareOutcome::Accepted)
-    } else if after.stale > before.stale {
-        Some(ShareOutcome::Stale)
-    } else if after.duplicate > before.duplicate {
-        Some(ShareOutcome::Duplicate)
-    } else if after.low_difficulty > before.low_difficulty {
-        Some(ShareOutcome::LowDifficulty)
-    } else if after.other_rejected > before.other_rejected
-        || after.unauthorized > before.unauthorized
-    {
-        Some(ShareOutcome::Invalid)
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use tos_pool_common::network::Network;
@@ -181,45 +153,57 @@ mod tests {
     const ADDRESS: &str = "tst13jfypdzk48ndcewrw7ssfrt5t722prxm0azvhntmgme5qjy8zy6qqupqq54";
 
     #[test]
-    fn each_counter_maps_to_its_outcome() {
-        let before = SessionCounters::default();
-        type Change = fn(&mut SessionCounters);
-        let cases: [(Change, Option<ShareOutcome>); 8] = [
-            (|_| {}, None),
-            (|c| c.valid += 1, Some(ShareOutcome::Accepted)),
+    fn each_verdict_maps_to_its_outcome_and_reason() {
+        let cases = [
+            (Verdict::Accepted, ShareOutcome::Accepted, None),
+            (Verdict::Block, ShareOutcome::Block, None),
+            (Verdict::Stale, ShareOutcome::Stale, Some("stale")),
+            (Verdict::UnknownJob, ShareOutcome::Stale, Some("stale")),
             (
-                |c| {
-                    c.valid += 1;
-                    c.blocks += 1;
-                },
-                Some(ShareOutcome::Block),
+                Verdict::Duplicate,
+                ShareOutcome::Duplicate,
+                Some("duplicate"),
             ),
-            (|c| c.stale += 1, Some(ShareOutcome::Stale)),
-            (|c| c.duplicate += 1, Some(ShareOutcome::Duplicate)),
-            (|c| c.low_difficulty += 1, Some(ShareOutcome::LowDifficulty)),
-            (|c| c.other_rejected += 1, Some(ShareOutcome::Invalid)),
-            (|c| c.unauthorized += 1, Some(ShareOutcome::Invalid)),
+            (
+                Verdict::LowDifficulty,
+                ShareOutcome::LowDifficulty,
+                Some("low_difficulty"),
+            ),
+            (
+                Verdict::TooManyForJob,
+                ShareOutcome::Invalid,
+                Some("invalid"),
+            ),
+            (
+                Verdict::Unauthorized,
+                ShareOutcome::Invalid,
+                Some("invalid"),
+            ),
+            (
+                Verdict::NotSubscribed,
+                ShareOutcome::Invalid,
+                Some("invalid"),
+            ),
+            (
+                Verdict::RateLimited,
+                ShareOutcome::Invalid,
+                Some("rate_limited"),
+            ),
+            (Verdict::PoolBusy, ShareOutcome::Invalid, Some("pool_busy")),
         ];
-        for (change, expected) in cases {
-            let mut after = before;
-            change(&mut after);
-            assert_eq!(judged(&before, &after), expected, "{after:?}");
+        for (verdict, outcome, reason) in cases {
+            assert_eq!(share_outcome(verdict), outcome, "{verdict:?}");
+            assert_eq!(share_reason(verdict), reason, "{verdict:?}");
         }
-        // Malformed requests are not shares.
-        let after = SessionCounters {
-            malformed: 1,
-            ..before
-        };
-        assert_eq!(judged(&before, &after), None);
     }
 
     #[test]
     fn shares_are_counted_even_without_a_login() {
         let reports = MinerReports::new(Telemetry::disabled(), "slave-1", "eu");
-        reports.share(None, 100, ShareOutcome::Invalid, Some(REASON_RATE_LIMITED));
+        reports.share(None, 100, Verdict::RateLimited);
         let login = MinerLogin::parse(&format!("{ADDRESS}.rig1"), Network::Devnet).unwrap();
-        reports.share(Some(&login), 100, ShareOutcome::Accepted, None);
-        reports.connected(&login, MinerProtocol::Stratum);
+        reports.share(Some(&login), 100, Verdict::Accepted);
+        reports.connected(&login, Protocol::Stratum);
         let metrics = reports.metrics();
         assert_eq!(metrics.shares(ShareOutcome::Invalid), 1);
         assert_eq!(metrics.shares(ShareOutcome::Accepted), 1);
@@ -242,8 +226,8 @@ mod tests {
 
     #[test]
     fn protocols_have_the_documented_labels() {
-        assert_eq!(protocol_label(MinerProtocol::StratumTls), "stratum+tls");
-        assert_eq!(protocol_label(MinerProtocol::WebsocketTls), "wss");
-        assert_eq!(protocol_label(MinerProtocol::Xatum), "xatum");
+        assert_eq!(Protocol::StratumTls.label(), "stratum+tls");
+        assert_eq!(Protocol::WebSocketTls.label(), "wss");
+        assert_eq!(Protocol::Xatum.label(), "xatum");
     }
 }

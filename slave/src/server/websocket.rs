@@ -15,10 +15,9 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes};
-use tos_pool_proto::v1::MinerProtocol;
 
 use crate::policy::ConnectionPermit;
-use crate::session::{Door, Output};
+use crate::session::{Output, Protocol};
 use crate::stratum::RequestId;
 use crate::websocket::{
     WsErrorKind, WsRequestError, decode_text, encode_malformed, encode_outputs, encode_push,
@@ -211,7 +210,7 @@ fn clip(text: &str, max: usize) -> String {
 /// Upgrades `stream` (any path) and serves the session until it ends.
 pub async fn serve<S>(
     stream: S,
-    protocol: MinerProtocol,
+    protocol: Protocol,
     ctx: Arc<ServerContext>,
     permit: ConnectionPermit,
 ) where
@@ -232,7 +231,7 @@ pub async fn serve<S>(
             return;
         }
     };
-    let driver = SessionDriver::new(Arc::clone(&ctx), Door::WebSocket, protocol, ip, now_ms());
+    let driver = SessionDriver::new(Arc::clone(&ctx), protocol, ip, now_ms());
     super::connection::serve(WsFraming::new(stream), driver, ctx, permit).await;
 }
 

@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use tos_pool_common::address::{Address, AddressError};
 use tos_pool_common::config::Config;
 use tos_pool_common::network::Network;
-use tos_pool_proto::v1;
 
 use crate::vardiff::VardiffConfig;
+
+use super::clock::SessionTimers;
 
 /// Nonces remembered per job and session by default; beyond that more shares
 /// for the job are refused rather than risk an unnoticed duplicate.
@@ -28,6 +29,8 @@ pub struct SessionConfig {
     pub max_shares_per_job: usize,
     /// Addresses refused or exclusively allowed at login.
     pub addresses: AddressPolicy,
+    /// Read deadlines and the job refresh.
+    pub timers: SessionTimers,
 }
 
 /// A bad entry in the session settings.
@@ -65,32 +68,53 @@ impl SessionConfig {
                 &config.security.blacklist,
                 &config.security.whitelist,
             )?,
+            timers: SessionTimers::from_config(&config.security, &config.mining),
         })
     }
 
-    /// These settings with the master's pool-wide ones applied; fields the
-    /// master left at 0 keep their current value.
-    pub fn with_settings(&self, settings: &v1::Settings) -> SessionConfig {
+    /// These settings with the master's pool-wide ones applied; what the
+    /// master left unset keeps its current value.
+    pub fn with_settings(&self, settings: &PoolSettings) -> SessionConfig {
         let mut next = self.clone();
         let vardiff = &mut next.vardiff;
-        let keep = |new: u64, old: u64| if new == 0 { old } else { new };
+        let keep = |new: Option<u64>, old: u64| new.unwrap_or(old);
         vardiff.initial_difficulty = keep(settings.initial_difficulty, vardiff.initial_difficulty);
         vardiff.min_difficulty = keep(settings.min_difficulty, vardiff.min_difficulty);
         vardiff.max_difficulty = keep(settings.max_difficulty, vardiff.max_difficulty);
-        if settings.vardiff_target_time_ms > 0 {
-            vardiff.target_time = std::time::Duration::from_millis(settings.vardiff_target_time_ms);
+        if let Some(target_time) = settings.vardiff_target_time {
+            vardiff.target_time = target_time;
         }
-        if settings.vardiff_retarget_ms > 0 {
-            vardiff.retarget = std::time::Duration::from_millis(settings.vardiff_retarget_ms);
+        if let Some(retarget) = settings.vardiff_retarget {
+            vardiff.retarget = retarget;
         }
-        if settings.vardiff_variance_percent > 0 {
-            vardiff.variance_percent = f64::from(settings.vardiff_variance_percent);
+        if let Some(variance) = settings.vardiff_variance_percent {
+            vardiff.variance_percent = variance;
         }
-        if settings.job_backlog > 0 {
-            next.job_backlog = usize::try_from(settings.job_backlog).unwrap_or(usize::MAX);
+        if let Some(backlog) = settings.job_backlog {
+            next.job_backlog = backlog;
         }
         next
     }
+}
+
+/// The master's pool-wide session settings (its `Settings` message, read by
+/// the link); `None` leaves the slave's own value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PoolSettings {
+    /// Share difficulty a new session starts with.
+    pub initial_difficulty: Option<u64>,
+    /// Lowest share difficulty vardiff may set.
+    pub min_difficulty: Option<u64>,
+    /// Highest share difficulty vardiff may set.
+    pub max_difficulty: Option<u64>,
+    /// Time vardiff aims for between two shares.
+    pub vardiff_target_time: Option<std::time::Duration>,
+    /// How often vardiff reconsiders the difficulty.
+    pub vardiff_retarget: Option<std::time::Duration>,
+    /// Drift (percent) tolerated before a retarget.
+    pub vardiff_variance_percent: Option<f64>,
+    /// Jobs per session whose shares still count.
+    pub job_backlog: Option<usize>,
 }
 
 /// The login address lists, compared by public key.

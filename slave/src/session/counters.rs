@@ -1,6 +1,8 @@
 //! Per-session tallies the policy layer reads (ban on invalid-share ratio or
 //! malformed requests, trust mode) and the stats add up.
 
+use super::verdict::Verdict;
+
 /// What a session has done so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SessionCounters {
@@ -27,6 +29,33 @@ pub struct SessionCounters {
 }
 
 impl SessionCounters {
+    /// Counts one share the session judged. Verdicts the session does not
+    /// give (rate limit, pool busy, unchecked) are the driver's and are not
+    /// counted here.
+    pub fn count(&mut self, verdict: Verdict) {
+        match verdict {
+            Verdict::Accepted | Verdict::Block => {
+                self.valid += 1;
+                self.consecutive_valid += 1;
+                if verdict == Verdict::Block {
+                    self.blocks += 1;
+                }
+                return;
+            }
+            Verdict::Stale | Verdict::UnknownJob => {
+                // Latency, not the miner's fault: the valid streak goes on.
+                self.stale += 1;
+                return;
+            }
+            Verdict::Duplicate => self.duplicate += 1,
+            Verdict::LowDifficulty => self.low_difficulty += 1,
+            Verdict::TooManyForJob | Verdict::WrongSession => self.other_rejected += 1,
+            Verdict::Unauthorized | Verdict::NotSubscribed => self.unauthorized += 1,
+            Verdict::RateLimited | Verdict::PoolBusy | Verdict::Unchecked => return,
+        }
+        self.consecutive_valid = 0;
+    }
+
     /// Shares that count against the miner for the invalid-share ban:
     /// duplicate, low difficulty and other refusals. Stale shares are left
     /// out: they come from latency, not from cheating.

@@ -1,111 +1,23 @@
-//! Jobs: the template every session shares ([`JobTemplate`]) and each
-//! session's own copy of the jobs it was sent, with their difficulty and the
-//! nonces already submitted (the backlog).
+//! Each session's own record of the jobs it was sent ([`SentJobs`]): the
+//! shared [`Job`], the share difficulty it was sent at and the nonces
+//! already submitted for it.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use tos_pool_common::difficulty::{Difficulty, DifficultyError, Target};
-use tos_pool_common::header::{MinerWork, MinerWorkError};
-use tos_pool_proto::v1;
+use tos_pool_common::difficulty::{Difficulty, Target};
+use tos_pool_common::header::MinerWork;
+
+use crate::job::Job;
 
 /// Job ids remembered after they leave the backlog, to tell "stale share"
 /// from "job not found".
 const EXPIRED_MEMORY: usize = 64;
 
-/// A job as the master sent it: shared by every session (behind an `Arc`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobTemplate {
-    /// Cluster-wide job id.
-    pub job_id: String,
-    /// Height of the block being mined.
-    pub height: u64,
-    /// The MinerWork with a zero extra_nonce; each session fills in its own.
-    pub miner_work: MinerWork,
-    /// The network difficulty.
-    pub network_difficulty: Difficulty,
-    /// The network target: a hash meeting it is a block.
-    pub network_target: Target,
-    /// Whether miners should drop previous jobs (new height).
-    pub clean: bool,
-}
-
-/// Why a job from the master could not be used.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum JobError {
-    /// The MinerWork is not 112 bytes.
-    #[error("job {job_id}: bad miner_work ({source}); the master must send the 112-byte MinerWork")]
-    MinerWork {
-        /// The job's id.
-        job_id: String,
-        /// What was wrong.
-        source: MinerWorkError,
-    },
-    /// The network difficulty is not a positive decimal.
-    #[error("job {job_id}: bad network_difficulty ({source})")]
-    Difficulty {
-        /// The job's id.
-        job_id: String,
-        /// What was wrong.
-        source: DifficultyError,
-    },
-    /// The network target is neither empty nor 32 bytes.
-    #[error("job {job_id}: network_target is {length} bytes; it must be 32 (or empty)")]
-    Target {
-        /// The job's id.
-        job_id: String,
-        /// Bytes given.
-        length: usize,
-    },
-    /// No job id.
-    #[error("job without a job_id: the master must name every job")]
-    MissingId,
-}
-
-impl JobTemplate {
-    /// Reads a job from the master. An empty `network_target` is derived from
-    /// the difficulty.
-    pub fn from_proto(job: &v1::Job) -> Result<JobTemplate, JobError> {
-        if job.job_id.is_empty() {
-            return Err(JobError::MissingId);
-        }
-        let job_id = job.job_id.clone();
-        let miner_work =
-            MinerWork::from_bytes(&job.miner_work).map_err(|source| JobError::MinerWork {
-                job_id: job_id.clone(),
-                source,
-            })?;
-        let network_difficulty: Difficulty =
-            job.network_difficulty
-                .parse()
-                .map_err(|source| JobError::Difficulty {
-                    job_id: job_id.clone(),
-                    source,
-                })?;
-        let network_target = match job.network_target.len() {
-            0 => network_difficulty.target(),
-            32 => {
-                let mut target = [0u8; 32];
-                target.copy_from_slice(&job.network_target);
-                Target(target)
-            }
-            length => return Err(JobError::Target { job_id, length }),
-        };
-        Ok(JobTemplate {
-            job_id,
-            height: job.height,
-            miner_work,
-            network_difficulty,
-            network_target,
-            clean: job.clean,
-        })
-    }
-}
-
 /// A job as one session was sent it.
 #[derive(Debug, Clone)]
 pub(super) struct SessionJob {
-    pub(super) template: Arc<JobTemplate>,
+    pub(super) template: Arc<Job>,
     /// Share difficulty in force when the job was sent. The session's
     /// header and the share target are derived from it and the template
     /// when needed, not kept: every idle session holds a backlog of these.
@@ -142,17 +54,17 @@ pub(super) enum Lookup<'a> {
 
 /// The last `capacity` jobs sent to a session, newest last.
 #[derive(Debug, Clone)]
-pub(super) struct JobBacklog {
+pub(super) struct SentJobs {
     jobs: VecDeque<SessionJob>,
     /// Shared templates, not copies of their ids: every session of a slave
     /// remembers the same jobs, so this costs each session only pointers.
-    expired: VecDeque<Arc<JobTemplate>>,
+    expired: VecDeque<Arc<Job>>,
     capacity: usize,
 }
 
-impl JobBacklog {
-    pub(super) fn new(capacity: usize) -> JobBacklog {
-        JobBacklog {
+impl SentJobs {
+    pub(super) fn new(capacity: usize) -> SentJobs {
+        SentJobs {
             jobs: VecDeque::new(),
             expired: VecDeque::new(),
             capacity: capacity.max(1),
@@ -221,14 +133,7 @@ mod tests {
     fn job(id: u32) -> SessionJob {
         let work = MinerWork::from_bytes(&[0u8; 112]).expect("112 bytes is a MinerWork");
         let difficulty = Difficulty::default();
-        let template = Arc::new(JobTemplate {
-            job_id: id.to_string(),
-            height: u64::from(id),
-            miner_work: work,
-            network_target: difficulty.target(),
-            network_difficulty: difficulty,
-            clean: false,
-        });
+        let template = Arc::new(Job::new(id.to_string(), u64::from(id), work, difficulty));
         SessionJob {
             template,
             difficulty: 1,
@@ -238,7 +143,7 @@ mod tests {
 
     #[test]
     fn the_backlog_keeps_its_capacity_and_no_more_room() {
-        let mut backlog = JobBacklog::new(8);
+        let mut backlog = SentJobs::new(8);
         for id in 0..20 {
             backlog.push(job(id));
         }
@@ -252,7 +157,7 @@ mod tests {
 
     #[test]
     fn a_smaller_capacity_expires_the_oldest_jobs() {
-        let mut backlog = JobBacklog::new(4);
+        let mut backlog = SentJobs::new(4);
         for id in 0..4 {
             backlog.push(job(id));
         }

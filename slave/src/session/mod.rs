@@ -1,8 +1,11 @@
 //! The session core: one miner connection's state machine, shared by every
 //! door (Stratum, WebSocket, Xatum). No I/O and no clock: each event (a
-//! request, a new job, a tick, a drain) comes with the current time in ms since
-//! the Unix epoch, and the answer is a list of [`Output`]s for the connection
-//! to carry out, in order.
+//! request, a new job, a timeout, a drain) comes with the current time in ms
+//! since the Unix epoch, and the answer is a list of [`Output`]s for the
+//! connection to carry out, in order. [`Session::poll_timeout`] says when the
+//! session next needs the time (read deadline, vardiff retarget, job refresh,
+//! keepalive); the connection sleeps until then and calls
+//! [`Session::handle_timeout`].
 //!
 //! States: connected → subscribed (Stratum, Xatum) → authorized. Work flows once
 //! authorized (and subscribed where the door requires it): each job is sent
@@ -13,42 +16,49 @@
 //! A submit takes two steps:
 //! 1. [`Session::handle`] makes the cheap checks in order: not subscribed (25),
 //!    unauthorized (24), job unknown (21 "job not found") or older than the
-//!    backlog (21 "stale share"), duplicate nonce (22). It answers at once
-//!    ([`Step::Done`]) or gives a [`PendingShare`] to hash ([`Step::Hash`]).
+//!    backlog (21 "stale share"), duplicate nonce (22). It judges the share at
+//!    once ([`Step::Judged`]) or gives a [`PendingShare`] to hash ([`Step::Hash`]).
 //! 2. [`Session::complete_submit`] takes the hash: low difficulty (23), or
-//!    valid (answer `true`, a [`ShareRecord`] to forward, vardiff fed), and a
+//!    valid (vardiff fed, a [`ShareRecord`] to forward), and a
 //!    [`BlockCandidate`] too when the hash meets the network target.
 //!
+//! Either way the share ends as one [`Judged`]: its [`Verdict`], from which
+//! the answer, the counters, the metrics and the ledger record are all read.
 //! The nonce is remembered in step 1, so the same nonce sent twice while the
-//! first is being hashed is a duplicate. Only valid shares are forwarded;
-//! refused ones are counted in [`SessionCounters`].
+//! first is being hashed is a duplicate.
 
+mod clock;
 mod config;
 mod counters;
 mod job;
 mod output;
 mod request;
 mod share;
+mod verdict;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tos_pool_common::address::MinerLogin;
 use tos_pool_common::difficulty::{difficulty_of_hash, meets_target};
-use tos_pool_proto::v1::ShareOutcome as Outcome;
 
 use crate::extranonce::SessionNonce;
+use crate::job::Job;
 use crate::vardiff::Vardiff;
 
+pub use clock::SessionTimers;
 pub use config::{
-    AddressPolicy, AddressRefused, DEFAULT_MAX_SHARES_PER_JOB, SessionConfig, SessionConfigError,
+    AddressPolicy, AddressRefused, DEFAULT_MAX_SHARES_PER_JOB, PoolSettings, SessionConfig,
+    SessionConfigError,
 };
 pub use counters::SessionCounters;
-pub use job::{JobError, JobTemplate};
 pub use output::{Answer, CloseReason, Output, Reject, RejectCode, Subscribed, Work};
 pub use request::{Login, Request, Submit};
-pub use share::{BlockCandidate, PendingShare, ShareRecord};
+pub use share::{BlockCandidate, Judged, PendingShare, ShareRecord};
+pub use verdict::Verdict;
 
-use job::{JobBacklog, Lookup, SessionJob};
+use clock::Clock;
+use job::{Lookup, SentJobs, SessionJob};
 
 /// The miner-facing protocol a session came through; decides whether the
 /// session must be opened (subscribe, handshake) before anything else.
@@ -69,11 +79,62 @@ impl Door {
     }
 }
 
+/// A miner-facing protocol and its transport: what a door serves, named in
+/// events, metrics and the master's session list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Stratum over plain TCP.
+    Stratum,
+    /// Stratum over TLS.
+    StratumTls,
+    /// WebSocket GetWork (ws).
+    WebSocket,
+    /// WebSocket GetWork over TLS (wss).
+    WebSocketTls,
+    /// Xatum (always TLS).
+    Xatum,
+}
+
+impl Protocol {
+    /// The session door the protocol speaks.
+    pub fn door(self) -> Door {
+        match self {
+            Protocol::Stratum | Protocol::StratumTls => Door::Stratum,
+            Protocol::WebSocket | Protocol::WebSocketTls => Door::WebSocket,
+            Protocol::Xatum => Door::Xatum,
+        }
+    }
+
+    /// The same protocol over TLS.
+    pub fn over_tls(self) -> Protocol {
+        match self {
+            Protocol::Stratum | Protocol::StratumTls => Protocol::StratumTls,
+            Protocol::WebSocket | Protocol::WebSocketTls => Protocol::WebSocketTls,
+            Protocol::Xatum => Protocol::Xatum,
+        }
+    }
+
+    /// The label in events and metrics: `stratum`, `stratum+tls`, `ws`,
+    /// `wss`, `xatum`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Stratum => "stratum",
+            Protocol::StratumTls => "stratum+tls",
+            Protocol::WebSocket => "ws",
+            Protocol::WebSocketTls => "wss",
+            Protocol::Xatum => "xatum",
+        }
+    }
+}
+
 /// What [`Session::handle`] decided.
 #[derive(Debug)]
 pub enum Step {
-    /// Done: carry these out.
+    /// A request that is not a share: carry these out.
     Done(Vec<Output>),
+    /// A share judged without hashing (refused by a cheap check). Boxed
+    /// like [`Step::Hash`]: a step is small and a judged share is not.
+    Judged(Box<Judged>),
     /// A share to hash; then call [`Session::complete_submit`]. Boxed: it
     /// travels to the validation pool and back.
     Hash(Box<PendingShare>),
@@ -92,9 +153,10 @@ pub struct Session {
     /// The share difficulty last announced with SetDifficulty.
     announced_difficulty: Option<u64>,
     /// The newest job from the master, sent or not.
-    latest_job: Option<Arc<JobTemplate>>,
-    jobs: JobBacklog,
+    latest_job: Option<Arc<Job>>,
+    jobs: SentJobs,
     counters: SessionCounters,
+    clock: Clock,
 }
 
 impl Session {
@@ -107,7 +169,7 @@ impl Session {
     ) -> Session {
         Session {
             vardiff: Vardiff::new(config.vardiff, now_ms),
-            jobs: JobBacklog::new(config.job_backlog),
+            jobs: SentJobs::new(config.job_backlog),
             config,
             door,
             nonce,
@@ -117,7 +179,14 @@ impl Session {
             announced_difficulty: None,
             latest_job: None,
             counters: SessionCounters::default(),
+            clock: Clock::new(now_ms),
         }
+    }
+
+    /// Sends a transport keepalive every `every` from `now_ms` (a door's
+    /// WebSocket ping); `None` for doors without one.
+    pub fn set_keepalive(&mut self, every: Option<Duration>, now_ms: u64) {
+        self.clock.set_keepalive(every, now_ms);
     }
 
     /// The session's id, unique within this slave's boot.
@@ -165,9 +234,11 @@ impl Session {
         &self.counters
     }
 
-    /// Counts a request the codec could not read; the connection answers it
-    /// (code 20) and the policy layer may ban on the count.
-    pub fn count_malformed(&mut self) {
+    /// Counts a request the codec could not read at `now_ms`; the connection
+    /// answers it (code 20) and the policy layer may ban on the count. It
+    /// still counts as a request for the read deadline.
+    pub fn count_malformed(&mut self, now_ms: u64) {
+        self.clock.request(now_ms);
         self.counters.malformed += 1;
     }
 
@@ -181,11 +252,12 @@ impl Session {
 
     /// Handles a request received at `now_ms`.
     pub fn handle(&mut self, request: Request, now_ms: u64) -> Step {
+        self.clock.request(now_ms);
         let outputs = match request {
             Request::Subscribe { agent } => self.subscribe(agent),
             Request::Authorize { login, .. } => self.authorize(login, now_ms),
             Request::Submit(submit) => return self.prepare_submit(submit, now_ms),
-            Request::GetWork => vec![Output::Answer(self.get_work())],
+            Request::GetWork => vec![Output::Answer(self.get_work(now_ms))],
             Request::Ping => vec![Output::Answer(Answer::Pong)],
             Request::ExtranonceSubscribe => vec![Output::Answer(Answer::Accepted)],
         };
@@ -194,18 +266,56 @@ impl Session {
 
     /// A new job from the master: sent at once if the session is ready,
     /// otherwise kept for when it is.
-    pub fn on_job(&mut self, job: Arc<JobTemplate>, _now_ms: u64) -> Vec<Output> {
+    pub fn on_job(&mut self, job: Arc<Job>, now_ms: u64) -> Vec<Output> {
         self.latest_job = Some(Arc::clone(&job));
         if !self.is_ready() {
             return Vec::new();
         }
-        self.notify(&job)
+        self.notify(&job, now_ms)
     }
 
-    /// Time passed: vardiff may retarget (the change shows with the next job).
-    pub fn on_tick(&mut self, now_ms: u64) -> Vec<Output> {
-        self.vardiff.tick(now_ms);
-        Vec::new()
+    /// When the session next needs [`Session::handle_timeout`], ms since the
+    /// Unix epoch: the earliest of the read deadline, the keepalive, and,
+    /// once the miner is logged in, the vardiff retarget and (with a job
+    /// sent) the job refresh. Calling early is harmless.
+    pub fn poll_timeout(&self) -> u64 {
+        let clock = self.clock.next_ms(&self.config.timers, self.refreshing());
+        if self.login.is_some() {
+            clock.min(self.vardiff.next_retarget_ms())
+        } else {
+            clock
+        }
+    }
+
+    /// Time passed: whatever fell due by `now_ms` is done. The read deadline
+    /// closes the session ([`CloseReason::Idle`]); vardiff may retarget (the
+    /// change shows with the next job); the current job may be sent again;
+    /// a keepalive may be due ([`Output::Keepalive`]).
+    pub fn handle_timeout(&mut self, now_ms: u64) -> Vec<Output> {
+        let due = self
+            .clock
+            .due(now_ms, &self.config.timers, self.refreshing());
+        if due.read {
+            return vec![Output::Close(CloseReason::Idle)];
+        }
+        if self.login.is_some() {
+            self.vardiff.tick(now_ms);
+        }
+        let mut outputs = Vec::new();
+        if due.refresh
+            && let Some(job) = self.latest_job.clone()
+        {
+            outputs.extend(self.notify(&job, now_ms));
+        }
+        if due.keepalive {
+            outputs.push(Output::Keepalive);
+        }
+        outputs
+    }
+
+    /// Whether the job refresh is armed: work flows and there is a job.
+    fn refreshing(&self) -> bool {
+        self.latest_job.is_some() && self.is_ready()
     }
 
     /// The slave is draining: tell the miner to reconnect, then close.
@@ -220,55 +330,49 @@ impl Session {
         share: PendingShare,
         pow_hash: &[u8; 32],
         now_ms: u64,
-    ) -> Vec<Output> {
+    ) -> Judged {
         if share.session_id != self.id() {
-            return self.refuse(Reject::with_message(
-                RejectCode::Other,
-                "share belongs to another session",
-            ));
+            return self.judge(Judged::refused(Verdict::WrongSession));
         }
+        let actual = difficulty_of_hash(pow_hash).to_u64_saturating();
         if !meets_target(pow_hash, &share.share_target) {
             let mut record = self.rejected_record(
                 &share.login,
                 &share.job.job_id,
                 share.job.height,
                 share.received_at_ms,
-                Outcome::LowDifficulty,
+                Verdict::LowDifficulty,
             );
             record.difficulty = share.difficulty;
-            record.actual_difficulty = difficulty_of_hash(pow_hash).to_u64_saturating();
-            return self.refuse_share(Reject::new(RejectCode::LowDifficulty), record);
+            record.actual_difficulty = actual;
+            return self.refuse_share(record);
         }
-        let actual = difficulty_of_hash(pow_hash).to_u64_saturating();
-        let mut outputs = self.accept(&share, actual, now_ms);
-        if meets_target(pow_hash, &share.job.network_target) {
-            self.counters.blocks += 1;
-            outputs.push(Output::BlockCandidate(BlockCandidate {
-                job_id: share.job.job_id.clone(),
-                height: share.job.height,
-                miner_work: share.header,
-                pow_hash: *pow_hash,
-                address: share.login.address.to_string(),
-                worker: share.login.worker.clone(),
-                share_difficulty: share.difficulty,
-                found_at_ms: share.received_at_ms,
-            }));
+        if !meets_target(pow_hash, &share.job.network_target) {
+            return self.accept(&share, actual, Verdict::Accepted, now_ms);
         }
-        outputs
+        let mut judged = self.accept(&share, actual, Verdict::Block, now_ms);
+        judged.block = Some(BlockCandidate {
+            job_id: share.job.job_id.clone(),
+            height: share.job.height,
+            miner_work: share.header,
+            pow_hash: *pow_hash,
+            address: share.login.address.to_string(),
+            worker: share.login.worker.clone(),
+            share_difficulty: share.difficulty,
+            found_at_ms: share.received_at_ms,
+        });
+        judged
     }
 
     /// Step 2 of a submit without hashing (trust mode): accepted at its share
     /// difficulty. It can never be a block, so the caller must hash every share
     /// it wants checked for one.
-    pub fn complete_unverified(&mut self, share: PendingShare, now_ms: u64) -> Vec<Output> {
+    pub fn complete_unverified(&mut self, share: PendingShare, now_ms: u64) -> Judged {
         if share.session_id != self.id() {
-            return self.refuse(Reject::with_message(
-                RejectCode::Other,
-                "share belongs to another session",
-            ));
+            return self.judge(Judged::refused(Verdict::WrongSession));
         }
         let difficulty = share.difficulty;
-        self.accept(&share, difficulty, now_ms)
+        self.accept(&share, difficulty, Verdict::Accepted, now_ms)
     }
 
     fn subscribe(&mut self, agent: Option<String>) -> Vec<Output> {
@@ -316,13 +420,13 @@ impl Session {
             // Vardiff measures from the moment shares can start.
             self.vardiff = Vardiff::new(self.config.vardiff, now_ms);
             if let Some(job) = self.latest_job.clone() {
-                outputs.extend(self.notify(&job));
+                outputs.extend(self.notify(&job, now_ms));
             }
         }
         outputs
     }
 
-    fn get_work(&mut self) -> Answer {
+    fn get_work(&mut self, now_ms: u64) -> Answer {
         if self.door.requires_subscribe() && !self.subscribed {
             self.counters.unauthorized += 1;
             return Answer::Rejected(Reject::new(RejectCode::NotSubscribed));
@@ -332,7 +436,10 @@ impl Session {
             return Answer::Rejected(Reject::new(RejectCode::Unauthorized));
         }
         match self.latest_job.clone() {
-            Some(job) => Answer::Work(self.send(&job)),
+            Some(job) => {
+                self.clock.job_sent(now_ms, &self.config.timers);
+                Answer::Work(self.send(&job))
+            }
             None => Answer::Rejected(Reject::with_message(
                 RejectCode::Other,
                 "no work yet: the pool is waiting for its first job, ask again shortly",
@@ -342,38 +449,38 @@ impl Session {
 
     fn prepare_submit(&mut self, submit: Submit, now_ms: u64) -> Step {
         if self.door.requires_subscribe() && !self.subscribed {
-            return Step::Done(self.refuse(Reject::new(RejectCode::NotSubscribed)));
+            return Step::Judged(Box::new(
+                self.judge(Judged::refused(Verdict::NotSubscribed)),
+            ));
         }
         let Some(login) = self.login.clone() else {
-            return Step::Done(self.refuse(Reject::new(RejectCode::Unauthorized)));
+            return Step::Judged(Box::new(self.judge(Judged::refused(Verdict::Unauthorized))));
         };
         let max_nonces = self.config.max_shares_per_job;
         let job = match self.jobs.lookup(&submit.job_id) {
             Lookup::Live(job) => job,
             Lookup::Expired => {
                 let record =
-                    self.rejected_record(&login, &submit.job_id, 0, now_ms, Outcome::Stale);
-                return Step::Done(self.refuse_share(Reject::new(RejectCode::Stale), record));
+                    self.rejected_record(&login, &submit.job_id, 0, now_ms, Verdict::Stale);
+                return Step::Judged(Box::new(self.refuse_share(record)));
             }
             Lookup::Unknown => {
                 let record =
-                    self.rejected_record(&login, &submit.job_id, 0, now_ms, Outcome::Stale);
-                let reject = Reject::with_message(RejectCode::Stale, "job not found");
-                return Step::Done(self.refuse_share(reject, record));
+                    self.rejected_record(&login, &submit.job_id, 0, now_ms, Verdict::UnknownJob);
+                return Step::Judged(Box::new(self.refuse_share(record)));
             }
         };
         if job.nonces.contains(&submit.nonce) {
             let (height, difficulty) = (job.template.height, job.difficulty);
             let mut record =
-                self.rejected_record(&login, &submit.job_id, height, now_ms, Outcome::Duplicate);
+                self.rejected_record(&login, &submit.job_id, height, now_ms, Verdict::Duplicate);
             record.difficulty = difficulty;
-            return Step::Done(self.refuse_share(Reject::new(RejectCode::Duplicate), record));
+            return Step::Judged(Box::new(self.refuse_share(record)));
         }
         if job.nonces.len() >= max_nonces {
-            return Step::Done(self.refuse(Reject::with_message(
-                RejectCode::Other,
-                "too many shares for this job: raise your difficulty or wait for the next job",
-            )));
+            return Step::Judged(Box::new(
+                self.judge(Judged::refused(Verdict::TooManyForJob)),
+            ));
         }
         job.nonces.insert(submit.nonce);
         let mut header = job.header(&self.nonce.extra_nonce);
@@ -389,28 +496,28 @@ impl Session {
         }))
     }
 
-    /// Counts a refusal and answers it.
+    /// Counts and answers a refused request that is not a share (a login
+    /// or a getwork before it may be made).
     fn refuse(&mut self, reject: Reject) -> Vec<Output> {
-        let counters = &mut self.counters;
-        match reject.code {
-            RejectCode::Stale => counters.stale += 1,
-            RejectCode::Duplicate => counters.duplicate += 1,
-            RejectCode::LowDifficulty => counters.low_difficulty += 1,
-            RejectCode::Other => counters.other_rejected += 1,
-            RejectCode::Unauthorized | RejectCode::NotSubscribed => counters.unauthorized += 1,
-        }
-        if reject.code != RejectCode::Stale {
-            counters.consecutive_valid = 0;
-        }
+        self.counters.unauthorized += 1;
+        self.counters.consecutive_valid = 0;
         vec![Output::Answer(Answer::Rejected(reject))]
     }
 
-    /// Counts and answers a refused share, and hands it to the ledger's
-    /// invalid/stale counts.
-    fn refuse_share(&mut self, reject: Reject, record: ShareRecord) -> Vec<Output> {
-        let mut outputs = self.refuse(reject);
-        outputs.push(Output::RecordRejected(record));
-        outputs
+    /// Counts a judged share.
+    fn judge(&mut self, judged: Judged) -> Judged {
+        self.counters.count(judged.verdict);
+        judged
+    }
+
+    /// A refused share with its ledger record (the invalid and stale counts).
+    fn refuse_share(&mut self, record: ShareRecord) -> Judged {
+        self.judge(Judged {
+            verdict: record.verdict,
+            difficulty: record.difficulty,
+            record: Some(record),
+            block: None,
+        })
     }
 
     /// The ledger record of a share refused before or after hashing.
@@ -420,7 +527,7 @@ impl Session {
         job_id: &str,
         height: u64,
         at_ms: u64,
-        outcome: Outcome,
+        verdict: Verdict,
     ) -> ShareRecord {
         ShareRecord {
             job_id: job_id.to_string(),
@@ -431,17 +538,24 @@ impl Session {
             actual_difficulty: 0,
             timestamp_ms: at_ms,
             session_id: self.nonce.session_id,
-            outcome,
+            verdict,
         }
     }
 
-    fn accept(&mut self, share: &PendingShare, actual: u64, now_ms: u64) -> Vec<Output> {
-        self.counters.valid += 1;
-        self.counters.consecutive_valid += 1;
+    /// A valid share (`verdict` is `Accepted` or `Block`): counted, fed to
+    /// vardiff, and recorded for crediting.
+    fn accept(
+        &mut self,
+        share: &PendingShare,
+        actual: u64,
+        verdict: Verdict,
+        now_ms: u64,
+    ) -> Judged {
         self.vardiff.record_share(share.difficulty, now_ms);
-        vec![
-            Output::Answer(Answer::Accepted),
-            Output::ForwardShare(ShareRecord {
+        self.judge(Judged {
+            verdict,
+            difficulty: share.difficulty,
+            record: Some(ShareRecord {
                 job_id: share.job.job_id.clone(),
                 height: share.job.height,
                 address: share.login.address.to_string(),
@@ -450,13 +564,16 @@ impl Session {
                 actual_difficulty: actual,
                 timestamp_ms: share.received_at_ms,
                 session_id: share.session_id,
-                outcome: Outcome::Valid,
+                verdict,
             }),
-        ]
+            block: None,
+        })
     }
 
-    /// Sends `job` as a notification, announcing a changed difficulty first.
-    fn notify(&mut self, job: &Arc<JobTemplate>) -> Vec<Output> {
+    /// Sends `job` as a notification, announcing a changed difficulty first;
+    /// the next refresh is a full period from `now_ms`.
+    fn notify(&mut self, job: &Arc<Job>, now_ms: u64) -> Vec<Output> {
+        self.clock.job_sent(now_ms, &self.config.timers);
         let first = self.jobs.is_empty();
         let mut work = self.send(job);
         work.clean |= first;
@@ -471,7 +588,7 @@ impl Session {
 
     /// The session's work for `job`, entered in the backlog at the difficulty
     /// in force now (or as it was, if the job was already sent).
-    fn send(&mut self, job: &Arc<JobTemplate>) -> Work {
+    fn send(&mut self, job: &Arc<Job>) -> Work {
         if let Some(sent) = self.jobs.get(&job.job_id) {
             return self.work_of(sent);
         }

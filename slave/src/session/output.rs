@@ -6,7 +6,7 @@ use std::fmt;
 use tos_pool_common::difficulty::Target;
 use tos_pool_common::header::MinerWork;
 
-use super::share::{BlockCandidate, ShareRecord};
+use super::verdict::Verdict;
 
 /// One thing to do, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,14 +19,9 @@ pub enum Output {
     SetDifficulty(u64),
     /// New work for the miner.
     Notify(Work),
-    /// A valid share for the master's share ledger.
-    ForwardShare(ShareRecord),
-    /// A refused share (stale, duplicate, low difficulty), for the ledger's
-    /// per-miner invalid and stale counts; never credited.
-    RecordRejected(ShareRecord),
-    /// A share that meets the network target: submit it at once. Always
-    /// follows the [`Output::ForwardShare`] of the same share.
-    BlockCandidate(BlockCandidate),
+    /// Send the transport's keepalive (a WebSocket ping); doors without one
+    /// write nothing.
+    Keepalive,
     /// Close the connection (after writing what came before).
     Close(CloseReason),
 }
@@ -102,6 +97,16 @@ impl Reject {
     }
 }
 
+impl Verdict {
+    /// The miner's answer to a share so judged: `true`, or the refusal.
+    pub fn answer(self) -> Answer {
+        match self.reject_code() {
+            None => Answer::Accepted,
+            Some(code) => Answer::Rejected(Reject::with_message(code, self.message())),
+        }
+    }
+}
+
 impl fmt::Display for Reject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.message, self.code.code())
@@ -156,12 +161,16 @@ impl RejectCode {
 pub enum CloseReason {
     /// The slave is draining: the miner should reconnect (to another slave).
     Draining,
+    /// No request in time (`security.first_message_timeout` before the
+    /// first, `security.idle_timeout` after each); nothing is sent.
+    Idle,
 }
 
 impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CloseReason::Draining => f.write_str("the slave is draining: reconnect"),
+            CloseReason::Idle => f.write_str("no request in time"),
         }
     }
 }

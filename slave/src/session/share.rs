@@ -1,15 +1,16 @@
 //! A share on its way through the session: a [`PendingShare`] waiting for its
-//! hash, then a [`ShareRecord`] for the master (and a [`BlockCandidate`] when
-//! it found a block).
+//! hash, then a [`Judged`] share: its [`Verdict`], the [`ShareRecord`] for the
+//! master's ledger and, when it found a block, the [`BlockCandidate`]. These
+//! are the slave's own types; the link turns them into the wire form.
 
 use std::sync::Arc;
 
+use crate::job::Job;
 use tos_pool_common::address::MinerLogin;
 use tos_pool_common::difficulty::Target;
 use tos_pool_common::header::MinerWork;
-use tos_pool_proto::v1;
 
-use super::job::JobTemplate;
+use super::verdict::Verdict;
 
 /// A submitted share that passed the cheap checks and needs its PoW hash.
 ///
@@ -21,7 +22,7 @@ use super::job::JobTemplate;
 #[derive(Debug, Clone)]
 pub struct PendingShare {
     pub(super) session_id: u64,
-    pub(super) job: Arc<JobTemplate>,
+    pub(super) job: Arc<Job>,
     pub(super) header: MinerWork,
     pub(super) difficulty: u64,
     pub(super) share_target: Target,
@@ -60,6 +61,11 @@ impl PendingShare {
         &self.job.network_target
     }
 
+    /// The job's network difficulty (trust mode samples by it).
+    pub fn network_difficulty(&self) -> f64 {
+        self.job.network_difficulty.to_f64()
+    }
+
     /// Who submitted it.
     pub fn login(&self) -> &MinerLogin {
         &self.login
@@ -71,7 +77,33 @@ impl PendingShare {
     }
 }
 
-/// A judged share, ready for a share batch (the link gives it its `seq`).
+/// A submitted share, judged: what the connection answers and forwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    /// How it was judged.
+    pub verdict: Verdict,
+    /// The share difficulty the share was judged at (0 when it never was).
+    pub difficulty: u64,
+    /// The record for the master's ledger: every valid share (credited),
+    /// and refused shares of a logged-in miner (counted, never credited).
+    pub record: Option<ShareRecord>,
+    /// Set when the share meets the network target: submit it at once.
+    pub block: Option<BlockCandidate>,
+}
+
+impl Judged {
+    /// A share refused before it was hashed, with nothing to forward.
+    pub fn refused(verdict: Verdict) -> Judged {
+        Judged {
+            verdict,
+            difficulty: 0,
+            record: None,
+            block: None,
+        }
+    }
+}
+
+/// A judged share for the master's share ledger (the link gives it its `seq`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShareRecord {
     /// Cluster-wide id of the job.
@@ -90,26 +122,8 @@ pub struct ShareRecord {
     pub timestamp_ms: u64,
     /// Session that sent it.
     pub session_id: u64,
-    /// How it was judged: only `Valid` shares are credited.
-    pub outcome: v1::ShareOutcome,
-}
-
-impl ShareRecord {
-    /// The wire form, numbered `seq` in this slave's share stream.
-    pub fn to_proto(&self, seq: u64) -> v1::Share {
-        v1::Share {
-            seq,
-            job_id: self.job_id.clone(),
-            height: self.height,
-            address: self.address.clone(),
-            worker: self.worker.clone(),
-            difficulty: self.difficulty,
-            actual_difficulty: self.actual_difficulty,
-            outcome: self.outcome as i32,
-            timestamp_ms: self.timestamp_ms,
-            session_id: self.session_id,
-        }
-    }
+    /// How it was judged: only valid shares are credited.
+    pub verdict: Verdict,
 }
 
 /// A share whose hash meets the job's network target.
@@ -131,26 +145,4 @@ pub struct BlockCandidate {
     pub share_difficulty: u64,
     /// When the share arrived, ms since the Unix epoch.
     pub found_at_ms: u64,
-}
-
-impl BlockCandidate {
-    /// The wire form: `request_id` chosen by the link, `share_seq` the seq the
-    /// same share got in the share stream.
-    pub fn to_proto(&self, request_id: u64, share_seq: u64) -> v1::BlockCandidate {
-        v1::BlockCandidate {
-            request_id,
-            job_id: self.job_id.clone(),
-            height: self.height,
-            miner_work: self.miner_work.as_bytes().to_vec(),
-            pow_hash: self.pow_hash.to_vec(),
-            address: self.address.clone(),
-            worker: self.worker.clone(),
-            share_difficulty: self.share_difficulty,
-            found_at_ms: self.found_at_ms,
-            share_seq,
-            // Stamped by the connection (read) and the link (sent).
-            read_at_us: 0,
-            sent_at_us: 0,
-        }
-    }
 }

@@ -63,7 +63,7 @@ pub fn write_answer(out: &mut Vec<u8>, id: &RequestId, answer: &Answer) {
 }
 
 /// Appends a notification for a push output. Returns false (and writes
-/// nothing) for outputs that are not for the miner.
+/// nothing) for outputs Stratum has no line for.
 pub fn write_push(out: &mut Vec<u8>, output: &Output) -> bool {
     match output {
         Output::SetDifficulty(difficulty) => write_line(
@@ -90,17 +90,13 @@ pub fn write_push(out: &mut Vec<u8>, output: &Output) -> bool {
                 params: [(); 0],
             },
         ),
-        Output::Answer(_)
-        | Output::ForwardShare(_)
-        | Output::RecordRejected(_)
-        | Output::BlockCandidate(_) => return false,
+        Output::Answer(_) | Output::Keepalive | Output::Close(CloseReason::Idle) => return false,
     }
     true
 }
 
 /// Appends every miner-facing output of one event: answers carry `id`,
-/// pushes are notifications. Shares and block candidates are the caller's
-/// to forward and are skipped here.
+/// pushes are notifications.
 pub fn write_outputs(out: &mut Vec<u8>, id: &RequestId, outputs: &[Output]) {
     for output in outputs {
         match output {

@@ -327,3 +327,14 @@ fn reads_the_mining_section() {
     assert_eq!(config.retarget, mining.vardiff_retarget);
     assert_eq!(config.variance_percent, mining.vardiff_variance);
 }
+
+#[test]
+fn the_next_retarget_is_the_end_of_the_window() {
+    let mut vardiff = Vardiff::new(config(), 1_000);
+    assert_eq!(vardiff.next_retarget_ms(), 1_000 + RETARGET_MS);
+    // Nothing happens before the deadline, and the window moves once it passes.
+    assert_eq!(vardiff.tick(RETARGET_MS), None);
+    assert_eq!(vardiff.next_retarget_ms(), 1_000 + RETARGET_MS);
+    vardiff.tick(1_000 + RETARGET_MS);
+    assert_eq!(vardiff.next_retarget_ms(), 1_000 + 2 * RETARGET_MS);
+}

@@ -80,12 +80,7 @@ pub fn encode_push(output: &Output) -> Option<String> {
             method: "mining.notify",
             params: notify_params(work),
         })),
-        Output::Answer(_)
-        | Output::SetDifficulty(_)
-        | Output::ForwardShare(_)
-        | Output::RecordRejected(_)
-        | Output::BlockCandidate(_)
-        | Output::Close(_) => None,
+        Output::Answer(_) | Output::SetDifficulty(_) | Output::Keepalive | Output::Close(_) => None,
     }
 }
 

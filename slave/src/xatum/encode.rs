@@ -107,8 +107,7 @@ pub fn write_answer(out: &mut Vec<u8>, id: &RequestId, answer: &Answer) {
 }
 
 /// Appends a push for `output`. Returns false (and writes nothing) for
-/// outputs that are not for the miner (shares and blocks are forwarded by
-/// the caller; the difficulty travels inside each job).
+/// outputs Xatum has no line for (the difficulty travels inside each job).
 pub fn write_push(out: &mut Vec<u8>, output: &Output) -> bool {
     match output {
         Output::Notify(work) => write_line(
@@ -129,9 +128,8 @@ pub fn write_push(out: &mut Vec<u8>, output: &Output) -> bool {
         ),
         Output::Answer(_)
         | Output::SetDifficulty(_)
-        | Output::ForwardShare(_)
-        | Output::RecordRejected(_)
-        | Output::BlockCandidate(_) => return false,
+        | Output::Keepalive
+        | Output::Close(CloseReason::Idle) => return false,
     }
     true
 }

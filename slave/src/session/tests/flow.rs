@@ -77,7 +77,7 @@ fn stratum_and_xatum_must_subscribe_first() {
         assert_eq!(reject.code, RejectCode::NotSubscribed);
         assert_eq!(reject.code.code(), 25);
         assert_eq!(reject.message, "not subscribed");
-        let reject = rejection(&done(submit(&mut session, "1", 5, T0)));
+        let reject = refusal(&judged(submit(&mut session, "1", 5, T0)));
         assert_eq!(reject.code, RejectCode::NotSubscribed);
         assert_eq!(session.counters().unauthorized, 2);
         assert!(session.login().is_none());
@@ -253,13 +253,71 @@ fn vardiff_raises_a_fast_miners_difficulty_from_the_next_job() {
 }
 
 #[test]
-fn ticks_lower_a_silent_miners_difficulty() {
+fn timeouts_lower_a_silent_miners_difficulty() {
     let mut session = mining_session();
-    let mut now = T0;
-    for _ in 0..4 {
-        now += 30_000;
-        assert!(session.on_tick(now).is_empty());
+    for window in 1..=4 {
+        let now = session.poll_timeout();
+        assert_eq!(
+            now,
+            T0 + window * 30_000,
+            "the retarget (and refresh) deadline"
+        );
+        let outputs = session.handle_timeout(now);
+        assert!(
+            !outputs.contains(&Output::Close(CloseReason::Idle)),
+            "{outputs:?}"
+        );
     }
     assert!(session.difficulty() < 1_000);
     assert!(session.difficulty() >= 100);
+}
+
+#[test]
+fn a_quiet_connection_wakes_only_for_its_read_deadline() {
+    let mut session = stratum();
+    session.on_job(job("1", 100), T0);
+    // Not logged in: no vardiff and no refresh, only the first-message deadline.
+    assert_eq!(session.poll_timeout(), T0 + 10_000);
+    assert_eq!(session.handle_timeout(T0 + 9_999), Vec::new());
+    assert_eq!(
+        session.handle_timeout(T0 + 10_000),
+        vec![Output::Close(CloseReason::Idle)]
+    );
+}
+
+#[test]
+fn each_request_moves_the_read_deadline_to_the_idle_timeout() {
+    let mut session = stratum();
+    done(session.handle(Request::Ping, T0 + 1_000));
+    assert_eq!(session.poll_timeout(), T0 + 601_000);
+    session.count_malformed(T0 + 2_000);
+    assert_eq!(session.poll_timeout(), T0 + 602_000);
+}
+
+#[test]
+fn the_current_job_is_sent_again_after_the_refresh_period() {
+    let mut session = mining_session();
+    // Job "1" was sent at login (T0); a new job at T0 + 20 s moves the refresh.
+    session.on_job(job("2", 101), T0 + 20_000);
+    assert_eq!(
+        session.poll_timeout(),
+        T0 + 30_000,
+        "the vardiff retarget comes first"
+    );
+    assert_eq!(session.handle_timeout(T0 + 30_000), Vec::new());
+    assert_eq!(session.poll_timeout(), T0 + 50_000);
+    let outputs = session.handle_timeout(T0 + 50_000);
+    let work = notified(&outputs);
+    assert_eq!(work.len(), 1, "{outputs:?}");
+    assert_eq!(work[0].job_id, "2");
+    assert_eq!(session.poll_timeout(), T0 + 60_000);
+}
+
+#[test]
+fn keepalives_come_at_their_period() {
+    let mut session = session_with(config(), Door::WebSocket, 1);
+    session.set_keepalive(Some(Duration::from_secs(5)), T0);
+    assert_eq!(session.poll_timeout(), T0 + 5_000);
+    assert_eq!(session.handle_timeout(T0 + 5_000), vec![Output::Keepalive]);
+    assert_eq!(session.poll_timeout(), T0 + 10_000);
 }

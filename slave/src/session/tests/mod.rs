@@ -38,6 +38,11 @@ fn config() -> SessionConfig {
         job_backlog: 3,
         max_shares_per_job: 16,
         addresses: AddressPolicy::default(),
+        timers: SessionTimers {
+            first_message_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(600),
+            job_refresh: Duration::from_secs(30),
+        },
     }
 }
 
@@ -50,23 +55,27 @@ fn stratum() -> Session {
     session_with(config(), Door::Stratum, 1)
 }
 
-fn job(id: &str, height: u64) -> Arc<JobTemplate> {
+fn job(id: &str, height: u64) -> Arc<Job> {
     let difficulty = Difficulty::from_u64(NETWORK_DIFFICULTY).expect("non-zero");
-    Arc::new(JobTemplate {
-        job_id: id.to_string(),
-        height,
-        miner_work: MinerWork::new(&[height as u8; 32], T0, 0, &[0; 32], &[0x8c; 32]),
-        network_difficulty: difficulty,
-        network_target: difficulty.target(),
-        clean: true,
-    })
+    let work = MinerWork::new(&[height as u8; 32], T0, 0, &[0; 32], &[0x8c; 32]);
+    Arc::new(Job::new(id, height, work, difficulty))
 }
 
-/// The outputs of a request that must not need hashing.
+/// The outputs of a request that is not a share.
 fn done(step: Step) -> Vec<Output> {
     match step {
         Step::Done(outputs) => outputs,
+        Step::Judged(judged) => panic!("expected an answer, got a judged share: {judged:?}"),
         Step::Hash(share) => panic!("expected an answer, got a share to hash: {share:?}"),
+    }
+}
+
+/// The verdict of a share judged without hashing.
+fn judged(step: Step) -> Judged {
+    match step {
+        Step::Judged(judged) => *judged,
+        Step::Done(outputs) => panic!("expected a judged share, got {outputs:?}"),
+        Step::Hash(share) => panic!("expected a judged share, got a share to hash: {share:?}"),
     }
 }
 
@@ -74,40 +83,47 @@ fn done(step: Step) -> Vec<Output> {
 fn pending(step: Step) -> PendingShare {
     match step {
         Step::Hash(share) => *share,
+        Step::Judged(judged) => panic!("expected a share to hash, got {judged:?}"),
         Step::Done(outputs) => panic!("expected a share to hash, got {outputs:?}"),
     }
 }
 
-/// The rejection in `outputs`; a refused share must also be handed to the
-/// ledger's counts with the matching outcome.
+/// The rejection in the outputs of a request that is not a share.
 fn rejection(outputs: &[Output]) -> Reject {
-    use tos_pool_proto::v1::ShareOutcome;
     match outputs {
-        [Output::Answer(Answer::Rejected(reject))] => {
-            assert!(
-                !matches!(
-                    reject.code,
-                    RejectCode::Stale | RejectCode::Duplicate | RejectCode::LowDifficulty
-                ),
-                "a refused share must be recorded: {outputs:?}"
-            );
-            reject.clone()
-        }
-        [
-            Output::Answer(Answer::Rejected(reject)),
-            Output::RecordRejected(record),
-        ] => {
-            let expected = match reject.code {
-                RejectCode::Stale => ShareOutcome::Stale,
-                RejectCode::Duplicate => ShareOutcome::Duplicate,
-                RejectCode::LowDifficulty => ShareOutcome::LowDifficulty,
-                other => panic!("{other:?} is not a share outcome: {outputs:?}"),
-            };
-            assert_eq!(record.outcome, expected, "{outputs:?}");
-            reject.clone()
-        }
+        [Output::Answer(Answer::Rejected(reject))] => reject.clone(),
         other => panic!("expected one rejection, got {other:?}"),
     }
+}
+
+/// The miner's refusal of a judged share. A refused share of a logged-in
+/// miner for the ledger's counts (stale, duplicate, low difficulty) must
+/// carry its record with the same verdict; no other refusal may.
+fn refusal(judged: &Judged) -> Reject {
+    let recorded = matches!(
+        judged.verdict,
+        Verdict::Stale | Verdict::UnknownJob | Verdict::Duplicate | Verdict::LowDifficulty
+    );
+    match &judged.record {
+        Some(record) => {
+            assert!(
+                recorded,
+                "only stale, duplicate and low difficulty shares are recorded: {judged:?}"
+            );
+            assert_eq!(record.verdict, judged.verdict, "{judged:?}");
+        }
+        None => assert!(!recorded, "a refused share must be recorded: {judged:?}"),
+    }
+    assert_eq!(judged.block, None, "{judged:?}");
+    match judged.verdict.answer() {
+        Answer::Rejected(reject) => reject,
+        other => panic!("expected a refusal, got {other:?} for {judged:?}"),
+    }
+}
+
+/// Whether a judged share is answered `true`.
+fn accepted(judged: &Judged) -> bool {
+    judged.verdict.answer() == Answer::Accepted
 }
 
 fn subscribe(session: &mut Session) -> Vec<Output> {

@@ -7,7 +7,7 @@ fn a_share_before_login_is_unauthorized() {
     let mut session = stratum();
     subscribe(&mut session);
     session.on_job(job("1", 100), T0);
-    let reject = rejection(&done(submit(&mut session, "1", 1, T0)));
+    let reject = refusal(&judged(submit(&mut session, "1", 1, T0)));
     assert_eq!(reject.code.code(), 24);
     assert_eq!(reject.message, "unauthorized worker");
 }
@@ -15,7 +15,7 @@ fn a_share_before_login_is_unauthorized() {
 #[test]
 fn unknown_and_expired_jobs_are_stale() {
     let mut session = mining_session();
-    let reject = rejection(&done(submit(&mut session, "nope", 1, T0)));
+    let reject = refusal(&judged(submit(&mut session, "nope", 1, T0)));
     assert_eq!(
         (reject.code.code(), reject.message.as_str()),
         (21, "job not found")
@@ -25,7 +25,7 @@ fn unknown_and_expired_jobs_are_stale() {
     for (id, height) in [("2", 101), ("3", 102), ("4", 103)] {
         session.on_job(job(id, height), T0);
     }
-    let reject = rejection(&done(submit(&mut session, "1", 1, T0)));
+    let reject = refusal(&judged(submit(&mut session, "1", 1, T0)));
     assert_eq!(
         (reject.code.code(), reject.message.as_str()),
         (21, "stale share")
@@ -42,7 +42,7 @@ fn a_job_never_sent_to_this_session_is_not_found() {
     session.on_job(job("1", 100), T0);
     session.on_job(job("2", 101), T0);
     authorize(&mut session, ADDRESS);
-    let reject = rejection(&done(submit(&mut session, "1", 1, T0)));
+    let reject = refusal(&judged(submit(&mut session, "1", 1, T0)));
     assert_eq!(reject.message, "job not found");
     pending(submit(&mut session, "2", 1, T0));
 }
@@ -51,14 +51,14 @@ fn a_job_never_sent_to_this_session_is_not_found() {
 fn the_same_nonce_twice_is_a_duplicate_even_while_hashing() {
     let mut session = mining_session();
     let first = pending(submit(&mut session, "1", 77, T0));
-    let reject = rejection(&done(submit(&mut session, "1", 77, T0 + 1)));
+    let reject = refusal(&judged(submit(&mut session, "1", 77, T0 + 1)));
     assert_eq!(
         (reject.code.code(), reject.message.as_str()),
         (22, "duplicate share")
     );
     let outputs = session.complete_submit(first, &hash_of_difficulty(2_000), T0 + 2);
-    assert_eq!(outputs[0], Output::Answer(Answer::Accepted));
-    let reject = rejection(&done(submit(&mut session, "1", 77, T0 + 3)));
+    assert!(accepted(&outputs), "{outputs:?}");
+    let reject = refusal(&judged(submit(&mut session, "1", 77, T0 + 3)));
     assert_eq!(reject.code, RejectCode::Duplicate);
     // The same nonce on another job is a different share.
     session.on_job(job("2", 101), T0);
@@ -72,14 +72,14 @@ fn duplicate_memory_is_bounded_per_job_and_dropped_with_it() {
     for nonce in 0..16 {
         pending(submit(&mut session, "1", nonce, T0));
     }
-    let reject = rejection(&done(submit(&mut session, "1", 16, T0)));
+    let reject = refusal(&judged(submit(&mut session, "1", 16, T0)));
     assert_eq!(reject.code, RejectCode::Other);
     assert!(reject.message.contains("too many shares"));
     for (id, height) in [("2", 101), ("3", 102), ("4", 103)] {
         session.on_job(job(id, height), T0);
     }
     // Job 1 and its nonces are gone: stale, not duplicate.
-    let reject = rejection(&done(submit(&mut session, "1", 3, T0)));
+    let reject = refusal(&judged(submit(&mut session, "1", 3, T0)));
     assert_eq!(reject.code, RejectCode::Stale);
 }
 
@@ -89,7 +89,7 @@ fn a_hash_above_the_share_target_is_low_difficulty() {
     let share = pending(submit(&mut session, "1", 5, T0));
     assert_eq!(share.share_target(), &target(1_000));
     let outputs = session.complete_submit(share, &hash_of_difficulty(999), T0);
-    let reject = rejection(&outputs);
+    let reject = refusal(&outputs);
     assert_eq!(
         (reject.code.code(), reject.message.as_str()),
         (23, "low difficulty share")
@@ -115,9 +115,10 @@ fn a_valid_share_is_answered_and_forwarded() {
     let outputs = session.complete_submit(share, &hash_of_difficulty(5_000), T0 + 9);
     assert_eq!(
         outputs,
-        vec![
-            Output::Answer(Answer::Accepted),
-            Output::ForwardShare(ShareRecord {
+        Judged {
+            verdict: Verdict::Accepted,
+            difficulty: 1_000,
+            record: Some(ShareRecord {
                 job_id: "1".into(),
                 height: 100,
                 address: ADDRESS.into(),
@@ -126,10 +127,12 @@ fn a_valid_share_is_answered_and_forwarded() {
                 actual_difficulty: 5_000,
                 timestamp_ms: T0 + 5,
                 session_id: 1,
-                outcome: tos_pool_proto::v1::ShareOutcome::Valid,
+                verdict: Verdict::Accepted,
             }),
-        ]
+            block: None,
+        }
     );
+    assert_eq!(outputs.verdict.answer(), Answer::Accepted);
     assert_eq!(session.counters().valid, 1);
     assert_eq!(session.counters().consecutive_valid, 1);
 }
@@ -141,11 +144,15 @@ fn a_share_meeting_the_network_target_is_also_a_block() {
     let header = *share.header();
     let hash = hash_of_difficulty(NETWORK_DIFFICULTY);
     let outputs = session.complete_submit(share, &hash, T0 + 6);
-    assert_eq!(outputs.len(), 3, "{outputs:?}");
-    assert!(matches!(outputs[1], Output::ForwardShare(_)));
+    assert_eq!(outputs.verdict, Verdict::Block, "{outputs:?}");
+    assert!(accepted(&outputs));
     assert_eq!(
-        outputs[2],
-        Output::BlockCandidate(BlockCandidate {
+        outputs.record.as_ref().map(|record| record.verdict),
+        Some(Verdict::Block)
+    );
+    assert_eq!(
+        outputs.block,
+        Some(BlockCandidate {
             job_id: "1".into(),
             height: 100,
             miner_work: header,
@@ -176,10 +183,10 @@ fn real_tos_hashes_are_judged_against_the_real_target() {
         let outputs = session.complete_submit(share, &hash, T0);
         if meets {
             valid += 1;
-            assert_eq!(outputs[0], Output::Answer(Answer::Accepted));
+            assert!(accepted(&outputs), "{outputs:?}");
         } else {
             low += 1;
-            assert_eq!(rejection(&outputs).code, RejectCode::LowDifficulty);
+            assert_eq!(refusal(&outputs).code, RejectCode::LowDifficulty);
         }
     }
     assert!(valid > 0 && low > 0, "valid {valid}, low {low}");
@@ -198,14 +205,14 @@ fn shares_are_judged_at_the_difficulty_their_job_was_sent_with() {
     assert_eq!(old.difficulty(), 1_000);
     assert_eq!(new.difficulty(), 4_000);
     let hash = hash_of_difficulty(2_000);
-    let accepted = session.complete_submit(old, &hash, T0);
-    assert_eq!(accepted[0], Output::Answer(Answer::Accepted));
-    let Output::ForwardShare(record) = &accepted[1] else {
-        panic!("expected a forwarded share, got {accepted:?}");
+    let judged_old = session.complete_submit(old, &hash, T0);
+    assert!(accepted(&judged_old), "{judged_old:?}");
+    let Some(record) = &judged_old.record else {
+        panic!("expected a forwarded share, got {judged_old:?}");
     };
     assert_eq!(record.difficulty, 1_000);
     let refused = session.complete_submit(new, &hash, T0);
-    assert_eq!(rejection(&refused).code, RejectCode::LowDifficulty);
+    assert_eq!(refusal(&refused).code, RejectCode::LowDifficulty);
 }
 
 #[test]
@@ -216,7 +223,7 @@ fn a_share_in_flight_survives_its_job_leaving_the_backlog() {
         session.on_job(job(id, height), T0);
     }
     let outputs = session.complete_submit(share, &hash_of_difficulty(1_000), T0);
-    assert_eq!(outputs[0], Output::Answer(Answer::Accepted));
+    assert!(accepted(&outputs), "{outputs:?}");
 }
 
 #[test]
@@ -225,9 +232,9 @@ fn a_share_of_another_session_is_refused() {
     let mut second = session_with(config(), Door::WebSocket, 2);
     let share = pending(submit(&mut first, "1", 1, T0));
     let outputs = second.complete_submit(share.clone(), &hash_of_difficulty(1_000), T0);
-    assert_eq!(rejection(&outputs).code, RejectCode::Other);
+    assert_eq!(refusal(&outputs).code, RejectCode::Other);
     let outputs = second.complete_unverified(share, T0);
-    assert_eq!(rejection(&outputs).code, RejectCode::Other);
+    assert_eq!(refusal(&outputs).code, RejectCode::Other);
     assert_eq!(second.counters().valid, 0);
 }
 
@@ -236,8 +243,8 @@ fn an_unverified_share_counts_at_its_share_difficulty() {
     let mut session = mining_session();
     let share = pending(submit(&mut session, "1", 1, T0));
     let outputs = session.complete_unverified(share, T0);
-    assert_eq!(outputs.len(), 2);
-    let Output::ForwardShare(record) = &outputs[1] else {
+    assert!(accepted(&outputs), "{outputs:?}");
+    let Some(record) = &outputs.record else {
         panic!("expected a forwarded share, got {outputs:?}");
     };
     assert_eq!(record.actual_difficulty, 1_000);
@@ -251,11 +258,11 @@ fn a_refused_share_resets_the_valid_streak_but_a_stale_one_does_not() {
         session.complete_submit(share, &hash_of_difficulty(1_000), T0);
     }
     assert_eq!(session.counters().consecutive_valid, 3);
-    done(submit(&mut session, "gone", 1, T0));
+    judged(submit(&mut session, "gone", 1, T0));
     assert_eq!(session.counters().consecutive_valid, 3);
-    done(submit(&mut session, "1", 0, T0));
+    judged(submit(&mut session, "1", 0, T0));
     assert_eq!(session.counters().consecutive_valid, 0);
-    session.count_malformed();
+    session.count_malformed(T0);
     let counters = *session.counters();
     assert_eq!(
         (

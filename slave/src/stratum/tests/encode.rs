@@ -138,31 +138,14 @@ fn outputs_of_one_event_in_order() {
 }
 
 #[test]
-fn shares_are_not_written_to_the_miner() {
+fn outputs_without_a_stratum_line_are_not_written() {
     let mut out = Vec::new();
-    let record = crate::session::ShareRecord {
-        job_id: "j".into(),
-        height: 1,
-        address: "a".into(),
-        worker: "w".into(),
-        difficulty: 1,
-        actual_difficulty: 1,
-        timestamp_ms: 0,
-        session_id: 1,
-        outcome: tos_pool_proto::v1::ShareOutcome::Valid,
-    };
-    assert!(!write_push(&mut out, &Output::ForwardShare(record.clone())));
-    assert!(!write_push(
-        &mut out,
-        &Output::RecordRejected(record.clone())
-    ));
+    assert!(!write_push(&mut out, &Output::Keepalive));
+    assert!(!write_push(&mut out, &Output::Close(CloseReason::Idle)));
     write_outputs(
         &mut out,
         &RequestId::from(3),
-        &[
-            Output::Answer(Answer::Accepted),
-            Output::ForwardShare(record),
-        ],
+        &[Output::Answer(Answer::Accepted), Output::Keepalive],
     );
     assert_eq!(text(&out), "{\"id\":3,\"result\":true,\"error\":null}\n");
 }
