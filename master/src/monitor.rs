@@ -10,10 +10,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tos_pool_common::clock::unix_ms;
 use tos_pool_common::metrics::Metrics;
 use tos_pool_common::shutdown::Shutdown;
 
-use crate::app::now_ms;
 use crate::gateway::{Gateway, SlaveInfo};
 use crate::jobs::{Job, JobManager};
 use crate::ledger::{Ledger, PoolStats};
@@ -73,7 +73,7 @@ pub async fn run(
         if let Some(job) = jobs.current() {
             record_job(&metrics, &job);
         }
-        match ledger.pool_stats(now_ms()).await {
+        match ledger.pool_stats(unix_ms()).await {
             Ok(stats) => record_pool(&metrics, &stats, &gateway.connected_slaves()),
             Err(error) => tracing::warn!(%error, "cannot read pool stats for the gauges"),
         }

@@ -10,10 +10,10 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
+use tos_pool_common::clock::unix_ms;
 use tos_pool_proto::v1::Ban;
 
 use super::{ApiError, ApiState};
-use crate::app::now_ms;
 use crate::gateway::SlaveInfo;
 use crate::upstream::UpstreamState;
 
@@ -71,7 +71,7 @@ impl From<Ban> for BanView {
 
 /// `GET /api/admin/bans`.
 pub async fn bans(State(state): State<ApiState>) -> Json<Vec<BanView>> {
-    let bans = state.parts().gateway.bans(now_ms());
+    let bans = state.parts().gateway.bans(unix_ms());
     Json(bans.into_iter().map(BanView::from).collect())
 }
 
@@ -117,7 +117,7 @@ pub async fn ban(
     let ban = state
         .parts()
         .gateway
-        .ban(&ip.to_string(), &reason, duration_ms, now_ms())
+        .ban(&ip.to_string(), &reason, duration_ms, unix_ms())
         .ok_or_else(|| ApiError::Internal("the ban was not recorded".to_owned()))?;
     Ok(Json(BanView::from(ban)))
 }

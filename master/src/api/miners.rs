@@ -5,12 +5,10 @@ use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use serde::Serialize;
-use tos_pool_common::address::Address;
-use tos_pool_common::network::Network;
+use tos_pool_common::clock::unix_ms;
 
 use super::payments::RECENT_MINER_PAYMENTS;
 use super::{ApiError, ApiState};
-use crate::app::now_ms;
 use crate::ledger::{Balances, MinerPayment, ShareCounts};
 
 /// The answer of `/api/miners/{address}`.
@@ -57,31 +55,14 @@ pub struct WorkerView {
     pub last_seen_ms: Option<u64>,
 }
 
-/// Reads the address of a path: a TOS address of the pool's network, in its
-/// canonical form; anything else is a 400 with the reason.
-pub fn parse_address(
-    path: Result<Path<String>, PathRejection>,
-    network: Network,
-) -> Result<String, ApiError> {
-    let Path(text) = path.map_err(|rejection| {
-        ApiError::BadRequest(format!(
-            "the address in the path is unreadable: {rejection}"
-        ))
-    })?;
-    let address = Address::parse(text.trim(), network).map_err(|error| {
-        ApiError::BadRequest(format!("{text:?} is not a {network} address: {error}"))
-    })?;
-    Ok(address.to_string())
-}
-
 /// The handler.
 pub async fn handler(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<MinerView>, ApiError> {
-    let address = parse_address(path, state.inner.network)?;
+    let address = state.miner_address(path)?;
     let ledger = &state.parts().ledger;
-    let now = now_ms();
+    let now = unix_ms();
     let (stats, workers, balances, payments) = tokio::join!(
         ledger.miner_stats(&address, now),
         ledger.worker_stats(&address, now),

@@ -26,12 +26,15 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
 use axum::http::{StatusCode, Uri};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use tokio::net::TcpListener;
+use tos_pool_common::address::Address;
 use tos_pool_common::config::Config;
 use tos_pool_common::metrics::Metrics;
 use tos_pool_common::network::Network;
@@ -116,6 +119,22 @@ impl ApiState {
 
     fn window(&self, query: &PageQuery) -> Result<PageWindow, ApiError> {
         window(query, self.inner.page_size, self.inner.max_page_size)
+    }
+
+    /// Reads the miner address of a path: a TOS address of the pool's
+    /// network, in its canonical form; anything else is a 400 with the
+    /// reason.
+    fn miner_address(&self, path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+        let network = self.inner.network;
+        let Path(text) = path.map_err(|rejection| {
+            ApiError::BadRequest(format!(
+                "the address in the path is unreadable: {rejection}"
+            ))
+        })?;
+        let address = Address::parse(text.trim(), network).map_err(|error| {
+            ApiError::BadRequest(format!("{text:?} is not a {network} address: {error}"))
+        })?;
+        Ok(address.to_string())
     }
 
     /// How many times the pool stats were computed (once per

@@ -8,7 +8,6 @@ use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 
-use super::miners::parse_address;
 use super::{ApiError, ApiState, PageQuery, PageWindow, Paged};
 use crate::ledger::{MinerPayment, PaymentRecord};
 use crate::payouts::{PayoutError, Resolution};
@@ -33,7 +32,7 @@ pub async fn of_miner(
     path: Result<Path<String>, PathRejection>,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<Paged<MinerPayment>>, ApiError> {
-    let address = parse_address(path, state.inner.network)?;
+    let address = state.miner_address(path)?;
     let window = state.window(&query)?;
     let (offset, limit) = indices(window);
     let page = state

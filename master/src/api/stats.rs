@@ -5,10 +5,10 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
+use tos_pool_common::clock::unix_ms;
 
 use super::blocks::BlockView;
 use super::{ApiError, ApiState};
-use crate::app::now_ms;
 use crate::ledger::{BlockCounts, ShareCounts};
 
 /// The answer of `/api/stats`.
@@ -87,7 +87,7 @@ pub fn network_hashrate(difficulty: f64, block_time_ms: u64) -> f64 {
 
 /// The handler.
 pub async fn handler(State(state): State<ApiState>) -> Result<Json<StatsView>, ApiError> {
-    let now = now_ms();
+    let now = unix_ms();
     let view = state.inner.stats.get(now, || compute(&state, now)).await?;
     Ok(Json(view))
 }

@@ -28,13 +28,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tos_pool_common::clock::unix_ms;
 use tos_pool_common::clock::unix_us;
 use tos_pool_common::telemetry::Telemetry;
 use tos_pool_common::telemetry::events::{BlockFound, Event};
 use tos_pool_proto::v1::{BlockCandidate, BlockResult};
 use tracing::Instrument;
 
-use crate::app::now_ms;
 use crate::ledger::Ledger;
 use crate::lifecycle::BlockRecord;
 use crate::notify::{Notification, Notifier};
@@ -289,7 +289,7 @@ impl BlockService {
     ) {
         let difficulty = job.network_difficulty.to_u64_saturating();
         let found_at_ms = if candidate.found_at_ms == 0 {
-            now_ms()
+            unix_ms()
         } else {
             candidate.found_at_ms
         };

@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
+use tos_pool_common::clock::unix_ms;
 use tos_pool_common::config::Config;
 use tos_pool_common::metrics::Metrics;
 use tos_pool_common::network::Network;
@@ -122,7 +123,7 @@ impl Gateway {
         if queued.is_ok() {
             self.shared
                 .metrics
-                .observe_fanout(fanout_time(created_at_ms, crate::app::now_ms()));
+                .observe_fanout(fanout_time(created_at_ms, unix_ms()));
         }
     }
 

@@ -8,6 +8,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tonic::{Status, Streaming};
+use tos_pool_common::clock::{unix_ms, unix_us};
 use tos_pool_proto::v1::{
     Ack, BlockCandidate, Hello, MasterMessage, ShareBatch, SlaveMessage, Welcome, master_message,
     slave_message,
@@ -16,10 +17,8 @@ use tos_pool_proto::v1::{
 use super::outbound::{Outbox, PushError};
 use super::registry::SlaveInfo;
 use super::{Shared, lock};
-use crate::app::now_ms;
 use crate::blocks::CandidateSource;
 use crate::ledger::LedgerError;
-use tos_pool_common::clock::unix_us;
 
 /// Share batches waiting for the stream's ledger writer at most; beyond it
 /// the stream stops reading (the slave's own buffer holds its shares).
@@ -83,7 +82,7 @@ pub(super) async fn run(
         hello.boot_id.clone(),
         hello.region.clone(),
         hello.version.clone(),
-        now_ms(),
+        unix_ms(),
     );
     let registration = lock(&shared.registry).register(info, outbox.closer());
     let _registered = Registered {
@@ -123,7 +122,7 @@ pub(super) async fn run(
     if let Some(job) = lock(&shared.current_job).clone() {
         greeting.push(frame(master_message::Kind::Job(job)));
     }
-    for ban in lock(&shared.bans).active(now_ms()) {
+    for ban in lock(&shared.bans).active(unix_ms()) {
         greeting.push(frame(master_message::Kind::Ban(ban)));
     }
     for message in greeting {
@@ -303,14 +302,14 @@ async fn handle(
                 slave.index,
                 slave.stream_id,
                 &event,
-                now_ms(),
+                unix_ms(),
             );
         }
         slave_message::Kind::Stats(stats) => {
-            lock(&shared.registry).record_stats(slave.index, slave.stream_id, &stats, now_ms());
+            lock(&shared.registry).record_stats(slave.index, slave.stream_id, &stats, unix_ms());
         }
         slave_message::Kind::Ban(report) => {
-            let ban = lock(&shared.bans).report(&report, now_ms());
+            let ban = lock(&shared.bans).report(&report, unix_ms());
             if let Some(ban) = ban {
                 tracing::info!(
                     slave = %slave.slave_id,
@@ -367,7 +366,7 @@ async fn write_batches(
 async fn record(shared: &Shared, slave: &Slave, batch: &ShareBatch) -> Result<u64, Status> {
     match shared
         .ledger
-        .record_batch(&slave.slave_id, &slave.boot_id, batch, now_ms())
+        .record_batch(&slave.slave_id, &slave.boot_id, batch, unix_ms())
         .await
     {
         Ok(outcome) => Ok(outcome.acked_seq),

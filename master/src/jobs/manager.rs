@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
+use tos_pool_common::clock::unix_ms;
 use tos_pool_common::config::{Config, ConfigError};
 
 use super::backlog::Backlog;
@@ -250,7 +251,7 @@ impl Maker {
             id: &id,
             miner_key: &self.settings.miner_key,
             clean,
-            created_at_ms: now_ms(),
+            created_at_ms: unix_ms(),
             upstream,
         };
         let job = match Job::from_template(template, parts) {
@@ -300,5 +301,3 @@ async fn next_push(pushes: &mut Option<watch::Receiver<Option<Pushed>>>) -> Opti
     }
     receiver.borrow_and_update().clone()
 }
-
-use tos_pool_common::clock::unix_ms as now_ms;

@@ -26,6 +26,7 @@ mod proptests;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tos_pool_common::clock::unix_ms;
 use tos_pool_common::config::Config;
 use tos_pool_common::shutdown::Shutdown;
 use tos_pool_common::telemetry::Telemetry;
@@ -282,7 +283,7 @@ impl Payouts {
             },
         };
         let updated = ledger
-            .update_payment(&stored, &update, crate::app::now_ms())
+            .update_payment(&stored, &update, unix_ms())
             .await?
             .ok_or_else(|| PayoutError::Raced { id: id.to_owned() })?;
         tracing::info!(payment = id, resolution = ?resolution, "payment resolved by an operator");

@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use tos_pool_common::clock::unix_ms;
 use tos_pool_common::telemetry::events::{Event, Payment};
 use tracing::Instrument;
 
 use super::plan::{Plan, plan};
 use super::reconcile::{PendingAction, WalletFacts, is_confirmed, reconcile_pending};
 use super::{PayoutError, Payouts, lock_token, renew_every};
-use crate::app::now_ms;
 use crate::ledger::{LedgerError, PaymentRecord, PaymentStatus, PaymentUpdate, StoredPayment};
 use crate::notify::Notification;
 use crate::wallet::{BuildError, WalletTransaction, WalletTransfer};
@@ -166,7 +166,7 @@ impl Payouts {
                     };
                     let grace =
                         u64::try_from(inner.settings.grace().as_millis()).unwrap_or(u64::MAX);
-                    let update = match reconcile_pending(&payment, facts, now_ms(), grace) {
+                    let update = match reconcile_pending(&payment, facts, unix_ms(), grace) {
                         PendingAction::Sent { tx_hash } => PaymentUpdate::Sent { tx_hash },
                         PendingAction::NotSent { reason } => PaymentUpdate::Failed { reason },
                         PendingAction::Wait => {
@@ -295,7 +295,7 @@ impl Payouts {
         let run_tag = format!("{:08x}", rand::random::<u32>());
         for (index, batch) in plan.batches.into_iter().enumerate() {
             let nonce = inner.wallet.get_nonce().await?;
-            let created_ms = now_ms();
+            let created_ms = unix_ms();
             let (amount, fee) = batch.iter().fold((0u64, 0u64), |(a, f), t| {
                 (a.saturating_add(t.amount), f.saturating_add(t.fee))
             });
@@ -378,7 +378,7 @@ impl Payouts {
         Ok(self
             .inner
             .ledger
-            .update_payment(payment, update, now_ms())
+            .update_payment(payment, update, unix_ms())
             .await?)
     }
 

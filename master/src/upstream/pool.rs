@@ -9,6 +9,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
+use tos_pool_common::clock::unix_ms;
 use tos_pool_common::config::NodeConfig;
 
 use super::error::UpstreamError;
@@ -354,7 +355,7 @@ impl Shared {
 async fn check(slot: &Slot) {
     let result = slot.upstream.client.get_info().await;
     let mut status = slot.status();
-    status.last_check_ms = Some(now_ms());
+    status.last_check_ms = Some(unix_ms());
     let change = match &result {
         Ok(info) => {
             status.height = Some(info.height);
@@ -396,5 +397,3 @@ async fn run_checks(shared: Arc<Shared>, interval: Duration) {
         shared.check_all().await;
     }
 }
-
-use tos_pool_common::clock::unix_ms as now_ms;
