@@ -295,11 +295,12 @@ impl BlockService {
         };
         for attempt in 1..=RECORD_ATTEMPTS {
             let outcome = async {
-                let entries = self
+                let buckets = self
                     .ledger
-                    .pplns_entries(self.window.size(difficulty, None))
+                    .share_log(self.window.size(difficulty, None))
                     .await?;
-                let snapshot = PplnsSnapshot::take(&entries, &self.window, difficulty, None);
+                let snapshot =
+                    PplnsSnapshot::from_share_log(buckets, &self.window, difficulty, None);
                 let make = if counts {
                     BlockRecord::candidate
                 } else {

@@ -32,7 +32,6 @@ pub use payments::{
     MinerPayment, Page, PaymentRecord, PaymentStatus, PaymentTransfer, PaymentUpdate, StoredPayment,
 };
 pub use settings::{HIGH_WATER_TTL, IDLE_TTL, LedgerSettings, SHARE_LOG_MARGIN};
-pub use share_log::{LogBucket, window_entries};
 pub use stats::{Activity, MinerStats, PoolStats, ShareCounts, StatsHash, WorkerStats, hashrate};
 pub use views::BlockCounts;
 

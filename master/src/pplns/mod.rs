@@ -3,7 +3,9 @@
 //! Pure logic over plain data, no Redis and no clock:
 //! - [`PplnsWindow`] turns the `pplns` config into a window size in share
 //!   difficulty ([`PplnsWindow::size`]);
-//! - [`walk`] fills that window from the aggregated share log, newest first;
+//! - [`cut`] fills that window from the share log as the ledger stores it
+//!   (one bucket per second, newest first), the one place the window is cut;
+//!   [`walk`] does the same over single runs of the log;
 //! - [`split`] shares a reward among the weights, fee first, to the last
 //!   atomic unit;
 //! - [`PplnsSnapshot`] keeps the weights of the moment a block was found, so
@@ -16,6 +18,7 @@
 mod fee;
 mod snapshot;
 mod split;
+mod walk;
 mod window;
 
 #[cfg(test)]
@@ -24,7 +27,8 @@ mod proptests;
 pub use fee::FeeRate;
 pub use snapshot::PplnsSnapshot;
 pub use split::{Split, split};
-pub use window::{PPM, PplnsWindow, ShareLogEntry, walk};
+pub use walk::{LogBucket, ShareLogEntry, cut, walk};
+pub use window::{PPM, PplnsWindow};
 
 /// A PPLNS setting or stored snapshot that cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

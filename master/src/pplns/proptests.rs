@@ -1,4 +1,4 @@
-//! Property tests of the walk and the split.
+//! Property tests of the cut, the walk and the split.
 
 use std::collections::BTreeMap;
 
@@ -169,6 +169,72 @@ proptest! {
             before += u128::from(entry.weight);
         }
         prop_assert_eq!(walked, expected.into_iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn cut_fills_the_window_with_whole_buckets_then_a_fair_part(
+        // One second of the log holds each address once (a Redis hash).
+        log in prop::collection::vec(
+            prop::collection::btree_map(0u8..6, prop_oneof![3 => 0u64..=1_000_000, 1 => any::<u64>()], 0..5),
+            0..12,
+        ),
+        window_size in prop_oneof![0u128..=5_000_000, any::<u64>().prop_map(u128::from)],
+    ) {
+        let buckets: Vec<LogBucket> = log
+            .iter()
+            .map(|weights| LogBucket {
+                weights: weights.iter().map(|(i, w)| (format!("m{i}"), *w)).collect(),
+            })
+            .collect();
+        let entries = cut(buckets.clone(), window_size);
+        let available: u128 = log.iter().flatten().map(|(_, w)| u128::from(*w)).sum();
+        let total: u128 = entries.iter().map(|e| u128::from(e.weight)).sum();
+        prop_assert_eq!(total, window_size.min(available));
+        prop_assert!(entries.iter().all(|e| e.weight > 0));
+
+        // Bucket by bucket: whole while it fits, then each address of the
+        // bucket that fills the window within one unit of its fair part.
+        let mut rest = entries.as_slice();
+        let mut room = window_size;
+        for bucket in &buckets {
+            if room == 0 {
+                break;
+            }
+            let mut whole: Vec<(String, u64)> =
+                bucket.weights.iter().filter(|(_, w)| *w > 0).cloned().collect();
+            whole.sort();
+            let bucket_total: u128 = whole.iter().map(|(_, w)| u128::from(*w)).sum();
+            if bucket_total <= room {
+                let (taken, after) = rest.split_at(whole.len());
+                let taken: Vec<(String, u64)> =
+                    taken.iter().map(|e| (e.address.clone(), e.weight)).collect();
+                prop_assert_eq!(taken, whole);
+                rest = after;
+                room -= bucket_total;
+                continue;
+            }
+            for entry in rest {
+                let (_, weight) = whole
+                    .iter()
+                    .find(|(address, _)| *address == entry.address)
+                    .expect("the cut bucket's entries are its own addresses");
+                let fair = U256::from(room) * U256::from(*weight);
+                let given = U256::from(entry.weight) * U256::from(bucket_total);
+                let gap = if given > fair { given - fair } else { fair - given };
+                prop_assert!(gap < U256::from(bucket_total));
+            }
+            rest = &[];
+            room = 0;
+        }
+        prop_assert!(rest.is_empty());
+
+        // The snapshot of the buckets is the walk of the cut.
+        let window = PplnsWindow::fixed(1.0).expect("a valid multiple");
+        if let Ok(difficulty) = u64::try_from(window_size) {
+            let snapshot = PplnsSnapshot::from_share_log(buckets, &window, difficulty, None);
+            let walked = walk(&entries, window_size);
+            prop_assert_eq!(snapshot.weights(), walked.as_slice());
+        }
     }
 
     #[test]

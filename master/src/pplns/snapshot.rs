@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{FeeRate, PplnsError, PplnsWindow, ShareLogEntry, Split, split, walk};
+use super::walk::sum_by_address;
+use super::{FeeRate, LogBucket, PplnsError, PplnsWindow, ShareLogEntry, Split, cut, split, walk};
 
 /// The PPLNS window as it stood when a block candidate was found: its size,
 /// the weights that filled it and their total.
@@ -25,17 +26,45 @@ pub struct PplnsSnapshot {
 }
 
 impl PplnsSnapshot {
-    /// Walks the share log (newest first) for a block found at
-    /// `network_difficulty` and keeps the result.
+    /// Cuts the window for a block found at `network_difficulty` out of the
+    /// share log's buckets, newest first (see [`cut`]), and keeps the
+    /// weights: what the block path does with what the ledger read.
+    pub fn from_share_log(
+        buckets: impl IntoIterator<Item = LogBucket>,
+        window: &PplnsWindow,
+        network_difficulty: u64,
+        pool_share: Option<f64>,
+    ) -> Self {
+        Self::filled(window, network_difficulty, pool_share, |window_size| {
+            sum_by_address(cut(buckets, window_size))
+        })
+    }
+
+    /// Walks share-log entries (newest first, see [`walk`]) for a block found
+    /// at `network_difficulty` and keeps the result.
     pub fn take<'a>(
         entries: impl IntoIterator<Item = &'a ShareLogEntry>,
         window: &PplnsWindow,
         network_difficulty: u64,
         pool_share: Option<f64>,
     ) -> Self {
+        Self::filled(window, network_difficulty, pool_share, |window_size| {
+            walk(entries, window_size)
+        })
+    }
+
+    /// The snapshot of a window filled by `fill`, given the window size; the
+    /// weights it returns are sorted by unique address, non-zero, and add up
+    /// to at most the window size.
+    fn filled(
+        window: &PplnsWindow,
+        network_difficulty: u64,
+        pool_share: Option<f64>,
+        fill: impl FnOnce(u128) -> Vec<(String, u128)>,
+    ) -> Self {
         let window_size = window.size(network_difficulty, pool_share);
-        let weights = walk(entries, window_size);
-        // walk's weights add up to at most window_size.
+        let weights = fill(window_size);
+        // A filled window's weights add up to at most window_size.
         let total_weight = weights.iter().map(|(_, weight)| weight).sum();
         PplnsSnapshot {
             network_difficulty,

@@ -1,9 +1,4 @@
-//! The PPLNS window: how much share difficulty is paid for a block, and the
-//! walk that fills it from the share log.
-
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+//! The PPLNS window: how much share difficulty is paid for a block.
 
 use super::PplnsError;
 
@@ -12,18 +7,6 @@ pub const PPM: u64 = 1_000_000;
 
 /// Largest window multiple accepted from the config.
 const MAX_MULTIPLE: f64 = 1_000_000.0;
-
-/// One run of a miner's consecutive shares in the aggregated share log.
-///
-/// The log is kept newest first; `weight` is the summed difficulty of the
-/// shares in the run, so the walk touches one entry per run, not per share.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShareLogEntry {
-    /// The miner's payout address (validated upstream).
-    pub address: String,
-    /// Summed share difficulty of the run.
-    pub weight: u64,
-}
 
 /// The PPLNS window of the `pplns` config, as fixed-point multiples of the
 /// network difficulty (parts per million, so `window: 2.0` is exactly 2).
@@ -125,47 +108,9 @@ fn multiple_to_ppm(key: &'static str, value: f64) -> Result<u64, PplnsError> {
     if ppm == 0 { Err(invalid) } else { Ok(ppm) }
 }
 
-/// Fills a window of `window_size` share difficulty from the share log,
-/// newest entry first.
-///
-/// Entries count whole until the window is full; the entry that fills it
-/// counts only the part needed. The same address in several entries is
-/// summed. The result is sorted by address, holds no zero weights, and its
-/// weights add up to `min(window_size, total weight of the log)`.
-pub fn walk<'a>(
-    entries: impl IntoIterator<Item = &'a ShareLogEntry>,
-    window_size: u128,
-) -> Vec<(String, u128)> {
-    let mut weights: BTreeMap<&str, u128> = BTreeMap::new();
-    let mut room = window_size;
-    for entry in entries {
-        if room == 0 {
-            break;
-        }
-        let taken = room.min(u128::from(entry.weight));
-        if taken == 0 {
-            continue;
-        }
-        // Each sum is bounded by window_size, so it cannot overflow.
-        *weights.entry(entry.address.as_str()).or_default() += taken;
-        room -= taken;
-    }
-    weights
-        .into_iter()
-        .map(|(address, weight)| (address.to_owned(), weight))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entry(address: &str, weight: u64) -> ShareLogEntry {
-        ShareLogEntry {
-            address: address.to_owned(),
-            weight,
-        }
-    }
 
     #[test]
     fn fixed_window_is_exactly_multiple_times_difficulty() {
@@ -215,44 +160,5 @@ mod tests {
         assert_eq!(window.multiple_ppm(Some(-1.0)), 500_000);
         assert_eq!(window.multiple_ppm(Some(f64::NAN)), 500_000);
         assert_eq!(window.multiple_ppm(None), 500_000);
-    }
-
-    #[test]
-    fn walk_takes_newest_first_and_cuts_the_last_entry() {
-        let log = [
-            entry("carol", 300),
-            entry("alice", 500),
-            entry("bob", 400),
-            entry("carol", 900),
-        ];
-        // 300 + 500 + 200 of bob's 400 = 1000.
-        assert_eq!(
-            walk(&log, 1_000),
-            vec![
-                ("alice".to_owned(), 500),
-                ("bob".to_owned(), 200),
-                ("carol".to_owned(), 300)
-            ]
-        );
-        // The whole log plus part of the last run: carol's runs are summed.
-        assert_eq!(
-            walk(log.iter(), 1_500),
-            vec![
-                ("alice".to_owned(), 500),
-                ("bob".to_owned(), 400),
-                ("carol".to_owned(), 600)
-            ]
-        );
-        // A window larger than the log takes it all.
-        let all = walk(&log, 1_000_000);
-        assert_eq!(all.iter().map(|(_, w)| w).sum::<u128>(), 2_100);
-        assert!(walk(&log, 0).is_empty());
-        assert!(walk([].iter(), 10).is_empty());
-    }
-
-    #[test]
-    fn walk_skips_empty_runs() {
-        let log = [entry("dave", 0), entry("erin", 10)];
-        assert_eq!(walk(&log, 5), vec![("erin".to_owned(), 5)]);
     }
 }
