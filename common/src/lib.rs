@@ -12,6 +12,7 @@ pub mod address;
 pub mod clock;
 pub mod config;
 pub mod difficulty;
+pub mod error;
 pub mod header;
 pub mod metrics;
 pub mod network;

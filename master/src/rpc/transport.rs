@@ -16,6 +16,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tos_pool_common::error::chain;
 
 use super::envelope::{self, Reply};
 use super::error::RpcError;
@@ -189,7 +190,8 @@ impl HttpTransport {
             .client
             .request(request)
             .await
-            .map_err(|error| transport(describe(&error)))?;
+            // "connection refused" sits deep inside hyper's error.
+            .map_err(|error| transport(chain(&error)))?;
         let status = response.status().as_u16();
         let bytes = Limited::new(response.into_body(), MAX_REPLY_BYTES)
             .collect()
@@ -202,19 +204,6 @@ impl HttpTransport {
             .to_bytes();
         Ok((status, bytes))
     }
-}
-
-/// An error with its chain of causes ("connection refused" sits deep inside
-/// hyper's error).
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

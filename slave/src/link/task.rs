@@ -180,7 +180,7 @@ impl Link {
             .endpoint
             .connect()
             .await
-            .map_err(|error| LinkError::Transport(error_chain(&error)))?;
+            .map_err(|error| LinkError::Transport(tos_pool_common::error::chain(&error)))?;
         let mut client = SlaveGatewayClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -475,17 +475,6 @@ fn status_error(status: Status) -> LinkError {
         }
         code => LinkError::Transport(format!("{code:?}: {}", status.message())),
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 pub(super) use tos_pool_common::clock::unix_ms as now_ms;
