@@ -89,7 +89,8 @@ impl Shutdown {
 }
 
 /// Raises the stop and waits for the tasks that must finish: the owner side
-/// of [`Shutdown`] and [`TaskGuard`]. A process has one.
+/// of [`Shutdown`] and [`TaskGuard`]. One per thing that stops as a whole:
+/// the process ([`crate::launch::run`]), or a service started inside it.
 #[derive(Debug)]
 pub struct ShutdownTrigger {
     flag: watch::Sender<bool>,

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use tos_pool_common::config::{Config, Role};
-use tos_pool_common::shutdown::ShutdownTrigger;
-use tos_pool_common::{profiling, telemetry};
+use tos_pool_common::launch;
+use tos_pool_common::shutdown::Shutdown;
+use tos_pool_common::telemetry::Telemetry;
 
 tos_pool_common::install_jemalloc!();
 
@@ -39,8 +40,7 @@ struct Cli {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = Config::load_for(&cli.config, Role::Master)
-        .with_context(|| format!("loading config {}", cli.config.display()))?;
+    let config = launch::load_config(&cli.config, Role::Master)?;
     if cli.check {
         println!(
             "{}: valid master config for {} (gRPC {}, API {})",
@@ -51,32 +51,19 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    // Logging, and the New Relic export when `newrelic.enabled`; dropping the
-    // guard at the end flushes what is buffered.
-    let telemetry = telemetry::init_telemetry(&config, Role::Master)
-        .context("setting up logging and telemetry")?;
+    launch::run(config, Role::Master, serve)
+}
+
+/// The master's part of the run: it serves until `shutdown` fires or its
+/// gateway fails.
+async fn serve(config: Config, telemetry: Telemetry, shutdown: Shutdown) -> anyhow::Result<()> {
     tracing::info!(
         network = %config.network,
         bind = %config.master.bind,
         version = env!("CARGO_PKG_VERSION"),
         "tos-pool-master loaded its config"
     );
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let stop = ShutdownTrigger::on_signal();
-        let profiling = if config.profiling.enabled {
-            let stop_profiling = stop.listener().stopped();
-            Some(profiling::serve(&config.profiling, stop_profiling).await?)
-        } else {
-            None
-        };
-        let result =
-            tos_pool_master::app::run(config, telemetry.telemetry(), stop.listener()).await;
-        // The profiling server ends with the master, whatever ended it.
-        stop.stop();
-        if let Some(server) = profiling {
-            server.stopped().await?;
-        }
-        result.context("running the master")
-    })
+    tos_pool_master::app::run(config, telemetry, shutdown)
+        .await
+        .context("running the master")
 }

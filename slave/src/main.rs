@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use tos_pool_common::config::{Config, Role};
-use tos_pool_common::{profiling, shutdown, telemetry};
+use tos_pool_common::launch;
+use tos_pool_common::shutdown::Shutdown;
+use tos_pool_common::telemetry::Telemetry;
 
 tos_pool_common::install_jemalloc!();
 
@@ -38,8 +40,7 @@ struct Cli {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = Config::load_for(&cli.config, Role::Slave)
-        .with_context(|| format!("loading config {}", cli.config.display()))?;
+    let config = launch::load_config(&cli.config, Role::Slave)?;
     if cli.check {
         println!(
             "{}: valid slave config for {} (master {}, stratum {})",
@@ -50,37 +51,21 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    // Logging, and the New Relic export when `newrelic.enabled`; dropping the
-    // guard at the end flushes what is buffered.
-    let telemetry = telemetry::init_telemetry(&config, Role::Slave)
-        .context("setting up logging and telemetry")?;
+    launch::run(config, Role::Slave, serve)
+}
+
+/// The slave's part of the run: a stop signal drains it before `run`
+/// returns.
+async fn serve(config: Config, telemetry: Telemetry, shutdown: Shutdown) -> anyhow::Result<()> {
     tracing::info!(
         network = %config.network,
         master = %config.slave.master_url,
         version = env!("CARGO_PKG_VERSION"),
         "tos-pool-slave starting"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let (stop, stopped) = shutdown::stop_on_signal();
-        let profiling = if config.profiling.enabled {
-            let stop_profiling = shutdown::until_stopped(stopped.clone());
-            Some(profiling::serve(&config.profiling, stop_profiling).await?)
-        } else {
-            None
-        };
-        // A stop signal drains the slave before `run` returns.
-        let result = tos_pool_slave::app::run(config, telemetry.telemetry(), stopped).await;
-        // The profiling server ends with the slave, whatever ended it.
-        stop.send_replace(true);
-        if let Some(server) = profiling {
-            server.stopped().await?;
-        }
-        let report = result.context("running the slave")?;
-        tracing::info!(?report, "tos-pool-slave stopped");
-        anyhow::Ok(())
-    })
+    let report = tos_pool_slave::app::run(config, telemetry, shutdown.watch())
+        .await
+        .context("running the slave")?;
+    tracing::info!(?report, "tos-pool-slave stopped");
+    Ok(())
 }
