@@ -1,15 +1,14 @@
 //! Connection and abuse policy (`security.*`): connections per IP, shares per
 //! second per connection, bans for an invalid-share ratio and for malformed
-//! requests, the request size limit and the first-message and idle
-//! deadlines. Address black/white lists are the session core's
-//! ([`crate::session::AddressPolicy`]).
+//! requests and the request size limit. The first-message and idle deadlines
+//! are the session core's clock, and the address black/white lists its
+//! [`crate::session::AddressPolicy`].
 //!
-//! The decisions are pure ([`judge`], [`rate`], [`deadline`]); [`Policy`] is
+//! The decisions are pure ([`judge`], [`rate`]); [`Policy`] is
 //! the thin shared layer that keeps per-IP tallies, records bans in the link's
 //! [`BanList`] (which also holds the bans the master shares) and reports this
 //! slave's bans to the master so every slave applies them.
 
-pub mod deadline;
 pub mod judge;
 pub mod rate;
 
@@ -23,7 +22,6 @@ use tos_pool_proto::v1::BanReport;
 
 use crate::link::{BanEntry, BanList, LinkHandle};
 
-pub use deadline::read_deadline_ms;
 pub use judge::{BanReason, Refusal, admit_connection, judge_malformed, judge_shares};
 pub use rate::ShareRate;
 

@@ -174,6 +174,8 @@ mod tests {
             ..timers()
         };
         assert_eq!(clock.read_deadline_ms(&forever), u64::MAX);
+        let late = Clock::new(u64::MAX - 1);
+        assert_eq!(late.read_deadline_ms(&timers()), u64::MAX);
     }
 
     #[test]
