@@ -80,12 +80,6 @@ impl Shutdown {
     pub fn is_stopped(&self) -> bool {
         *self.flag.borrow() || self.flag.has_changed().is_err()
     }
-
-    /// The raw flag underneath, for code that still takes a
-    /// `watch::Receiver<bool>` (true once stopped).
-    pub fn watch(&self) -> watch::Receiver<bool> {
-        self.flag.clone()
-    }
 }
 
 /// Raises the stop and waits for the tasks that must finish: the owner side
@@ -177,28 +171,6 @@ pub struct TaskGuard {
     _alive: mpsc::Sender<()>,
 }
 
-/// A stop flag raised by [`stop_signal`]: the sender (to raise it for other
-/// reasons too) and a receiver to hand out. Must run inside a Tokio runtime.
-///
-/// The raw form of [`ShutdownTrigger::on_signal`], kept for callers that
-/// still pass a `watch::Receiver<bool>` around.
-pub fn stop_on_signal() -> (watch::Sender<bool>, watch::Receiver<bool>) {
-    let (stop, stopped) = watch::channel(false);
-    let raise = stop.clone();
-    tokio::spawn(async move {
-        let signal = stop_signal().await;
-        tracing::info!(signal, "stop signal");
-        raise.send_replace(true);
-    });
-    (stop, stopped)
-}
-
-/// Resolves once `stopped` turns true (or its sender is gone): the raw form
-/// of [`Shutdown::stopped`], kept for callers of [`stop_on_signal`].
-pub async fn until_stopped(mut stopped: watch::Receiver<bool>) {
-    let _ = stopped.wait_for(|stop| *stop).await;
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -259,15 +231,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_raw_flag_follows_the_stop() {
-        let trigger = ShutdownTrigger::new();
-        let flag = trigger.listener().watch();
-        assert!(!*flag.borrow());
-        trigger.stop();
-        assert!(*flag.borrow());
-    }
-
-    #[tokio::test]
     async fn tasks_finished_waits_for_every_guard() {
         let trigger = ShutdownTrigger::new();
         let tasks: Vec<_> = (0..3)
@@ -300,24 +263,5 @@ mod tests {
     #[tokio::test]
     async fn tasks_finished_without_guards_returns_at_once() {
         ShutdownTrigger::new().tasks_finished().await;
-    }
-
-    #[tokio::test]
-    async fn until_stopped_follows_the_flag() {
-        let (stop, stopped) = watch::channel(false);
-        let waiter = tokio::spawn(until_stopped(stopped));
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished());
-        stop.send_replace(true);
-        waiter
-            .await
-            .expect("the waiter ends once the flag is raised");
-    }
-
-    #[tokio::test]
-    async fn until_stopped_ends_when_the_sender_is_gone() {
-        let (stop, stopped) = watch::channel(false);
-        drop(stop);
-        until_stopped(stopped).await;
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tos_pool_common::config::Config;
+use tos_pool_common::shutdown::{Shutdown, ShutdownTrigger};
 use tos_pool_common::telemetry::Telemetry;
 
 use crate::extranonce::ExtraNonceSource;
@@ -63,7 +64,7 @@ pub struct Slave {
     link: LinkHandle,
     counters: Arc<SlaveCounters>,
     draining: watch::Sender<bool>,
-    ops_stop: watch::Sender<bool>,
+    ops_stop: ShutdownTrigger,
     drain_timeout: Duration,
 }
 
@@ -117,12 +118,12 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
             })?;
     let http = http_listener.local_addr().unwrap_or(config.slave.http_bind);
     let doors = server::open_doors(&config.slave, ctx).await?;
-    let (ops_stop, ops_stop_rx) = watch::channel(false);
+    let ops_stop = ShutdownTrigger::new();
     tokio::spawn(server::report::refresh_gauges(
         reports.clone(),
         counters.clone(),
         config.newrelic.export_interval,
-        ops_stop_rx.clone(),
+        ops_stop.listener(),
     ));
     tokio::spawn(ops::serve(
         http_listener,
@@ -133,7 +134,7 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
             validation,
             reports,
         },
-        ops_stop_rx,
+        ops_stop.listener(),
     ));
     tracing::info!(
         http = %http,
@@ -200,7 +201,7 @@ impl Slave {
                 self.link.counters().unacked_shares as usize
             }
         };
-        self.ops_stop.send_replace(true);
+        self.ops_stop.stop();
         let report = DrainReport {
             sessions_left,
             unacked_shares,
@@ -217,17 +218,17 @@ impl Slave {
     }
 }
 
-/// Runs a slave until `shutdown` turns true or the master asks it to drain,
+/// Runs a slave until `shutdown` fires or the master asks it to drain,
 /// then drains it.
 pub async fn run(
     config: Config,
     telemetry: Telemetry,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) -> Result<DrainReport, SlaveError> {
     let slave = start(&config, telemetry).await?;
     let mut master_drain = slave.link().drain_requests();
     tokio::select! {
-        _ = shutdown.wait_for(|stop| *stop) => {}
+        () = shutdown.stopped() => {}
         request = master_drain.wait_for(|request| request.is_some()) => {
             if let Ok(request) = request {
                 tracing::info!(reason = ?*request, "the master asked this slave to drain");

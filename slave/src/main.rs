@@ -63,7 +63,7 @@ async fn serve(config: Config, telemetry: Telemetry, shutdown: Shutdown) -> anyh
         version = env!("CARGO_PKG_VERSION"),
         "tos-pool-slave starting"
     );
-    let report = tos_pool_slave::app::run(config, telemetry, shutdown.watch())
+    let report = tos_pool_slave::app::run(config, telemetry, shutdown)
         .await
         .context("running the slave")?;
     tracing::info!(?report, "tos-pool-slave stopped");

@@ -16,6 +16,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tos_pool_common::metrics::PROMETHEUS_CONTENT_TYPE;
+use tos_pool_common::shutdown::Shutdown;
 
 use crate::link::{LinkCounters, LinkHandle};
 use crate::server::{CountersSnapshot, MinerReports, SlaveCounters};
@@ -57,13 +58,11 @@ pub fn router(state: OpsState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router(state)` on `listener` until `stop` turns true.
-pub async fn serve(listener: TcpListener, state: OpsState, mut stop: watch::Receiver<bool>) {
+/// Serves `router(state)` on `listener` until `stop` fires.
+pub async fn serve(listener: TcpListener, state: OpsState, stop: Shutdown) {
     let addr = listener.local_addr().ok();
     let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|stop| *stop).await;
-        })
+        .with_graceful_shutdown(stop.stopped())
         .await;
     if let Err(error) = result {
         tracing::error!(%error, ?addr, "operations HTTP server failed");

@@ -108,7 +108,7 @@ async fn a_short_run_matches_the_pools_api_share_for_share() {
             report.worker
         );
         let held = ledger
-            .worker_stats(&report.address, tos_pool_master::app::now_ms())
+            .worker_stats(&report.address, tos_pool_common::clock::unix_ms())
             .await
             .expect("the ledger")
             .into_iter()

@@ -7,8 +7,9 @@ use crate::master_support;
 use std::collections::BTreeMap;
 
 use master_support::{Cluster, TestSlave, batch, miner_address, share, within};
+use tos_pool_common::clock::unix_ms as now_ms;
 use tos_pool_common::telemetry::Telemetry;
-use tos_pool_master::app::{MasterHandle, now_ms};
+use tos_pool_master::app::MasterHandle;
 use tos_pool_proto::v1::{Job, SlaveMessage};
 
 const SHARES: u64 = 10_000;

@@ -158,7 +158,7 @@ async fn a_reported_ban_reaches_every_slave_and_later_ones() {
         })
         .await;
     assert_eq!(ban.ip, "203.0.113.9");
-    assert!(ban.until_ms > tos_pool_master::app::now_ms());
+    assert!(ban.until_ms > tos_pool_common::clock::unix_ms());
 
     let (mut late, _) = TestSlave::join(&url, "ap-1", "boot", 0).await;
     let remembered = late

@@ -32,7 +32,7 @@ fn miner_event(kind: MinerEventKind, session_id: u64) -> SlaveMessage {
             worker,
             protocol: MinerProtocol::Stratum as i32,
             remote_ip: "127.0.0.1".to_owned(),
-            at_ms: tos_pool_master::app::now_ms(),
+            at_ms: tos_pool_common::clock::unix_ms(),
             user_agent: "tosminer/1.0.0".to_owned(),
         })),
     }

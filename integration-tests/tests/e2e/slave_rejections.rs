@@ -122,7 +122,7 @@ async fn each_rejection_has_its_code_and_the_session_goes_on() {
     let ledger = cluster.master().expect("master").ledger().clone();
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
-        let now = tos_pool_master::app::now_ms();
+        let now = tos_pool_common::clock::unix_ms();
         let workers = ledger
             .worker_stats(&address(3), now)
             .await

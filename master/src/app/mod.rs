@@ -391,9 +391,3 @@ async fn feed_jobs(
         }
     }
 }
-
-/// Milliseconds since the Unix epoch (0 if the clock is before it): the
-/// master's clock, [`tos_pool_common::clock::unix_ms`], under the name
-/// callers outside the crate know it by. The master's own modules call
-/// `unix_ms` directly, so nothing in them depends on this wiring module.
-pub use tos_pool_common::clock::unix_ms as now_ms;

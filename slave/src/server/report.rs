@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tos_pool_common::shutdown::Shutdown;
 
 use crate::session::{Protocol, Verdict};
 use tos_pool_common::address::MinerLogin;
@@ -126,19 +126,19 @@ impl MinerReports {
 }
 
 /// Keeps this slave's pool gauges current from `counters` every `every`
-/// (at least every 100 ms) until `stop` turns true, so the OTLP export
-/// reads fresh numbers.
+/// (at least every 100 ms) until `stop` fires, so the OTLP export reads
+/// fresh numbers.
 pub async fn refresh_gauges(
     reports: MinerReports,
     counters: Arc<SlaveCounters>,
     every: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: Shutdown,
 ) {
     let mut ticker = tokio::time::interval(every.max(Duration::from_millis(100)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = stop.wait_for(|stop| *stop) => return,
+            () = stop.stopped() => return,
             _ = ticker.tick() => reports.record_gauges(&counters.snapshot()),
         }
     }

@@ -105,7 +105,7 @@ pub async fn ledger_valid(cluster: &Cluster, address: &str, worker: &str) -> u64
     let Some(master) = cluster.master() else {
         return 0;
     };
-    let now = tos_pool_master::app::now_ms();
+    let now = tos_pool_common::clock::unix_ms();
     match master.ledger().worker_stats(address, now).await {
         Ok(workers) => workers
             .iter()

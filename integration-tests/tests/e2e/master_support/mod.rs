@@ -14,6 +14,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Request, Status, Streaming};
 use tos_pool_common::address::Address;
+use tos_pool_common::clock::unix_ms as now_ms;
 use tos_pool_common::clock::unix_us;
 use tos_pool_common::config::{Config, Role};
 use tos_pool_common::difficulty::{Difficulty, Target, meets_target};
@@ -23,7 +24,7 @@ use tos_pool_common::pow;
 use tos_pool_common::telemetry::Telemetry;
 use tos_pool_integration_tests::devnet::{DEVNET_MINER_KEY, Devnet, DevnetConfig, DevnetHandle};
 use tos_pool_integration_tests::redis_server::RedisServer;
-use tos_pool_master::app::{MasterHandle, now_ms};
+use tos_pool_master::app::MasterHandle;
 use tos_pool_proto::auth::{AUTHORIZATION_HEADER, bearer};
 use tos_pool_proto::v1::slave_gateway_client::SlaveGatewayClient;
 use tos_pool_proto::v1::{
@@ -149,7 +150,7 @@ pub fn share(seq: u64, job: &Job, address: &str, difficulty: u64) -> Share {
         difficulty,
         actual_difficulty: difficulty,
         outcome: ShareOutcome::Valid as i32,
-        timestamp_ms: tos_pool_master::app::now_ms(),
+        timestamp_ms: tos_pool_common::clock::unix_ms(),
         session_id: 1,
     }
 }
