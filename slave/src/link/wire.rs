@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use tos_pool_common::metrics::ShareOutcome;
 use tos_pool_proto::v1;
 
 use crate::session::{BlockCandidate, PoolSettings, Protocol, ShareRecord, Verdict};
@@ -61,22 +62,17 @@ pub struct SlaveReport {
     pub hashrate: f64,
 }
 
-/// The ledger's outcome of a verdict. Only shares the session judged are
-/// recorded; the driver's own refusals never reach the link, and are sent as
-/// invalid if they ever do.
+/// The ledger's outcome of a verdict: its metrics outcome, with blocks
+/// credited as valid shares. Only shares the session judged are recorded;
+/// the driver's own refusals never reach the link, and are sent as invalid
+/// if they ever do.
 pub(super) fn outcome(verdict: Verdict) -> v1::ShareOutcome {
-    match verdict {
-        Verdict::Accepted | Verdict::Block => v1::ShareOutcome::Valid,
-        Verdict::Stale | Verdict::UnknownJob => v1::ShareOutcome::Stale,
-        Verdict::Duplicate => v1::ShareOutcome::Duplicate,
-        Verdict::LowDifficulty => v1::ShareOutcome::LowDifficulty,
-        Verdict::TooManyForJob
-        | Verdict::WrongSession
-        | Verdict::Unauthorized
-        | Verdict::NotSubscribed
-        | Verdict::RateLimited
-        | Verdict::PoolBusy
-        | Verdict::Unchecked => v1::ShareOutcome::Invalid,
+    match verdict.outcome() {
+        ShareOutcome::Accepted | ShareOutcome::Block => v1::ShareOutcome::Valid,
+        ShareOutcome::Stale => v1::ShareOutcome::Stale,
+        ShareOutcome::Duplicate => v1::ShareOutcome::Duplicate,
+        ShareOutcome::LowDifficulty => v1::ShareOutcome::LowDifficulty,
+        ShareOutcome::Invalid => v1::ShareOutcome::Invalid,
     }
 }
 

@@ -13,30 +13,11 @@ use tos_pool_common::shutdown::Shutdown;
 
 use crate::session::{Protocol, Verdict};
 use tos_pool_common::address::MinerLogin;
-use tos_pool_common::metrics::{Metrics, ShareOutcome};
+use tos_pool_common::metrics::Metrics;
 use tos_pool_common::telemetry::Telemetry;
 use tos_pool_common::telemetry::events::{Event, MinerSession, ShareSubmission};
 
 use super::{CountersSnapshot, SlaveCounters};
-
-/// The metrics outcome of a verdict: the `Custom/Pool/Shares` counter it
-/// goes to.
-pub fn share_outcome(verdict: Verdict) -> ShareOutcome {
-    match verdict {
-        Verdict::Accepted => ShareOutcome::Accepted,
-        Verdict::Block => ShareOutcome::Block,
-        Verdict::Stale | Verdict::UnknownJob => ShareOutcome::Stale,
-        Verdict::Duplicate => ShareOutcome::Duplicate,
-        Verdict::LowDifficulty => ShareOutcome::LowDifficulty,
-        Verdict::TooManyForJob
-        | Verdict::WrongSession
-        | Verdict::Unauthorized
-        | Verdict::NotSubscribed
-        | Verdict::RateLimited
-        | Verdict::PoolBusy
-        | Verdict::Unchecked => ShareOutcome::Invalid,
-    }
-}
 
 /// The `reason` of a refused share's event: the refusals made outside the
 /// session core by their own name, the rest by their outcome's label.
@@ -44,7 +25,7 @@ pub fn share_reason(verdict: Verdict) -> Option<&'static str> {
     match verdict {
         Verdict::Accepted | Verdict::Block => None,
         Verdict::RateLimited | Verdict::PoolBusy | Verdict::Unchecked => Some(verdict.label()),
-        _ => Some(share_outcome(verdict).label()),
+        _ => Some(verdict.outcome().label()),
     }
 }
 
@@ -75,7 +56,7 @@ impl MinerReports {
     /// One judged share: counted by outcome; an event (sampled and capped by
     /// the sink) when the miner is logged in.
     pub fn share(&self, login: Option<&MinerLogin>, difficulty: u64, verdict: Verdict) {
-        self.telemetry.metrics().share(share_outcome(verdict));
+        self.telemetry.metrics().share(verdict.outcome());
         let Some(login) = login else {
             return;
         };
@@ -146,6 +127,7 @@ pub async fn refresh_gauges(
 
 #[cfg(test)]
 mod tests {
+    use tos_pool_common::metrics::ShareOutcome;
     use tos_pool_common::network::Network;
 
     use super::*;
@@ -192,7 +174,7 @@ mod tests {
             (Verdict::PoolBusy, ShareOutcome::Invalid, Some("pool_busy")),
         ];
         for (verdict, outcome, reason) in cases {
-            assert_eq!(share_outcome(verdict), outcome, "{verdict:?}");
+            assert_eq!(verdict.outcome(), outcome, "{verdict:?}");
             assert_eq!(share_reason(verdict), reason, "{verdict:?}");
         }
     }

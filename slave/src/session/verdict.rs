@@ -2,6 +2,8 @@
 //! miner's answer, the session's counters, the slave's metrics and events,
 //! the ban rule and the master's ledger record are all read from.
 
+use tos_pool_common::metrics::ShareOutcome;
+
 use super::output::RejectCode;
 
 /// The outcome of one submitted share, from the cheapest check that decided
@@ -100,6 +102,26 @@ impl Verdict {
                 | Verdict::TooManyForJob
                 | Verdict::WrongSession
         )
+    }
+
+    /// The share counter of the metrics (`Custom/Pool/Shares`) the verdict
+    /// goes to; every refusal that is not stale, duplicate or low
+    /// difficulty is invalid.
+    pub fn outcome(self) -> ShareOutcome {
+        match self {
+            Verdict::Accepted => ShareOutcome::Accepted,
+            Verdict::Block => ShareOutcome::Block,
+            Verdict::Stale | Verdict::UnknownJob => ShareOutcome::Stale,
+            Verdict::Duplicate => ShareOutcome::Duplicate,
+            Verdict::LowDifficulty => ShareOutcome::LowDifficulty,
+            Verdict::TooManyForJob
+            | Verdict::WrongSession
+            | Verdict::Unauthorized
+            | Verdict::NotSubscribed
+            | Verdict::RateLimited
+            | Verdict::PoolBusy
+            | Verdict::Unchecked => ShareOutcome::Invalid,
+        }
     }
 
     /// The label of the verdict in logs, events and metrics reasons.
