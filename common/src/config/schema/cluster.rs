@@ -53,8 +53,8 @@ impl Default for MasterConfig {
 pub struct SlaveConfig {
     /// Name of this slave in the master's logs; defaults to the host name.
     pub id: Option<String>,
-    /// The master's gateway URL (`https://`; `http://` only with
-    /// `master.allow_plaintext`).
+    /// The master's gateway URL (`https://`; `http://` only to a loopback
+    /// host, with `master.allow_plaintext`).
     pub master_url: String,
     /// PEM CA or certificate to trust for the master; system roots when absent.
     pub master_ca: Option<PathBuf>,

@@ -422,6 +422,36 @@ fn role_rules_apply_only_to_their_role() {
 }
 
 #[test]
+fn a_plaintext_master_url_is_refused_off_loopback_even_when_plaintext_is_allowed() {
+    for url in [
+        "http://10.0.0.1:50051",
+        "http://master.pool.internal:50051",
+        "http://[2001:db8::1]:50051",
+        "http://127.0.0.1@203.0.113.5:50051",
+    ] {
+        let config = assert_valid(&[
+            ("TOS_POOL_MASTER_ALLOW_PLAINTEXT", "true"),
+            ("TOS_POOL_SLAVE_XATUM_ENABLED", "false"),
+            ("TOS_POOL_SLAVE_MASTER_URL", url),
+        ]);
+        let error = config
+            .validate_for(Role::Slave)
+            .expect_err("plaintext to another host");
+        assert_eq!(error.invalid_keys(), ["slave.master_url"], "{url}: {error}");
+        assert!(error.to_string().contains("https://"), "{error}");
+    }
+    for url in ["http://localhost:50051", "http://[::1]:50051"] {
+        assert_valid(&[
+            ("TOS_POOL_MASTER_ALLOW_PLAINTEXT", "true"),
+            ("TOS_POOL_SLAVE_XATUM_ENABLED", "false"),
+            ("TOS_POOL_SLAVE_MASTER_URL", url),
+        ])
+        .validate_for(Role::Slave)
+        .expect("plaintext to loopback");
+    }
+}
+
+#[test]
 fn wss_needs_a_certificate_only_while_websocket_is_enabled() {
     let wss = [
         ("TOS_POOL_MASTER_ALLOW_PLAINTEXT", "true"),

@@ -422,11 +422,23 @@ pub(super) fn master_role(config: &Config, p: &mut Problems) {
 
 pub(super) fn slave_role(config: &Config, p: &mut Problems) {
     let slave = &config.slave;
-    if slave.master_url.starts_with("http://") && !config.master.allow_plaintext {
-        p.add(
-            "slave.master_url",
-            "http:// is plaintext; use https:// (or master.allow_plaintext: true when the master is on loopback)",
-        );
+    if let Some(rest) = slave.master_url.strip_prefix("http://") {
+        let host = url_host(rest);
+        if !is_loopback_host(host) {
+            p.add(
+                "slave.master_url",
+                format!(
+                    "http:// sends the gateway token and every share in the clear to {host:?}, \
+                     which is not loopback; use https:// (plaintext is only allowed to 127.0.0.1, \
+                     ::1 or localhost)"
+                ),
+            );
+        } else if !config.master.allow_plaintext {
+            p.add(
+                "slave.master_url",
+                "http:// is plaintext; use https:// (or master.allow_plaintext: true when the master is on loopback)",
+            );
+        }
     }
     if slave.needs_tls() && slave.tls_cert.is_none() && slave.tls_key.is_none() {
         p.add(
@@ -434,5 +446,48 @@ pub(super) fn slave_role(config: &Config, p: &mut Problems) {
             "missing: Xatum, stratum_tls_bind and websocket_tls_bind serve TLS; set slave.tls_cert \
              and slave.tls_key, or turn those listeners off",
         );
+    }
+}
+
+/// The host of a URL after its scheme: what lies before the path, without
+/// user info and port (`[::1]:50051` gives `::1`).
+fn url_host(rest: &str) -> &str {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if let Some(bracketed) = host_port.strip_prefix('[') {
+        return bracketed.split(']').next().unwrap_or_default();
+    }
+    host_port.split(':').next().unwrap_or_default()
+}
+
+/// Whether `host` names this machine: a loopback IP or `localhost`.
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_hosts_are_read_without_port_path_or_user() {
+        assert_eq!(url_host("127.0.0.1:50051"), "127.0.0.1");
+        assert_eq!(url_host("[::1]:50051/x"), "::1");
+        assert_eq!(url_host("user:pw@localhost:1"), "localhost");
+        assert_eq!(url_host("master.example?x=1"), "master.example");
+        assert_eq!(url_host("127.0.0.1@10.0.0.1:50051"), "10.0.0.1");
+    }
+
+    #[test]
+    fn only_loopback_hosts_are_loopback() {
+        for host in ["127.0.0.1", "127.1.2.3", "::1", "localhost", "LOCALHOST"] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in ["10.0.0.1", "::", "0.0.0.0", "localhost.evil.example", "", "master"] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
     }
 }
