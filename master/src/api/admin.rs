@@ -140,7 +140,7 @@ pub async fn unban(
         ApiError::BadRequest(format!("unreadable IP in the path: {rejection}"))
     })?;
     let ip = parse_ip(&text)?.to_string();
-    let was_banned = state.parts().gateway.unban(&ip);
+    let was_banned = state.parts().gateway.unban(&ip, unix_ms());
     Ok(Json(UnbanView { ip, was_banned }))
 }
 

@@ -1,7 +1,7 @@
 //! Bans set and lifted by an operator (the admin API), fanned out to every
 //! connected slave like the bans slaves report.
 
-use tos_pool_proto::v1::{Ban, BanReport, MasterMessage, Unban, master_message};
+use tos_pool_proto::v1::{Ban, BanReport};
 
 use super::{Gateway, lock};
 
@@ -17,11 +17,10 @@ impl Gateway {
         };
         let mut bans = lock(&self.shared.bans);
         if let Some(ban) = bans.report(&report, now_ms) {
+            let revision = bans.revision();
             drop(bans);
+            self.shared.bans_changed(revision);
             tracing::info!(ip = %ban.ip, reason = %ban.reason, until_ms = ban.until_ms, "admin ban sent to every slave");
-            let _ = self.shared.feed.send(MasterMessage {
-                kind: Some(master_message::Kind::Ban(ban.clone())),
-            });
             return Some(ban);
         }
         bans.active(now_ms)
@@ -31,14 +30,13 @@ impl Gateway {
 
     /// Lifts the ban on `ip` on every slave (also a ban a slave set on its
     /// own); returns whether the master knew it.
-    pub fn unban(&self, ip: &str) -> bool {
-        let known = lock(&self.shared.bans).remove(ip.trim());
+    pub fn unban(&self, ip: &str, now_ms: u64) -> bool {
+        let (known, revision) = {
+            let mut bans = lock(&self.shared.bans);
+            (bans.remove(ip, now_ms), bans.revision())
+        };
+        self.shared.bans_changed(revision);
         tracing::info!(ip, known, "admin unban sent to every slave");
-        let _ = self.shared.feed.send(MasterMessage {
-            kind: Some(master_message::Kind::Unban(Unban {
-                ip: ip.trim().to_owned(),
-            })),
-        });
         known
     }
 

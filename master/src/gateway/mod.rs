@@ -4,8 +4,10 @@
 //!   call is refused with `UNAUTHENTICATED` (and a warning with the peer).
 //! - The first frame must be Hello; the master answers Welcome (the slave's
 //!   index, the ledger's ack point, the settings, the network), then the
-//!   current job and the bans in force, then every new job and ban as it
-//!   comes ([`Gateway::publish_job`]).
+//!   current job, then every new job as it comes ([`Gateway::publish_job`]).
+//!   Bans follow the Welcome on their own lane: every ban in force, then
+//!   every change, read from the ban list as the slave takes them
+//!   (`ban_sync`), so no number of bans can overflow a stream.
 //! - Share batches go to the ledger and are acked only after the atomic
 //!   write; a batch past a gap ends the stream with `ABORTED` so the slave
 //!   reconnects and replays from `Welcome.acked_seq`.
@@ -15,6 +17,7 @@
 //!   ([`Gateway::connected_slaves`]).
 
 mod admin;
+mod ban_sync;
 mod bans;
 mod outbound;
 mod registry;
@@ -25,7 +28,7 @@ mod stream;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tos_pool_common::clock::unix_ms;
 use tos_pool_common::config::Config;
 use tos_pool_common::metrics::Metrics;
@@ -36,15 +39,16 @@ use tos_pool_proto::v1::{Job, MasterMessage, Settings, master_message};
 use crate::blocks::BlockService;
 use crate::ledger::Ledger;
 
-pub use bans::{BanList, MAX_BANS};
-pub use outbound::{Closer, OUTBOUND_QUEUE, OutboundStream, Outbox, PushError};
+pub use ban_sync::BAN_SYNC_CHUNK;
+pub use bans::{BanChange, BanList, MAX_BANS, UNKNOWN_UNBAN_KEEP_MS};
+pub use outbound::{BAN_LANE, BanLane, Closer, OUTBOUND_QUEUE, OutboundStream, Outbox, PushError};
 pub use registry::{MAX_TRACKED_SESSIONS, Registration, SlaveInfo, SlaveRegistry};
 pub use server::{GatewayError, GatewayService, bind, serve, tls_config};
 pub use settings::{MAX_STATS_INTERVAL, settings};
 
-/// Frames (jobs, bans) fanned out to every slave that have not been taken by
-/// a slave's stream task yet. A slave that falls this far behind is
-/// disconnected (it reconnects and gets the current job in its Welcome).
+/// Jobs fanned out to every slave that have not been taken by a slave's
+/// stream task yet. A stream that falls this far behind skips to the current
+/// job (sent as clean) rather than being disconnected.
 pub const FEED_CAPACITY: usize = 64;
 
 /// The gateway's shared state: one per master, cheap to clone.
@@ -64,6 +68,8 @@ struct Shared {
     current_job: Mutex<Option<Job>>,
     registry: Mutex<SlaveRegistry<Closer>>,
     bans: Mutex<BanList>,
+    /// The ban list's latest revision; every stream's ban sync wakes on it.
+    ban_revision: watch::Sender<u64>,
     shutdown: Shutdown,
     metrics: Metrics,
 }
@@ -102,6 +108,7 @@ impl Gateway {
                 current_job: Mutex::new(None),
                 registry: Mutex::new(SlaveRegistry::default()),
                 bans: Mutex::new(BanList::default()),
+                ban_revision: watch::Sender::new(0),
                 shutdown,
                 metrics,
             }),
@@ -145,6 +152,13 @@ impl Gateway {
                 "the master is shutting down: reconnect and resume",
             ));
         }
+    }
+}
+
+impl Shared {
+    /// Wakes every stream's ban sync after a change to the ban list.
+    fn bans_changed(&self, revision: u64) {
+        self.ban_revision.send_replace(revision);
     }
 }
 

@@ -1,5 +1,15 @@
-//! The master's half of one slave stream: a bounded queue of frames, and a
-//! way to end the stream with a status from anywhere.
+//! The master's half of one slave stream: a bounded queue of frames, a
+//! second bounded lane for bans, and a way to end the stream with a status
+//! from anywhere.
+//!
+//! The two lanes differ in what a full queue means. The frame queue
+//! (Welcome, jobs, acks, block results) is filled without waiting: a slave
+//! that lets it fill up does not read and is disconnected. The ban lane is
+//! filled with back-pressure by the stream's ban sync, which reads the bans
+//! from the master's list as the lane drains, so any number of bans reaches
+//! a slave without buffering them and without disconnecting it. The frame
+//! queue is always sent first: the Welcome precedes every ban, and a burst
+//! of bans never delays a job.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -16,12 +26,16 @@ use tos_pool_proto::v1::MasterMessage;
 /// is minutes of jobs, far more than a healthy slave ever lags.
 pub const OUTBOUND_QUEUE: usize = 256;
 
+/// Ban frames queued for one slave at most; the ban sync waits for room.
+pub const BAN_LANE: usize = 64;
+
 /// What the gateway returns to tonic as the response stream: the queued
 /// frames, then either the end of the stream (every sender dropped) or the
 /// status it was closed with.
 #[derive(Debug)]
 pub struct OutboundStream {
     frames: mpsc::Receiver<MasterMessage>,
+    bans: mpsc::Receiver<MasterMessage>,
     close: Option<oneshot::Receiver<Status>>,
     done: bool,
 }
@@ -42,7 +56,15 @@ impl Stream for OutboundStream {
                 return Poll::Ready(Some(Err(status)));
             }
         }
-        self.frames.poll_recv(cx).map(|frame| frame.map(Ok))
+        match self.frames.poll_recv(cx) {
+            Poll::Ready(frame) => return Poll::Ready(frame.map(Ok)),
+            Poll::Pending => {}
+        }
+        match self.bans.poll_recv(cx) {
+            Poll::Ready(Some(ban)) => Poll::Ready(Some(Ok(ban))),
+            // No ban sync (any more): the frame queue decides the end.
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -78,20 +100,38 @@ pub enum PushError {
 #[derive(Debug, Clone)]
 pub struct Outbox {
     frames: mpsc::Sender<MasterMessage>,
+    bans: mpsc::Sender<MasterMessage>,
     closer: Closer,
+}
+
+/// The sending side of one slave's ban lane; see [`BanLane::send`].
+#[derive(Debug)]
+pub struct BanLane {
+    bans: mpsc::Sender<MasterMessage>,
+}
+
+impl BanLane {
+    /// Queues a ban frame, waiting while the lane is full (the slave reads
+    /// at its own pace); fails only when the stream is gone.
+    pub async fn send(&self, frame: MasterMessage) -> Result<(), PushError> {
+        self.bans.send(frame).await.map_err(|_| PushError::Closed)
+    }
 }
 
 impl Outbox {
     /// A new stream: its sending side and what tonic streams to the slave.
     pub fn new() -> (Outbox, OutboundStream) {
         let (frames, receiver) = mpsc::channel(OUTBOUND_QUEUE);
+        let (bans, ban_receiver) = mpsc::channel(BAN_LANE);
         let (close, close_receiver) = oneshot::channel();
         let outbox = Outbox {
             frames,
+            bans,
             closer: Closer(Arc::new(Mutex::new(Some(close)))),
         };
         let stream = OutboundStream {
             frames: receiver,
+            bans: ban_receiver,
             close: Some(close_receiver),
             done: false,
         };
@@ -106,6 +146,13 @@ impl Outbox {
             mpsc::error::TrySendError::Full(_) => PushError::Full,
             mpsc::error::TrySendError::Closed(_) => PushError::Closed,
         })
+    }
+
+    /// The stream's ban lane.
+    pub fn ban_lane(&self) -> BanLane {
+        BanLane {
+            bans: self.bans.clone(),
+        }
     }
 
     /// What closes this stream.
@@ -156,6 +203,33 @@ mod tests {
         let first = stream.next().await.expect("one item");
         assert_eq!(first.expect_err("a status").code(), tonic::Code::Aborted);
         assert!(stream.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn frames_go_before_bans_and_a_full_ban_lane_waits() {
+        let (outbox, mut stream) = Outbox::new();
+        let lane = outbox.ban_lane();
+        for seq in 0..BAN_LANE as u64 {
+            lane.send(ack(1_000 + seq)).await.expect("room in the lane");
+        }
+        let waiting = tokio::spawn(async move { lane.send(ack(9_999)).await });
+        outbox.push(ack(1)).expect("room in the queue");
+        let first = stream.next().await.expect("a frame").expect("not a status");
+        assert_eq!(first, ack(1), "the frame queue goes first");
+        for seq in 0..BAN_LANE as u64 {
+            let frame = stream.next().await.expect("a frame").expect("not a status");
+            assert_eq!(frame, ack(1_000 + seq));
+        }
+        let last = stream.next().await.expect("a frame").expect("not a status");
+        assert_eq!(
+            last,
+            ack(9_999),
+            "the waiting ban went out once there was room"
+        );
+        waiting
+            .await
+            .expect("the sender task ran")
+            .expect("the ban was queued");
     }
 
     #[tokio::test]

@@ -16,7 +16,7 @@ use tos_pool_proto::v1::{
 
 use super::outbound::{Outbox, PushError};
 use super::registry::SlaveInfo;
-use super::{Shared, lock};
+use super::{Shared, ban_sync, lock};
 use crate::blocks::CandidateSource;
 use crate::ledger::LedgerError;
 
@@ -118,18 +118,18 @@ pub(super) async fn run(
         network: shared.network.to_string(),
         settings: Some(shared.settings.clone()),
     };
+    // Welcome and the current job on a fresh queue; the bans follow on
+    // their own lane, only once the Welcome is queued ahead of them.
     let mut greeting = vec![frame(master_message::Kind::Welcome(welcome))];
     if let Some(job) = lock(&shared.current_job).clone() {
         greeting.push(frame(master_message::Kind::Job(job)));
-    }
-    for ban in lock(&shared.bans).active(unix_ms()) {
-        greeting.push(frame(master_message::Kind::Ban(ban)));
     }
     for message in greeting {
         if !deliver(&outbox, &slave, message) {
             return;
         }
     }
+    let _ban_sync = ban_sync::spawn(shared.clone(), outbox.ban_lane());
     let end = serve(&shared, &slave, inbound, &outbox, feed, acked_seq).await;
     tracing::info!(slave = %slave.slave_id, index = slave.index, reason = end, "slave stream ended");
 }
@@ -218,11 +218,16 @@ async fn serve(
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(slave = %slave.slave_id, missed, "slave fell behind the job feed");
-                    outbox.close(Status::resource_exhausted(
-                        "the slave fell behind the job feed: reconnect for the current job",
-                    ));
-                    return "slave too slow";
+                    // Jobs supersede each other: the current one, sent as
+                    // clean so miners drop what they had, is all it missed.
+                    tracing::warn!(slave = %slave.slave_id, missed, "slave fell behind the job feed: sending the current job");
+                    let current = lock(&shared.current_job).clone();
+                    if let Some(mut job) = current {
+                        job.clean = true;
+                        if !deliver(outbox, slave, frame(master_message::Kind::Job(job))) {
+                            return "slave too slow";
+                        }
+                    }
                 }
                 Err(broadcast::error::RecvError::Closed) => return "master shutting down",
             },
@@ -309,8 +314,12 @@ async fn handle(
             lock(&shared.registry).record_stats(slave.index, slave.stream_id, &stats, unix_ms());
         }
         slave_message::Kind::Ban(report) => {
-            let ban = lock(&shared.bans).report(&report, unix_ms());
+            let (ban, revision) = {
+                let mut bans = lock(&shared.bans);
+                (bans.report(&report, unix_ms()), bans.revision())
+            };
             if let Some(ban) = ban {
+                shared.bans_changed(revision);
                 tracing::info!(
                     slave = %slave.slave_id,
                     ip = %ban.ip,
@@ -318,7 +327,6 @@ async fn handle(
                     until_ms = ban.until_ms,
                     "ban shared with every slave"
                 );
-                let _ = shared.feed.send(frame(master_message::Kind::Ban(ban)));
             }
         }
         slave_message::Kind::Goodbye(goodbye) => {

@@ -31,7 +31,10 @@ pub(super) fn apply(shared: &Shared, message: Inbound) {
         Inbound::BlockResult(result) => on_block_result(shared, result),
         Inbound::Ban(ban) => match ban.ip.parse::<IpAddr>() {
             Ok(ip) => {
-                tracing::info!(%ip, reason = %ban.reason, until_ms = ban.until_ms, "ban from the master");
+                // Debug, not info: a reconnect brings every ban in force
+                // (up to the master's 100,000), and the master logs each one
+                // once when it is set.
+                tracing::debug!(%ip, reason = %ban.reason, until_ms = ban.until_ms, "ban from the master");
                 shared.bans.ban(
                     ip,
                     BanEntry {
