@@ -453,7 +453,9 @@ pub(super) fn slave_role(config: &Config, p: &mut Problems) {
 /// user info and port (`[::1]:50051` gives `::1`).
 fn url_host(rest: &str) -> &str {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     if let Some(bracketed) = host_port.strip_prefix('[') {
         return bracketed.split(']').next().unwrap_or_default();
     }
@@ -486,7 +488,14 @@ mod tests {
         for host in ["127.0.0.1", "127.1.2.3", "::1", "localhost", "LOCALHOST"] {
             assert!(is_loopback_host(host), "{host}");
         }
-        for host in ["10.0.0.1", "::", "0.0.0.0", "localhost.evil.example", "", "master"] {
+        for host in [
+            "10.0.0.1",
+            "::",
+            "0.0.0.0",
+            "localhost.evil.example",
+            "",
+            "master",
+        ] {
             assert!(!is_loopback_host(host), "{host}");
         }
     }
