@@ -94,6 +94,7 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
         link.bans(),
         Some(link.clone()),
     ));
+    policy.route_bans();
     let fanout = Arc::new(server::fanout::FanoutProbe::new(std::time::Instant::now()));
     let ctx = Arc::new(ServerContext {
         link: link.clone(),

@@ -38,6 +38,20 @@ pub enum Refusal {
         /// The limit.
         limit: u32,
     },
+    /// The slave already has `security.max_connections` connections.
+    SlaveFull {
+        /// The limit.
+        limit: u32,
+    },
+}
+
+/// Whether one more connection is allowed on a slave with `open` connections.
+pub fn admit_to_slave(open: u32, config: &PolicyConfig) -> Result<(), Refusal> {
+    let limit = config.max_connections;
+    if limit > 0 && open >= limit {
+        return Err(Refusal::SlaveFull { limit });
+    }
+    Ok(())
 }
 
 /// Whether one more connection from an IP with `open` connections is allowed.

@@ -14,12 +14,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 use tos_pool_common::clock::unix_us;
 
-use crate::link::BanChange;
 use crate::policy::ConnectionPermit;
 use crate::session::{CloseReason, Output, Request};
 
@@ -34,6 +32,9 @@ pub enum Line<Id, Malformed> {
     Request(Id, Request),
     /// A message that is not a request: answered with an error and counted.
     Malformed(Malformed),
+    /// An empty message (a blank line): not answered, but it counts as a
+    /// request for the read deadline.
+    Blank,
 }
 
 /// Why a connection ended.
@@ -131,10 +132,11 @@ pub async fn serve<F: Framing>(
     let mut sessions = ctx.sessions.clone();
     sessions.borrow_and_update();
     let mut drain = ctx.drain.clone();
-    let mut bans = ctx.policy.bans().subscribe();
+    // This IP's ban only: another IP's ban wakes no session here.
+    let mut ban = permit.ban();
     let mut jobs_open = true;
     let mut sessions_open = true;
-    let mut bans_open = true;
+    let mut ban_open = true;
 
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
@@ -206,17 +208,15 @@ pub async fn serve<F: Framing>(
                 driver.on_config(config);
             }
             _ = drain.changed() => {}
-            change = bans.recv(), if bans_open => match change {
-                Ok(BanChange::Banned { ip: banned, entry }) if banned == ip => {
-                    break End::Banned(entry.reason);
+            changed = ban.changed(), if ban_open => {
+                if changed.is_err() {
+                    ban_open = false;
+                    continue;
                 }
-                Ok(_) | Err(RecvError::Lagged(_)) => {
-                    if let Some(ban) = ctx.policy.bans().check(ip, now_ms()) {
-                        break End::Banned(ban.reason);
-                    }
+                if let Some(reason) = ban.borrow_and_update().clone() {
+                    break End::Banned(reason);
                 }
-                Err(RecvError::Closed) => bans_open = false,
-            },
+            }
         }
         if let Err(end) = flush(&mut framing, &ctx).await {
             break end;
@@ -265,6 +265,7 @@ async fn handle_requests<F: Framing>(
                     return Err(End::Banned(reason));
                 }
             }
+            Line::Blank => driver.blank(now_ms()),
             Line::Malformed(malformed) => {
                 tracing::debug!(session = driver.id(), %ip, error = %malformed, "malformed request");
                 framing.write_malformed(&malformed);

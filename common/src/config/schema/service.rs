@@ -48,8 +48,16 @@ impl Default for ApiConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecurityConfig {
+    /// Open miner connections allowed on one slave, all doors together
+    /// (0 = unlimited). Keep it below the process's open-files limit.
+    pub max_connections: u32,
     /// Open connections allowed from one IP (0 = unlimited).
     pub max_connections_per_ip: u32,
+    /// IPv6 addresses count as one for connection limits, malformed-request
+    /// counts and bans per network of this prefix length (1..=128; 64, one
+    /// site's network, by default; 128 = per address). IPv4 addresses
+    /// always count one by one.
+    pub ipv6_prefix: u8,
     /// Shares per second allowed on one connection (0 = unlimited).
     pub max_shares_per_second: u32,
     /// Ban an IP whose invalid shares exceed this percent of the check window
@@ -79,7 +87,9 @@ pub struct SecurityConfig {
 impl Default for SecurityConfig {
     fn default() -> Self {
         SecurityConfig {
+            max_connections: 30_000,
             max_connections_per_ip: 100,
+            ipv6_prefix: 64,
             max_shares_per_second: 100,
             ban_invalid_percent: 50.0,
             ban_check_window: 100,

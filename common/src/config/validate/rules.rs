@@ -343,6 +343,15 @@ pub(super) fn service(config: &Config, p: &mut Problems) {
             p.address(&format!("security.{list}[{i}]"), address, config);
         }
     }
+    if !(1..=128).contains(&s.ipv6_prefix) {
+        p.add(
+            "security.ipv6_prefix",
+            format!(
+                "{} is no IPv6 prefix length; use 1 to 128 (64 counts each site's network as one)",
+                s.ipv6_prefix
+            ),
+        );
+    }
     p.positive("security.ban_duration", s.ban_duration);
     p.positive("security.first_message_timeout", s.first_message_timeout);
     p.positive("security.idle_timeout", s.idle_timeout);
