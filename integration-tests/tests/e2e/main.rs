@@ -23,6 +23,7 @@ mod master_many_miners;
 mod master_upstream;
 mod payouts;
 mod redis_harness;
+mod slave_hostile;
 mod slave_link;
 mod slave_rejections;
 mod telemetry;

@@ -186,7 +186,7 @@ mod tests {
     #[test]
     fn only_valid_verdicts_are_credited_on_the_wire() {
         assert_eq!(outcome(Verdict::Block), v1::ShareOutcome::Valid);
-        assert_eq!(outcome(Verdict::UnknownJob), v1::ShareOutcome::Stale);
+        assert_eq!(outcome(Verdict::UnknownJob), v1::ShareOutcome::Invalid);
         assert_eq!(
             outcome(Verdict::LowDifficulty),
             v1::ShareOutcome::LowDifficulty

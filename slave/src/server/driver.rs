@@ -135,6 +135,12 @@ impl SessionDriver {
         }
     }
 
+    /// An empty message at `now_ms`: nothing to answer, but it keeps the
+    /// connection's read deadline like any request.
+    pub fn blank(&mut self, now_ms: u64) {
+        self.session.note_request(now_ms);
+    }
+
     /// Counts a request the codec could not read at `now_ms`; may ban the IP.
     pub fn malformed(&mut self, now_ms: u64) -> Option<String> {
         self.session.count_malformed(now_ms);

@@ -66,8 +66,9 @@ pub fn recorded(verdict: Verdict, taken: bool) -> Verdict {
 pub fn counter(verdict: Verdict) -> Option<Counter> {
     Some(match verdict {
         Verdict::Accepted | Verdict::Block => Counter::Valid,
-        Verdict::Stale | Verdict::UnknownJob => Counter::Stale,
-        Verdict::Duplicate
+        Verdict::Stale => Counter::Stale,
+        Verdict::UnknownJob
+        | Verdict::Duplicate
         | Verdict::LowDifficulty
         | Verdict::TooManyForJob
         | Verdict::WrongSession => Counter::Invalid,
@@ -125,7 +126,7 @@ mod tests {
     #[test]
     fn verdicts_go_to_their_counters() {
         assert_eq!(counter(Verdict::Block), Some(Counter::Valid));
-        assert_eq!(counter(Verdict::UnknownJob), Some(Counter::Stale));
+        assert_eq!(counter(Verdict::UnknownJob), Some(Counter::Invalid));
         assert_eq!(counter(Verdict::TooManyForJob), Some(Counter::Invalid));
         assert_eq!(counter(Verdict::PoolBusy), Some(Counter::Busy));
         assert_eq!(counter(Verdict::RateLimited), Some(Counter::RateLimited));

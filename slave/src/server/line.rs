@@ -1,7 +1,10 @@
 //! Line framing (Stratum and Xatum): a [`LineCodec`] over a byte stream
 //! (TCP or TLS), driven by the one [`connection`](super::connection) task.
-//! Reads go into a buffer bounded by `security.max_request_size`; answers
-//! and pushes are queued as bytes and written in one go.
+//! Reads go into a buffer that never holds more than one incomplete line of
+//! at most `security.max_request_size` bytes plus one read: complete lines
+//! (blank ones too) are consumed as they come, bytes already searched for a
+//! newline are not searched again, and what was consumed is dropped once
+//! per read. Answers and pushes are queued as bytes and written in one go.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +40,8 @@ pub trait LineCodec: Send + Sync + 'static {
     #[allow(clippy::type_complexity)]
     fn decode(&self, buf: &[u8])
     -> Result<Option<(Line<Self::Id, Self::Malformed>, usize)>, usize>;
+    /// The longest line accepted, in bytes (`security.max_request_size`).
+    fn max_line(&self) -> usize;
     /// Appends the answer to request `id` and the pushes among `outputs`.
     fn write_outputs(&self, out: &mut Vec<u8>, id: &Self::Id, outputs: &[Output]);
     /// Appends pushes (no request being answered).
@@ -56,6 +61,10 @@ pub struct LineFraming<S, C> {
     stream: S,
     codec: C,
     buf: Vec<u8>,
+    /// Bytes at the start of `buf` already handled, dropped before the next read.
+    consumed: usize,
+    /// Bytes after `consumed` already searched for a newline, in vain.
+    scanned: usize,
     out: Vec<u8>,
 }
 
@@ -66,6 +75,8 @@ impl<S, C> LineFraming<S, C> {
             stream,
             codec,
             buf: Vec::with_capacity(READ_BUFFER),
+            consumed: 0,
+            scanned: 0,
             // Allocated only while there is something to write (see `flush`).
             out: Vec::new(),
         }
@@ -81,6 +92,7 @@ where
     type Malformed = C::Malformed;
 
     async fn receive(&mut self) -> Result<(), End> {
+        self.compact();
         // `read_buf` is cancel-safe: nothing is read if it is dropped.
         match self.stream.read_buf(&mut self.buf).await {
             Ok(0) => Err(End::Eof),
@@ -90,15 +102,28 @@ where
     }
 
     fn next_request(&mut self) -> Result<Option<Line<C::Id, C::Malformed>>, usize> {
-        match self.codec.decode(&self.buf)? {
+        let pending = &self.buf[self.consumed..];
+        // Only bytes not searched yet can hold the newline that ends a line.
+        if !pending[self.scanned..].contains(&b'\n') {
+            self.scanned = pending.len();
+            let max = self.codec.max_line();
+            if pending.len() > max {
+                return Err(max);
+            }
+            self.compact();
+            return Ok(None);
+        }
+        match self.codec.decode(pending)? {
             Some((line, used)) => {
-                self.buf.drain(..used);
-                if self.buf.capacity() > READ_BUFFER && self.buf.len() <= READ_BUFFER {
-                    self.buf.shrink_to(READ_BUFFER);
-                }
+                self.consumed += used;
+                self.scanned = 0;
                 Ok(Some(line))
             }
-            None => Ok(None),
+            None => {
+                self.scanned = pending.len();
+                self.compact();
+                Ok(None)
+            }
         }
     }
 
@@ -151,6 +176,26 @@ where
     }
 }
 
+impl<S, C> LineFraming<S, C> {
+    /// Drops the bytes already handled: one move per read, however many
+    /// lines the read held.
+    fn compact(&mut self) {
+        if self.consumed == 0 {
+            return;
+        }
+        self.buf.drain(..self.consumed);
+        self.consumed = 0;
+        if self.buf.capacity() > READ_BUFFER && self.buf.len() <= READ_BUFFER {
+            self.buf.shrink_to(READ_BUFFER);
+        }
+    }
+
+    /// Bytes held for reading: at most one incomplete line plus one read.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.consumed
+    }
+}
+
 /// Serves one line-framed connection until it ends. Not an `async fn`: the
 /// returned future is the connection loop itself, without a copy of the
 /// arguments beside it.
@@ -166,4 +211,97 @@ where
     C: LineCodec,
 {
     super::connection::serve(LineFraming::new(stream, codec), driver, ctx, permit)
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+    use crate::server::stratum::StratumLines;
+    use crate::session::Request;
+
+    const MAX_LINE: usize = 512;
+
+    /// Reads every line `framing` can give now, counting blank ones; true
+    /// once the ping arrived.
+    fn drain(
+        framing: &mut LineFraming<tokio::io::DuplexStream, StratumLines>,
+        blanks: &mut usize,
+    ) -> bool {
+        loop {
+            match framing.next_request() {
+                Ok(Some(Line::Blank)) => *blanks += 1,
+                Ok(Some(Line::Request(_, Request::Ping))) => return true,
+                Ok(None) => return false,
+                Ok(Some(Line::Request(_, other))) => panic!("unexpected request {other:?}"),
+                Ok(Some(Line::Malformed(error))) => panic!("unexpected malformed line: {error}"),
+                Err(max) => panic!("a blank line counted as over {max} bytes"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_blank_lines_never_piles_up_in_the_buffer() {
+        const ROUNDS: usize = 2_000;
+        let (mut miner, pool) = tokio::io::duplex(64 * 1024);
+        let mut framing = LineFraming::new(pool, StratumLines::new(MAX_LINE));
+        tokio::spawn(async move {
+            // 4 MiB of blank lines of every shape, then one request.
+            let chunk = b"\n \r\n\t\t\n                                \n".repeat(50);
+            let rounds = (4 << 20) / chunk.len();
+            for _ in 0..rounds {
+                miner.write_all(&chunk).await.expect("the pool reads");
+            }
+            miner
+                .write_all(b"{\"id\":1,\"method\":\"mining.ping\",\"params\":[]}\n")
+                .await
+                .expect("the pool reads");
+            // Kept open until the reader is done.
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        });
+        let (mut blanks, mut reads) = (0, 0);
+        loop {
+            framing.receive().await.expect("the stream stays open");
+            reads += 1;
+            // One read on top of at most one incomplete line.
+            assert!(
+                framing.buffered() <= MAX_LINE + framing.buf.capacity(),
+                "{} bytes buffered after a read",
+                framing.buffered()
+            );
+            assert!(
+                framing.buf.capacity() <= 2 * READ_BUFFER + 64,
+                "{}",
+                framing.buf.capacity()
+            );
+            if drain(&mut framing, &mut blanks) {
+                break;
+            }
+            assert!(
+                framing.buffered() <= MAX_LINE,
+                "{} bytes left",
+                framing.buffered()
+            );
+            assert!(reads < ROUNDS * 1_000, "never got the request");
+        }
+        let chunk_lines = 4 * 50;
+        let chunk_len = b"\n \r\n\t\t\n                                \n".len() * 50;
+        assert_eq!(blanks, (4 << 20) / chunk_len * chunk_lines);
+    }
+
+    #[tokio::test]
+    async fn a_partial_line_is_searched_once_and_refused_past_the_limit() {
+        let (mut miner, pool) = tokio::io::duplex(64 * 1024);
+        let mut framing = LineFraming::new(pool, StratumLines::new(MAX_LINE));
+        for _ in 0..MAX_LINE / 64 {
+            miner.write_all(&[b'x'; 64]).await.expect("write");
+            framing.receive().await.expect("open");
+            assert!(matches!(framing.next_request(), Ok(None)));
+            assert_eq!(framing.scanned, framing.buffered());
+        }
+        miner.write_all(b"x").await.expect("write");
+        framing.receive().await.expect("open");
+        assert!(matches!(framing.next_request(), Err(MAX_LINE)));
+    }
 }

@@ -140,7 +140,7 @@ mod tests {
             (Verdict::Accepted, ShareOutcome::Accepted, None),
             (Verdict::Block, ShareOutcome::Block, None),
             (Verdict::Stale, ShareOutcome::Stale, Some("stale")),
-            (Verdict::UnknownJob, ShareOutcome::Stale, Some("stale")),
+            (Verdict::UnknownJob, ShareOutcome::Invalid, Some("invalid")),
             (
                 Verdict::Duplicate,
                 ShareOutcome::Duplicate,

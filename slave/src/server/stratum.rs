@@ -31,8 +31,13 @@ impl LineCodec for StratumLines {
                 Ok(Some((Line::Request(request.id, request.request), used)))
             }
             Ok(Some((Decoded::Malformed(error), used))) => Ok(Some((Line::Malformed(error), used))),
+            Ok(Some((Decoded::Blank, used))) => Ok(Some((Line::Blank, used))),
             Err(too_long) => Err(too_long.max),
         }
+    }
+
+    fn max_line(&self) -> usize {
+        self.0.max_line()
     }
 
     fn write_outputs(&self, out: &mut Vec<u8>, id: &RequestId, outputs: &[Output]) {

@@ -3,7 +3,7 @@
 //! certificate.
 
 use crate::session::Output;
-use crate::stratum::{LineTooLong, RequestId, next_line};
+use crate::stratum::{LineTooLong, RequestId, is_blank, next_line};
 use crate::xatum::{
     XatumErrorKind, XatumRequestError, parse_line, write_malformed, write_outputs, write_push,
 };
@@ -36,11 +36,18 @@ impl LineCodec for XatumLines {
             Ok(None) => return Ok(None),
             Err(LineTooLong { max }) => return Err(max),
         };
+        if is_blank(line) {
+            return Ok(Some((Line::Blank, used)));
+        }
         let line = match parse_line(line) {
             Ok(request) => Line::Request(request.id, request.request),
             Err(error) => Line::Malformed(error),
         };
         Ok(Some((line, used)))
+    }
+
+    fn max_line(&self) -> usize {
+        self.max_line
     }
 
     fn write_outputs(&self, out: &mut Vec<u8>, id: &RequestId, outputs: &[Output]) {

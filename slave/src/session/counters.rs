@@ -8,13 +8,14 @@ use super::verdict::Verdict;
 pub struct SessionCounters {
     /// Valid shares.
     pub valid: u64,
-    /// Shares for a job older than the backlog or never sent (21).
+    /// Shares for a job older than the backlog (21 "stale share").
     pub stale: u64,
     /// Duplicate shares (22).
     pub duplicate: u64,
     /// Shares whose hash missed the share target (23).
     pub low_difficulty: u64,
-    /// Shares refused for another reason (20), e.g. too many for one job.
+    /// Shares refused for another reason: a job the pool never issued (21
+    /// "job not found"), too many for one job or another session's (20).
     pub other_rejected: u64,
     /// Requests refused as unauthorized or not subscribed (24, 25), failed
     /// logins included.
@@ -42,14 +43,16 @@ impl SessionCounters {
                 }
                 return;
             }
-            Verdict::Stale | Verdict::UnknownJob => {
+            Verdict::Stale => {
                 // Latency, not the miner's fault: the valid streak goes on.
                 self.stale += 1;
                 return;
             }
             Verdict::Duplicate => self.duplicate += 1,
             Verdict::LowDifficulty => self.low_difficulty += 1,
-            Verdict::TooManyForJob | Verdict::WrongSession => self.other_rejected += 1,
+            Verdict::UnknownJob | Verdict::TooManyForJob | Verdict::WrongSession => {
+                self.other_rejected += 1
+            }
             Verdict::Unauthorized | Verdict::NotSubscribed => self.unauthorized += 1,
             Verdict::RateLimited | Verdict::PoolBusy | Verdict::Unchecked => return,
         }

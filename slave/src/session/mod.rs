@@ -60,6 +60,15 @@ pub use verdict::Verdict;
 use clock::Clock;
 use job::{Lookup, SentJobs, SessionJob};
 
+/// Logins one connection may use: a new address or worker name counts, the
+/// same login again does not. Past it, `authorize` is refused (24), so one
+/// connection cannot spread shares over an unbounded number of workers.
+pub const MAX_LOGINS_PER_CONNECTION: u32 = 8;
+
+/// Longest miner software description kept (bytes, cut at a character
+/// boundary): it travels to the master with every connection event.
+pub const MAX_AGENT_LENGTH: usize = 64;
+
 /// The miner-facing protocol a session came through; decides whether the
 /// session must be opened (subscribe, handshake) before anything else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -149,6 +158,8 @@ pub struct Session {
     subscribed: bool,
     agent: Option<String>,
     login: Option<MinerLogin>,
+    /// Distinct logins used so far ([`MAX_LOGINS_PER_CONNECTION`]).
+    logins: u32,
     vardiff: Vardiff,
     /// The share difficulty last announced with SetDifficulty.
     announced_difficulty: Option<u64>,
@@ -176,6 +187,7 @@ impl Session {
             subscribed: false,
             agent: None,
             login: None,
+            logins: 0,
             announced_difficulty: None,
             latest_job: None,
             counters: SessionCounters::default(),
@@ -232,6 +244,12 @@ impl Session {
     /// What the session has done so far.
     pub fn counters(&self) -> &SessionCounters {
         &self.counters
+    }
+
+    /// Notes a message that is no request (a blank line) at `now_ms`: it
+    /// moves the read deadline like a request, and nothing else.
+    pub fn note_request(&mut self, now_ms: u64) {
+        self.clock.request(now_ms);
     }
 
     /// Counts a request the codec could not read at `now_ms`; the connection
@@ -377,8 +395,8 @@ impl Session {
 
     fn subscribe(&mut self, agent: Option<String>) -> Vec<Output> {
         self.subscribed = true;
-        if agent.is_some() {
-            self.agent = agent;
+        if let Some(agent) = agent {
+            self.agent = Some(truncated(agent, MAX_AGENT_LENGTH));
         }
         vec![Output::Answer(Answer::Subscribed(Subscribed {
             session_id: self.id(),
@@ -414,6 +432,17 @@ impl Session {
             ));
         }
         let first = self.login.is_none();
+        if self.login.as_ref() != Some(&login) {
+            if self.logins >= MAX_LOGINS_PER_CONNECTION {
+                return self.refuse(Reject::with_message(
+                    RejectCode::Unauthorized,
+                    format!(
+                        "too many logins on one connection ({MAX_LOGINS_PER_CONNECTION}): open one connection per worker"
+                    ),
+                ));
+            }
+            self.logins += 1;
+        }
         self.login = Some(login);
         let mut outputs = vec![Output::Answer(Answer::Accepted)];
         if first {
@@ -464,10 +493,10 @@ impl Session {
                     self.rejected_record(&login, &submit.job_id, 0, now_ms, Verdict::Stale);
                 return Step::Judged(Box::new(self.refuse_share(record)));
             }
+            // Never recorded: the id is the miner's own text, and a share
+            // the pool never asked for is no one's stale share.
             Lookup::Unknown => {
-                let record =
-                    self.rejected_record(&login, &submit.job_id, 0, now_ms, Verdict::UnknownJob);
-                return Step::Judged(Box::new(self.refuse_share(record)));
+                return Step::Judged(Box::new(self.judge(Judged::refused(Verdict::UnknownJob))));
             }
         };
         if job.nonces.contains(&submit.nonce) {
@@ -619,6 +648,18 @@ impl Session {
             clean: job.template.clean,
         }
     }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary.
+fn truncated(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
 
 #[cfg(test)]

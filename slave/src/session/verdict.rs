@@ -17,7 +17,9 @@ pub enum Verdict {
     Block,
     /// A job that was sent but is older than the backlog (21 "stale share").
     Stale,
-    /// A job id never sent to this session (21 "job not found").
+    /// A job id never sent to this session (21 "job not found"): counted
+    /// invalid toward the ban and never forwarded, since the pool never
+    /// issued it.
     UnknownJob,
     /// The same nonce for the same job again (22).
     Duplicate,
@@ -90,14 +92,15 @@ impl Verdict {
     }
 
     /// Whether the share counts against the miner for the invalid-share ban:
-    /// duplicates, low difficulty and the other refusals of a share the
-    /// miner sent. Stale shares come from latency, not from cheating;
-    /// refusals the pool caused (busy, unchecked) and requests before login
-    /// are not the miner's shares at all.
+    /// duplicates, low difficulty, jobs the pool never issued and the other
+    /// refusals of a share the miner sent. Stale shares come from latency,
+    /// not from cheating; refusals the pool caused (busy, unchecked) and
+    /// requests before login are not the miner's shares at all.
     pub fn counts_as_invalid(self) -> bool {
         matches!(
             self,
-            Verdict::Duplicate
+            Verdict::UnknownJob
+                | Verdict::Duplicate
                 | Verdict::LowDifficulty
                 | Verdict::TooManyForJob
                 | Verdict::WrongSession
@@ -111,10 +114,11 @@ impl Verdict {
         match self {
             Verdict::Accepted => ShareOutcome::Accepted,
             Verdict::Block => ShareOutcome::Block,
-            Verdict::Stale | Verdict::UnknownJob => ShareOutcome::Stale,
+            Verdict::Stale => ShareOutcome::Stale,
             Verdict::Duplicate => ShareOutcome::Duplicate,
             Verdict::LowDifficulty => ShareOutcome::LowDifficulty,
-            Verdict::TooManyForJob
+            Verdict::UnknownJob
+            | Verdict::TooManyForJob
             | Verdict::WrongSession
             | Verdict::Unauthorized
             | Verdict::NotSubscribed

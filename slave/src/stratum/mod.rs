@@ -22,7 +22,7 @@ pub use decode::{
 };
 pub(crate) use decode::{authorize_params, truncated};
 pub use encode::{write_answer, write_malformed, write_outputs, write_push};
-pub use frame::{Decoded, LineTooLong, StratumCodec, next_line};
+pub use frame::{Decoded, LineTooLong, StratumCodec, is_blank, next_line};
 
 /// `extranonce2` size announced in the subscribe answer; the miner's value is
 /// ignored.

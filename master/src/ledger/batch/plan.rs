@@ -121,7 +121,8 @@ impl Tally {
 pub struct Summary<'a> {
     /// The whole pool.
     pub pool: Tally,
-    /// Per miner address: its latest booked share time, ms.
+    /// Per miner address with a valid share in the batch: its latest booked
+    /// share time, ms. Refused shares never put a miner in the index.
     pub miners: BTreeMap<&'a str, u64>,
     /// Per (address, worker).
     pub workers: BTreeMap<(&'a str, &'a str), Tally>,
@@ -142,8 +143,10 @@ pub fn summarize<'a>(shares: &'a [Share], settings: &LedgerSettings, now_ms: u64
         let difficulty = share.difficulty.min(MAX_SHARE_DIFFICULTY);
         let address = share.address.as_str();
         summary.pool.add(counted, at_ms, rate_bucket, difficulty);
-        let last = summary.miners.entry(address).or_default();
-        *last = (*last).max(at_ms);
+        if counted == Counted::Valid {
+            let last = summary.miners.entry(address).or_default();
+            *last = (*last).max(at_ms);
+        }
         workers
             .entry((address, share.worker.as_str()))
             .or_default()
@@ -368,16 +371,20 @@ mod tests {
             share(3, "alice", "rig1", ShareOutcome::Stale),
             share(4, "bob", "default", ShareOutcome::LowDifficulty),
             share(5, "bob", "default", ShareOutcome::Valid),
+            share(6, "carol", "junk", ShareOutcome::Duplicate),
         ];
         shares[4].timestamp_ms = 1_002_500;
         shares[4].difficulty = u64::MAX;
         let summary = summarize(&shares, &settings, 2_000_000);
         assert_eq!(
             (summary.pool.valid, summary.pool.stale, summary.pool.invalid),
-            (3, 1, 1)
+            (3, 1, 2)
         );
         assert_eq!(summary.pool.last_ms, 1_002_500);
-        assert_eq!(summary.miners["alice"], 1_000_003);
+        // A miner's time is its latest valid share; refused shares alone put
+        // no miner in the index.
+        assert_eq!(summary.miners["alice"], 1_000_002);
+        assert!(!summary.miners.contains_key("carol"));
         assert_eq!(summary.miners["bob"], 1_002_500);
         let rig1 = &summary.workers[&("alice", "rig1")];
         assert_eq!((rig1.valid, rig1.stale), (1, 1));

@@ -38,7 +38,9 @@ local seconds = tonumber(ARGV[9])
 local at = 10
 
 -- The pool, then each worker: counts, hashrate buckets, last share time (in
--- the worker's index, or the pool's hash).
+-- the worker's index, or the pool's hash). A worker with only refused shares
+-- in the batch is counted only if it exists already: refused shares never
+-- create a worker's key or index entry, so junk cannot fill Redis.
 for _ = 1, entities do
   local key = KEYS[tonumber(ARGV[at])]
   local index_position = tonumber(ARGV[at + 1])
@@ -50,40 +52,45 @@ for _ = 1, entities do
   local rates = tonumber(ARGV[at + 7])
   at = at + 8
 
-  if valid ~= '0' then redis.call('HINCRBY', key, 'valid', valid) end
-  if invalid ~= '0' then redis.call('HINCRBY', key, 'invalid', invalid) end
-  if stale ~= '0' then redis.call('HINCRBY', key, 'stale', stale) end
-
-  -- A bucket's first write (the sum equals what was added) is when the
-  -- expiry is refreshed and old buckets and idle index members dropped:
-  -- once per bucket width, not per batch.
-  local fresh = rates == 0
-  for _ = 1, rates do
-    local bucket = ARGV[at]
-    local difficulty = ARGV[at + 1]
-    at = at + 2
-    if redis.call('HINCRBY', key, 'h:' .. bucket, difficulty) == tonumber(difficulty) then
-      fresh = true
-    end
-  end
-
-  local index = KEYS[4]
-  if index_position > 0 then
-    index = KEYS[index_position]
-    redis.call('ZADD', index, 'GT', last_ms, member)
+  -- Refused-only entities carry no hashrate buckets (rates is 0).
+  if index_position > 0 and valid == '0' and redis.call('EXISTS', key) == 0 then
+    at = at + 2 * rates
   else
-    redis.call('HSET', key, 'last_share_ms', last_ms)
-  end
+    if valid ~= '0' then redis.call('HINCRBY', key, 'valid', valid) end
+    if invalid ~= '0' then redis.call('HINCRBY', key, 'invalid', invalid) end
+    if stale ~= '0' then redis.call('HINCRBY', key, 'stale', stale) end
 
-  if fresh then
-    redis.call('EXPIRE', key, idle_ttl)
-    for _, field in ipairs(redis.call('HKEYS', key)) do
-      if string.sub(field, 1, 2) == 'h:' and tonumber(string.sub(field, 3)) < oldest_bucket then
-        redis.call('HDEL', key, field)
+    -- A bucket's first write (the sum equals what was added) is when the
+    -- expiry is refreshed and old buckets and idle index members dropped:
+    -- once per bucket width, not per batch.
+    local fresh = rates == 0
+    for _ = 1, rates do
+      local bucket = ARGV[at]
+      local difficulty = ARGV[at + 1]
+      at = at + 2
+      if redis.call('HINCRBY', key, 'h:' .. bucket, difficulty) == tonumber(difficulty) then
+        fresh = true
       end
     end
-    redis.call('ZREMRANGEBYSCORE', index, '-inf', idle_cutoff)
-    if index_position > 0 then redis.call('EXPIRE', index, idle_ttl) end
+
+    local index = KEYS[4]
+    if index_position > 0 then
+      index = KEYS[index_position]
+      redis.call('ZADD', index, 'GT', last_ms, member)
+    else
+      redis.call('HSET', key, 'last_share_ms', last_ms)
+    end
+
+    if fresh then
+      redis.call('EXPIRE', key, idle_ttl)
+      for _, field in ipairs(redis.call('HKEYS', key)) do
+        if string.sub(field, 1, 2) == 'h:' and tonumber(string.sub(field, 3)) < oldest_bucket then
+          redis.call('HDEL', key, field)
+        end
+      end
+      redis.call('ZREMRANGEBYSCORE', index, '-inf', idle_cutoff)
+      if index_position > 0 then redis.call('EXPIRE', index, idle_ttl) end
+    end
   end
 end
 

@@ -321,3 +321,39 @@ fn keepalives_come_at_their_period() {
     assert_eq!(session.handle_timeout(T0 + 5_000), vec![Output::Keepalive]);
     assert_eq!(session.poll_timeout(), T0 + 10_000);
 }
+
+#[test]
+fn one_connection_may_use_only_a_few_logins() {
+    let mut session = session_with(config(), Door::WebSocket, 1);
+    for n in 0..MAX_LOGINS_PER_CONNECTION {
+        let outputs = authorize(&mut session, &format!("{ADDRESS}.rig{n}"));
+        assert_eq!(outputs[0], Output::Answer(Answer::Accepted), "login {n}");
+    }
+    // The same login again is no new one; a new one is refused.
+    let last = format!("{ADDRESS}.rig{}", MAX_LOGINS_PER_CONNECTION - 1);
+    assert_eq!(
+        authorize(&mut session, &last)[0],
+        Output::Answer(Answer::Accepted)
+    );
+    let reject = rejection(&authorize(&mut session, &format!("{ADDRESS}.other")));
+    assert_eq!(reject.code, RejectCode::Unauthorized);
+    assert!(reject.message.contains("too many logins"), "{reject}");
+    assert_eq!(
+        session.login().map(|login| login.worker.as_str()),
+        Some(last.rsplit('.').next().unwrap_or_default())
+    );
+}
+
+#[test]
+fn a_long_agent_is_cut_at_a_character_boundary() {
+    let mut session = stratum();
+    done(session.handle(
+        Request::Subscribe {
+            agent: Some("é".repeat(MAX_AGENT_LENGTH)),
+        },
+        T0,
+    ));
+    let agent = session.agent().expect("an agent");
+    assert!(agent.len() <= MAX_AGENT_LENGTH && agent.len() >= MAX_AGENT_LENGTH - 1);
+    assert!(agent.chars().all(|c| c == 'é'));
+}

@@ -102,7 +102,7 @@ fn rejection(outputs: &[Output]) -> Reject {
 fn refusal(judged: &Judged) -> Reject {
     let recorded = matches!(
         judged.verdict,
-        Verdict::Stale | Verdict::UnknownJob | Verdict::Duplicate | Verdict::LowDifficulty
+        Verdict::Stale | Verdict::Duplicate | Verdict::LowDifficulty
     );
     match &judged.record {
         Some(record) => {

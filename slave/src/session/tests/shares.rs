@@ -13,7 +13,7 @@ fn a_share_before_login_is_unauthorized() {
 }
 
 #[test]
-fn unknown_and_expired_jobs_are_stale() {
+fn unknown_jobs_are_not_found_and_expired_ones_stale() {
     let mut session = mining_session();
     let reject = refusal(&judged(submit(&mut session, "nope", 1, T0)));
     assert_eq!(
@@ -31,7 +31,10 @@ fn unknown_and_expired_jobs_are_stale() {
         (21, "stale share")
     );
     pending(submit(&mut session, "2", 1, T0));
-    assert_eq!(session.counters().stale, 2);
+    // The unknown job counts toward the invalid-share ban, the expired one not.
+    let counters = session.counters();
+    assert_eq!((counters.stale, counters.other_rejected), (1, 1));
+    assert_eq!(counters.invalid(), 1);
 }
 
 #[test]
@@ -258,9 +261,15 @@ fn a_refused_share_resets_the_valid_streak_but_a_stale_one_does_not() {
         session.complete_submit(share, &hash_of_difficulty(1_000), T0);
     }
     assert_eq!(session.counters().consecutive_valid, 3);
-    judged(submit(&mut session, "gone", 1, T0));
+    // Job "1" leaves the backlog: a share for it is stale, latency and not
+    // the miner's fault.
+    for (id, height) in [("2", 101), ("3", 102), ("4", 103)] {
+        session.on_job(job(id, height), T0);
+    }
+    judged(submit(&mut session, "1", 9, T0));
     assert_eq!(session.counters().consecutive_valid, 3);
-    judged(submit(&mut session, "1", 0, T0));
+    // A job the pool never issued is.
+    judged(submit(&mut session, "gone", 1, T0));
     assert_eq!(session.counters().consecutive_valid, 0);
     session.count_malformed(T0);
     let counters = *session.counters();
@@ -268,7 +277,7 @@ fn a_refused_share_resets_the_valid_streak_but_a_stale_one_does_not() {
         (
             counters.valid,
             counters.stale,
-            counters.duplicate,
+            counters.other_rejected,
             counters.malformed
         ),
         (3, 1, 1, 1)

@@ -31,7 +31,13 @@ fn reads_lines_one_at_a_time() {
     };
     assert_eq!(first.request, Request::Ping);
     buf.drain(..used);
-    // Blank lines are skipped; a trailing \r is JSON whitespace.
+    // Blank lines come one by one, so a run of them never piles up.
+    for blank in [2, 3] {
+        let (decoded, used) = codec.decode(&buf).expect("fits").expect("complete");
+        assert_eq!((decoded, used), (Decoded::Blank, blank));
+        buf.drain(..used);
+    }
+    // A trailing \r is JSON whitespace.
     let (second, used) = codec.decode(&buf).expect("fits").expect("complete");
     let Decoded::Request(second) = second else {
         panic!("{second:?}");
