@@ -18,6 +18,12 @@ pub use auth::{AUTHORIZATION_HEADER, bearer, parse_bearer, verify_bearer};
 /// events go one per frame).
 pub const MAX_SHARES_PER_BATCH: u32 = 10_000;
 
+/// Longest job id a slave accepts from the master, bytes. Every share a
+/// slave forwards carries the id of a job it was sent (a share for an id the
+/// pool never issued is never forwarded), so this bounds the one string of a
+/// share that is not a bech32 address or a worker name.
+pub const MAX_JOB_ID_BYTES: usize = 64;
+
 /// Largest frame either end of the stream decodes or encodes, bytes. A share
 /// encodes to under 280 bytes even with a 100-character address and a
 /// 32-byte worker name, so a full batch of [`MAX_SHARES_PER_BATCH`] stays

@@ -105,7 +105,7 @@ fn truncated_frame_is_an_error_not_a_panic() {
 fn a_full_batch_of_the_largest_shares_fits_the_frame_limit() {
     let share = Share {
         seq: u64::MAX,
-        job_id: "f".repeat(64),
+        job_id: "f".repeat(crate::MAX_JOB_ID_BYTES),
         height: u64::MAX,
         address: format!("tos1{}", "q".repeat(100)),
         worker: "w".repeat(32),

@@ -17,6 +17,14 @@ pub enum JobError {
         /// Height of the job.
         height: u64,
     },
+    /// The job id is longer than a share may carry.
+    #[error("job at height {height} has a {len}-byte job_id; at most {max} bytes fit a share", max = tos_pool_proto::MAX_JOB_ID_BYTES)]
+    LongId {
+        /// Height of the job.
+        height: u64,
+        /// Bytes received.
+        len: usize,
+    },
     /// The MinerWork was not 112 bytes.
     #[error("job {job_id} carries a {len}-byte miner_work; expected 112 bytes")]
     MinerWork {
@@ -41,6 +49,12 @@ pub enum JobError {
 pub fn decode_job(job: v1::Job) -> Result<Job, JobError> {
     if job.job_id.is_empty() {
         return Err(JobError::EmptyId { height: job.height });
+    }
+    if job.job_id.len() > tos_pool_proto::MAX_JOB_ID_BYTES {
+        return Err(JobError::LongId {
+            height: job.height,
+            len: job.job_id.len(),
+        });
     }
     let miner_work = MinerWork::from_bytes(&job.miner_work).map_err(|_| JobError::MinerWork {
         job_id: job.job_id.clone(),
@@ -113,5 +127,11 @@ mod tests {
             decode_job(job("")),
             Err(JobError::EmptyId { height: 7 })
         ));
+        let long = "j".repeat(tos_pool_proto::MAX_JOB_ID_BYTES + 1);
+        assert!(matches!(
+            decode_job(job(&long)),
+            Err(JobError::LongId { height: 7, len: 65 })
+        ));
+        assert!(decode_job(job(&long[1..])).is_ok());
     }
 }

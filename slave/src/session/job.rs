@@ -46,8 +46,8 @@ impl SessionJob {
 pub(super) enum Lookup<'a> {
     /// Sent and still accepting shares.
     Live(&'a mut SessionJob),
-    /// Sent, but older than the backlog.
-    Expired,
+    /// Sent, but older than the backlog: the job as it was.
+    Expired(Arc<Job>),
     /// Never sent to this session.
     Unknown,
 }
@@ -92,10 +92,9 @@ impl SentJobs {
         {
             return Lookup::Live(job);
         }
-        if self.expired.iter().any(|job| job.job_id == job_id) {
-            Lookup::Expired
-        } else {
-            Lookup::Unknown
+        match self.expired.iter().find(|job| job.job_id == job_id) {
+            Some(job) => Lookup::Expired(Arc::clone(job)),
+            None => Lookup::Unknown,
         }
     }
 
@@ -151,7 +150,7 @@ mod tests {
         assert_eq!(backlog.jobs.capacity(), 8);
         assert!(matches!(backlog.lookup("19"), Lookup::Live(_)));
         assert!(matches!(backlog.lookup("12"), Lookup::Live(_)));
-        assert!(matches!(backlog.lookup("11"), Lookup::Expired));
+        assert!(matches!(backlog.lookup("11"), Lookup::Expired(_)));
         assert!(matches!(backlog.lookup("20"), Lookup::Unknown));
     }
 
@@ -162,10 +161,10 @@ mod tests {
             backlog.push(job(id));
         }
         backlog.set_capacity(2);
-        assert!(matches!(backlog.lookup("1"), Lookup::Expired));
+        assert!(matches!(backlog.lookup("1"), Lookup::Expired(_)));
         assert!(matches!(backlog.lookup("2"), Lookup::Live(_)));
         backlog.push(job(4));
-        assert!(matches!(backlog.lookup("2"), Lookup::Expired));
+        assert!(matches!(backlog.lookup("2"), Lookup::Expired(_)));
         assert_eq!(backlog.jobs.len(), 2);
     }
 }

@@ -488,9 +488,11 @@ impl Session {
         let max_nonces = self.config.max_shares_per_job;
         let job = match self.jobs.lookup(&submit.job_id) {
             Lookup::Live(job) => job,
-            Lookup::Expired => {
+            // Recorded with the job's own id and height, never the
+            // miner's text.
+            Lookup::Expired(job) => {
                 let record =
-                    self.rejected_record(&login, &submit.job_id, 0, now_ms, Verdict::Stale);
+                    self.rejected_record(&login, &job.job_id, job.height, now_ms, Verdict::Stale);
                 return Step::Judged(Box::new(self.refuse_share(record)));
             }
             // Never recorded: the id is the miner's own text, and a share
