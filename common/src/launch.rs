@@ -12,6 +12,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::config::{Config, Role};
+use crate::http::HttpLimits;
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::telemetry::{self, Telemetry};
 use crate::{error, profiling};
@@ -49,7 +50,8 @@ where
         let trigger = ShutdownTrigger::on_signal();
         let profiling = if config.profiling.enabled {
             let stop_profiling = trigger.listener().stopped();
-            Some(profiling::serve(&config.profiling, stop_profiling).await?)
+            let limits = HttpLimits::from_config(&config.http);
+            Some(profiling::serve(&config.profiling, limits, stop_profiling).await?)
         } else {
             None
         };

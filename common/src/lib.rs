@@ -15,6 +15,7 @@ pub mod config;
 pub mod difficulty;
 pub mod error;
 pub mod header;
+pub mod http;
 pub mod launch;
 pub mod metrics;
 pub mod network;

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tos_pool_common::config::ProfilingConfig;
+use tos_pool_common::http::HttpLimits;
 use tos_pool_common::pow;
 use tos_pool_common::profiling::{self, ProfilingServer};
 
@@ -40,9 +41,13 @@ impl Running {
             allow_remote: false,
         };
         let server = runtime
-            .block_on(profiling::serve(&config, async move {
-                let _ = stopped.await;
-            }))
+            .block_on(profiling::serve(
+                &config,
+                HttpLimits::default(),
+                async move {
+                    let _ = stopped.await;
+                },
+            ))
             .expect("bind an ephemeral loopback port");
         Running {
             runtime,
@@ -285,7 +290,11 @@ fn a_taken_port_names_the_key_to_change() {
     };
     let err = running
         .runtime
-        .block_on(profiling::serve(&config, std::future::pending()))
+        .block_on(profiling::serve(
+            &config,
+            HttpLimits::default(),
+            std::future::pending(),
+        ))
         .expect_err("the port is taken");
     assert!(err.to_string().contains("profiling.bind"), "{err}");
     running.stop();

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tos_pool_common::http::HttpLimits;
 use tos_pool_common::metrics::PROMETHEUS_CONTENT_TYPE;
 use tos_pool_common::shutdown::Shutdown;
 
@@ -58,12 +59,30 @@ pub fn router(state: OpsState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router(state)` on `listener` until `stop` fires.
+/// Serves `router(state)` on `listener` within the default `http` limits
+/// until `stop` fires; [`serve_with`] takes the configured ones.
 pub async fn serve(listener: TcpListener, state: OpsState, stop: Shutdown) {
+    serve_with(listener, state, HttpLimits::default(), stop).await;
+}
+
+/// Serves `router(state)` on `listener` within `limits` (the `http`
+/// section: header and request timeouts, a connection cap) until `stop`
+/// fires.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: OpsState,
+    limits: HttpLimits,
+    stop: Shutdown,
+) {
     let addr = listener.local_addr().ok();
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(stop.stopped())
-        .await;
+    let result = tos_pool_common::http::serve(
+        "operations",
+        listener,
+        router(state),
+        limits,
+        stop.stopped(),
+    )
+    .await;
     if let Err(error) = result {
         tracing::error!(%error, ?addr, "operations HTTP server failed");
     }

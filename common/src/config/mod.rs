@@ -28,7 +28,7 @@ pub use duration::{DurationError, format_duration, parse_duration};
 pub use env::{ENV_NOT_KEYS, ENV_PREFIX};
 pub use error::{ConfigError, Invalid};
 pub use schema::{
-    ApiConfig, Config, LogConfig, LogFormat, MasterConfig, MiningConfig, NewRelicConfig,
+    ApiConfig, Config, HttpConfig, LogConfig, LogFormat, MasterConfig, MiningConfig, NewRelicConfig,
     NewRelicRegion, NodeConfig, NotifyConfig, PayoutsConfig, PoolConfig, PplnsConfig,
     ProfilingConfig, RedisConfig, SecurityConfig, SlaveConfig, UnlockerConfig, UpstreamConfig,
     ValidationConfig,

@@ -21,6 +21,7 @@ use super::pprof_format::encode_gzip;
 use super::tasks::{TaskRegistry, set_stage};
 use super::{ProfilingError, goroutine, heap, index, symbol, threads};
 use crate::config::ProfilingConfig;
+use crate::http::HttpLimits;
 
 /// CPU profile length when the request gives none, in seconds.
 const DEFAULT_SECONDS: u64 = 30;
@@ -52,10 +53,13 @@ struct ServerState {
 }
 
 /// Binds `config.bind` and serves the `/debug/pprof/` endpoints on the
-/// current tokio runtime until `shutdown` completes (an in-flight CPU profile
-/// is then cut short). Call it only when `profiling.enabled` is true.
+/// current tokio runtime within `limits` (the `http` section; the longest CPU
+/// profile window is added to its request timeout) until `shutdown`
+/// completes (an in-flight CPU profile is then cut short). Call it only
+/// when `profiling.enabled` is true.
 pub async fn serve(
     config: &ProfilingConfig,
+    limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<ProfilingServer, ProfilingError> {
     let bind = config.bind;
@@ -79,9 +83,10 @@ pub async fn serve(
             shutdown.await;
             let _ = stop_tx.send(true);
         };
-        axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await
+        let limits = limits.with_request_timeout_at_least(
+            limits.request_timeout + Duration::from_secs(MAX_SECONDS),
+        );
+        crate::http::serve("profiling", listener, app, limits, signal).await
     });
     tracing::info!(address = %local_addr, "profiling server listening on /debug/pprof/");
     Ok(ProfilingServer { local_addr, task })

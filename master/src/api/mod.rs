@@ -36,6 +36,7 @@ use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tos_pool_common::address::Address;
 use tos_pool_common::config::Config;
+use tos_pool_common::http::HttpLimits;
 use tos_pool_common::metrics::Metrics;
 use tos_pool_common::network::Network;
 use tos_pool_common::shutdown::Shutdown;
@@ -197,15 +198,16 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ApiError> {
         })
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
+/// Serves `router` on `listener` within `limits` (the `http` section:
+/// header and request timeouts, a connection cap) until `shutdown`
+/// resolves.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    tos_pool_common::http::serve("api", listener, router, limits, shutdown).await
 }
 
 /// A running API server.
@@ -236,8 +238,9 @@ pub async fn start(
         state.clone(),
         CorsPolicy::from_origins(&config.api.cors_origins),
     );
+    let limits = HttpLimits::from_config(&config.http);
     let task = tokio::spawn(async move {
-        if let Err(error) = serve(listener, app, stop.stopped()).await {
+        if let Err(error) = serve(listener, app, limits, stop.stopped()).await {
             tracing::error!(%error, %addr, "the API server stopped with an error");
         }
     });

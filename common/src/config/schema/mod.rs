@@ -3,6 +3,7 @@
 
 mod chain;
 mod cluster;
+mod http;
 mod mining;
 mod service;
 
@@ -12,6 +13,7 @@ use crate::network::Network;
 
 pub use chain::{NodeConfig, PoolConfig, RedisConfig, UpstreamConfig};
 pub use cluster::{MasterConfig, SlaveConfig};
+pub use http::HttpConfig;
 pub use mining::{MiningConfig, PayoutsConfig, PplnsConfig, UnlockerConfig, ValidationConfig};
 pub use service::{
     ApiConfig, LogConfig, LogFormat, NewRelicConfig, NewRelicRegion, NotifyConfig, ProfilingConfig,
@@ -54,6 +56,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Profiling server.
     pub profiling: ProfilingConfig,
+    /// Limits of every HTTP server (API, profiling, slave operations).
+    pub http: HttpConfig,
     /// New Relic export.
     pub newrelic: NewRelicConfig,
 }
@@ -77,6 +81,7 @@ impl Default for Config {
             notify: NotifyConfig::default(),
             log: LogConfig::default(),
             profiling: ProfilingConfig::default(),
+            http: HttpConfig::default(),
             newrelic: NewRelicConfig::default(),
         }
     }

@@ -356,6 +356,16 @@ pub(super) fn service(config: &Config, p: &mut Problems) {
     p.positive("security.first_message_timeout", s.first_message_timeout);
     p.positive("security.idle_timeout", s.idle_timeout);
 
+    let h = &config.http;
+    p.positive("http.header_timeout", h.header_timeout);
+    p.positive("http.request_timeout", h.request_timeout);
+    if h.max_connections == 0 {
+        p.add(
+            "http.max_connections",
+            "must be at least 1; use for example 512",
+        );
+    }
+
     let n = &config.notify;
     p.pair(
         "notify.telegram_bot_token",
