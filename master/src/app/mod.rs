@@ -135,7 +135,7 @@ impl MasterHandle {
             stop.listener(),
             telemetry.metrics().clone(),
         );
-        let incoming = gateway::bind(config.master.bind)?;
+        let incoming = gateway::bind(&config.master)?;
         let gateway_addr = incoming.local_addr().map_err(|error| GatewayError::Bind {
             addr: config.master.bind,
             reason: error.to_string(),

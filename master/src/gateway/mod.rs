@@ -2,6 +2,9 @@
 //!
 //! - A stream must carry the `master.secret` bearer token; without it the
 //!   call is refused with `UNAUTHENTICATED` (and a warning with the peer).
+//! - Connections are capped, and one that opens no such stream within
+//!   `master.handshake_timeout`, or goes silent for `master.idle_timeout`,
+//!   is closed (`connections`).
 //! - The first frame must be Hello; the master answers Welcome (the slave's
 //!   index, the ledger's ack point, the settings, the network), then the
 //!   current job, then every new job as it comes ([`Gateway::publish_job`]).
@@ -19,6 +22,7 @@
 mod admin;
 mod ban_sync;
 mod bans;
+mod connections;
 mod outbound;
 mod registry;
 mod server;
@@ -41,6 +45,9 @@ use crate::ledger::Ledger;
 
 pub use ban_sync::BAN_SYNC_CHUNK;
 pub use bans::{BanChange, BanList, MAX_BANS, UNKNOWN_UNBAN_KEEP_MS};
+pub use connections::{
+    ConnectionLimits, GatewayConnection, GatewayIncoming, GatewayIo, MAX_STREAMS_PER_CONNECTION,
+};
 pub use outbound::{BAN_LANE, BanLane, Closer, OUTBOUND_QUEUE, OutboundStream, Outbox, PushError};
 pub use registry::{MAX_TRACKED_SESSIONS, Registration, SlaveInfo, SlaveRegistry};
 pub use server::{GatewayError, GatewayService, bind, serve, tls_config};

@@ -1,4 +1,8 @@
-//! The tonic side of the gateway: authentication, TLS, and serving.
+//! The tonic side of the gateway: authentication, TLS, and serving within
+//! the connection limits of `master.*` (see [`super::connections`]): a TLS
+//! handshake bounded by `master.handshake_timeout`, HTTP/2 keepalive pings
+//! every `master.keepalive_interval`, at most
+//! [`MAX_STREAMS_PER_CONNECTION`] streams on a connection.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,6 +17,9 @@ use tos_pool_proto::auth::{AUTHORIZATION_HEADER, verify_bearer};
 use tos_pool_proto::v1::SlaveMessage;
 use tos_pool_proto::v1::slave_gateway_server::{SlaveGateway, SlaveGatewayServer};
 
+use super::connections::{
+    ConnectionLimits, GatewayConnection, GatewayIncoming, MAX_STREAMS_PER_CONNECTION,
+};
 use super::outbound::{OutboundStream, Outbox};
 use super::{Gateway, stream};
 
@@ -51,7 +58,8 @@ pub enum GatewayError {
 }
 
 /// The TLS settings of `master`: `None` when plaintext is allowed and no
-/// certificate is configured.
+/// certificate is configured. A handshake not done within
+/// `master.handshake_timeout` is dropped.
 pub fn tls_config(master: &MasterConfig) -> Result<Option<ServerTlsConfig>, GatewayError> {
     match (&master.tls_cert, &master.tls_key) {
         (Some(cert), Some(key)) => {
@@ -64,31 +72,48 @@ pub fn tls_config(master: &MasterConfig) -> Result<Option<ServerTlsConfig>, Gate
             };
             let identity =
                 Identity::from_pem(read("master.tls_cert", cert)?, read("master.tls_key", key)?);
-            Ok(Some(ServerTlsConfig::new().identity(identity)))
+            Ok(Some(
+                ServerTlsConfig::new()
+                    .identity(identity)
+                    .timeout(master.handshake_timeout),
+            ))
         }
         _ if master.allow_plaintext => Ok(None),
         _ => Err(GatewayError::NoTls),
     }
 }
 
-/// Binds `addr` for the gateway; the returned listener knows its real port.
-pub fn bind(addr: SocketAddr) -> Result<TcpIncoming, GatewayError> {
-    TcpIncoming::bind(addr)
-        .map(|incoming| incoming.with_nodelay(Some(true)))
+/// Binds `master.bind` for the gateway, with the connection limits of
+/// `master`; the returned listener knows its real port.
+pub fn bind(master: &MasterConfig) -> Result<GatewayIncoming, GatewayError> {
+    let addr = master.bind;
+    let limits = ConnectionLimits::from_config(master);
+    let incoming = TcpIncoming::bind(addr)
+        .map(|incoming| {
+            incoming
+                .with_nodelay(Some(true))
+                .with_keepalive(Some(limits.keepalive_interval))
+        })
         .map_err(|error| GatewayError::Bind {
             addr,
             reason: error.to_string(),
-        })
+        })?;
+    let local_addr = incoming.local_addr();
+    Ok(GatewayIncoming::new(incoming, local_addr, limits))
 }
 
 /// Serves `gateway` on `incoming` until `shutdown` resolves.
 pub async fn serve(
     gateway: Gateway,
-    incoming: TcpIncoming,
+    incoming: GatewayIncoming,
     tls: Option<ServerTlsConfig>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), GatewayError> {
-    let mut builder = Server::builder();
+    let limits = incoming.limits();
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_interval))
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION);
     if let Some(tls) = tls {
         builder = builder.tls_config(tls).map_err(GatewayError::Tls)?;
     }
@@ -123,7 +148,11 @@ impl SlaveGateway for GatewayService {
         &self,
         request: Request<Streaming<SlaveMessage>>,
     ) -> Result<Response<Self::ConnectStream>, Status> {
-        let peer = request.remote_addr();
+        let connection = request.extensions().get::<GatewayConnection>().cloned();
+        let peer = connection
+            .as_ref()
+            .and_then(GatewayConnection::peer)
+            .or_else(|| request.remote_addr());
         let authorized = request
             .metadata()
             .get(AUTHORIZATION_HEADER)
@@ -137,6 +166,9 @@ impl SlaveGateway for GatewayService {
             return Err(Status::unauthenticated(
                 "missing or wrong bearer token: set master.secret on the slave to the master's",
             ));
+        }
+        if let Some(connection) = &connection {
+            connection.admit();
         }
         let (outbox, outbound) = Outbox::new();
         let shared = self.gateway.shared.clone();

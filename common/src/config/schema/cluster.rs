@@ -32,6 +32,22 @@ pub struct MasterConfig {
     /// A slave silent for this long is considered gone and its index freed.
     #[serde(with = "duration")]
     pub slave_timeout: Duration,
+    /// A new gateway connection must finish its TLS handshake and open a
+    /// stream with the right token within this; otherwise it is closed.
+    #[serde(with = "duration")]
+    pub handshake_timeout: Duration,
+    /// The gateway pings every connection (HTTP/2 PING) this often and
+    /// closes one that does not answer within the same time.
+    #[serde(with = "duration")]
+    pub keepalive_interval: Duration,
+    /// A connection from which nothing at all arrives for this long is
+    /// closed (slaves answer the pings, so only a dead or hostile peer goes
+    /// quiet); longer than `keepalive_interval`.
+    #[serde(with = "duration")]
+    pub idle_timeout: Duration,
+    /// Connections the gateway keeps open at once; one beyond it is closed
+    /// as soon as it is accepted.
+    pub max_connections: u32,
 }
 
 impl Default for MasterConfig {
@@ -43,6 +59,10 @@ impl Default for MasterConfig {
             tls_key: None,
             allow_plaintext: false,
             slave_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1_024,
         }
     }
 }

@@ -474,3 +474,46 @@ fn wss_needs_a_certificate_only_while_websocket_is_enabled() {
         .validate_for(Role::Slave)
         .expect("the WebSocket door is off, wss with it");
 }
+
+#[test]
+fn http_limits_and_gateway_timeouts_are_sane() {
+    assert_invalid(
+        &[("TOS_POOL_HTTP_HEADER_TIMEOUT", "0s")],
+        &["http.header_timeout"],
+    );
+    assert_invalid(
+        &[("TOS_POOL_HTTP_REQUEST_TIMEOUT", "0s")],
+        &["http.request_timeout"],
+    );
+    assert_invalid(
+        &[("TOS_POOL_HTTP_MAX_CONNECTIONS", "0")],
+        &["http.max_connections"],
+    );
+    assert_invalid(
+        &[("TOS_POOL_MASTER_HANDSHAKE_TIMEOUT", "0s")],
+        &["master.handshake_timeout"],
+    );
+    assert_invalid(
+        &[("TOS_POOL_MASTER_MAX_CONNECTIONS", "0")],
+        &["master.max_connections"],
+    );
+    assert_invalid(
+        &[
+            ("TOS_POOL_MASTER_KEEPALIVE_INTERVAL", "30s"),
+            ("TOS_POOL_MASTER_IDLE_TIMEOUT", "30s"),
+        ],
+        &["master.idle_timeout"],
+    );
+    let config = assert_valid(&[
+        ("TOS_POOL_HTTP_HEADER_TIMEOUT", "2s"),
+        ("TOS_POOL_MASTER_IDLE_TIMEOUT", "21s"),
+    ]);
+    assert_eq!(
+        config.http.header_timeout,
+        std::time::Duration::from_secs(2)
+    );
+    assert!(
+        Config::default().http.header_timeout <= std::time::Duration::from_secs(30),
+        "a half-sent request is closed within 30 s by default"
+    );
+}

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::{Problems, has_scheme, is_ip_or_cidr};
+use crate::config::duration::format_duration;
 use crate::config::schema::Config;
 
 /// Shortest accepted `master.secret`.
@@ -125,6 +126,24 @@ pub(super) fn cluster(config: &Config, p: &mut Problems) {
         &master.tls_key,
     );
     p.positive("master.slave_timeout", master.slave_timeout);
+    p.positive("master.handshake_timeout", master.handshake_timeout);
+    p.positive("master.keepalive_interval", master.keepalive_interval);
+    if master.idle_timeout <= master.keepalive_interval {
+        p.add(
+            "master.idle_timeout",
+            format!(
+                "must be longer than master.keepalive_interval ({}): a quiet slave answers \
+                 the pings, and is cut if it waits longer than that for one; use for example 60s",
+                format_duration(master.keepalive_interval)
+            ),
+        );
+    }
+    if master.max_connections == 0 {
+        p.add(
+            "master.max_connections",
+            "must be at least 1: every slave holds one connection",
+        );
+    }
 
     let slave = &config.slave;
     p.http_url("slave.master_url", &slave.master_url);
