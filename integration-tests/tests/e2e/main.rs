@@ -13,6 +13,7 @@ mod cluster_launcher;
 mod cluster_mining;
 mod devnet_emulator;
 mod edge_ban_fanout;
+mod edge_slowloris;
 mod loadgen;
 mod master_blocks;
 mod master_exactly_once;
