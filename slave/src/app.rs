@@ -109,6 +109,10 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
         drain: drain_rx.clone(),
         write_timeout: server::DEFAULT_WRITE_TIMEOUT,
         fanout,
+        proxies: config
+            .slave
+            .proxy_protocol
+            .then(|| server::proxy::TrustedProxies::new(&config.slave.trusted_proxies)),
     });
     let http_listener =
         ops::bind(config.slave.http_bind)

@@ -26,6 +26,7 @@ mod payouts;
 mod redis_harness;
 mod slave_hostile;
 mod slave_link;
+mod slave_proxy;
 mod slave_rejections;
 mod telemetry;
 mod test_miners;

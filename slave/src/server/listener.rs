@@ -1,11 +1,20 @@
 //! Accept loops: one per door. Each admitted connection gets its own task;
 //! a refused one (ban, per-IP limit) is closed at once. The loop stops
 //! accepting when the slave drains.
+//!
+//! With `slave.proxy_protocol`, a connection from a trusted load balancer
+//! must start with a PROXY header (read before TLS, within
+//! `security.first_message_timeout`), and is admitted as the miner's
+//! address it carries; any other connection that starts with one is refused
+//! and counts as a malformed request ([`super::proxy`]).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::policy::ConnectionPermit;
@@ -13,6 +22,7 @@ use crate::session::{Door, Protocol};
 
 use super::counters::Counter;
 use super::driver::SessionDriver;
+use super::proxy::{self, ProxyError, Start};
 use super::stratum::StratumLines;
 use super::xatum::XatumLines;
 use super::{ServerContext, line, now_ms, websocket};
@@ -65,19 +75,139 @@ pub async fn accept_loop(listener: TcpListener, door: DoorSpec, ctx: Arc<ServerC
 }
 
 fn admit(stream: TcpStream, peer: SocketAddr, door: &DoorSpec, ctx: &Arc<ServerContext>) {
-    let ip = peer.ip();
-    let permit = match ctx.policy.admit(ip, now_ms()) {
-        Ok(permit) => permit,
-        Err(refusal) => {
-            ctx.counters.add(Counter::Refused);
-            tracing::info!(%ip, ?refusal, "connection refused");
-            return;
-        }
-    };
-    ctx.counters.add(Counter::Connection);
     let _ = stream.set_nodelay(true);
     let door = door.clone();
     let ctx = Arc::clone(ctx);
+    match &ctx.proxies {
+        Some(trusted) if trusted.contains(peer.ip()) => {
+            tokio::spawn(behind_proxy(stream, peer, door, ctx));
+        }
+        Some(_) => {
+            if let Some(permit) = admit_ip(peer.ip(), &ctx) {
+                tokio::spawn(without_header(stream, door, ctx, permit));
+            }
+        }
+        None => {
+            if let Some(permit) = admit_ip(peer.ip(), &ctx) {
+                start(stream, door, ctx, permit);
+            }
+        }
+    }
+}
+
+/// The policy's word on a connection from `ip`: a permit, or `None` once
+/// the refusal is counted and logged.
+fn admit_ip(ip: IpAddr, ctx: &ServerContext) -> Option<ConnectionPermit> {
+    match ctx.policy.admit(ip, now_ms()) {
+        Ok(permit) => {
+            ctx.counters.add(Counter::Connection);
+            Some(permit)
+        }
+        Err(refusal) => {
+            ctx.counters.add(Counter::Refused);
+            tracing::info!(%ip, ?refusal, "connection refused");
+            None
+        }
+    }
+}
+
+/// How long to wait before looking again at a header that is still partial.
+const PEEK_RETRY: Duration = Duration::from_millis(5);
+
+/// Looks at the first bytes of `stream` without taking them until
+/// [`proxy::measure`] can tell whether they are a PROXY header.
+async fn peek_start(stream: &TcpStream, deadline: Instant) -> Result<Start, ProxyError> {
+    let mut buf = [0u8; proxy::PEEK];
+    let mut seen = 0;
+    loop {
+        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return Err(ProxyError::Truncated),
+        };
+        match proxy::measure(&buf[..n]) {
+            Start::Incomplete => {
+                if n == seen {
+                    // Nothing new yet: peeking again at once would spin.
+                    let wait = tokio::time::timeout_at(deadline, tokio::time::sleep(PEEK_RETRY));
+                    if wait.await.is_err() {
+                        return Err(ProxyError::Truncated);
+                    }
+                }
+                seen = n;
+            }
+            start => return Ok(start),
+        }
+    }
+}
+
+/// A connection from a trusted load balancer: its PROXY header first, then
+/// the door, for the miner's address the header names.
+async fn behind_proxy(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    door: DoorSpec,
+    ctx: Arc<ServerContext>,
+) {
+    let deadline = Instant::now() + ctx.policy.config().first_message_timeout;
+    let client = match read_header(&mut stream, deadline).await {
+        Ok(Some(client)) => client.ip(),
+        // The balancer's own health check (LOCAL, or an unknown family).
+        Ok(None) => peer.ip(),
+        Err(error) => {
+            ctx.counters.add(Counter::Malformed);
+            tracing::info!(proxy = %peer, reason = %error, "connection from a load balancer refused");
+            return;
+        }
+    };
+    if let Some(permit) = admit_ip(client, &ctx) {
+        start(stream, door, ctx, permit);
+    }
+}
+
+/// Reads (and takes) the PROXY header at the start of `stream`.
+async fn read_header(
+    stream: &mut TcpStream,
+    deadline: Instant,
+) -> Result<Option<SocketAddr>, ProxyError> {
+    let len = match peek_start(stream, deadline).await? {
+        Start::Header(len) => len,
+        Start::NoHeader => return Err(ProxyError::Missing),
+        Start::Refused(error) => return Err(error),
+        Start::Incomplete => return Err(ProxyError::Truncated),
+    };
+    let mut header = vec![0u8; len];
+    match tokio::time::timeout_at(deadline, stream.read_exact(&mut header)).await {
+        Ok(Ok(_)) => proxy::client_address(&header),
+        _ => Err(ProxyError::Truncated),
+    }
+}
+
+/// A direct connection while PROXY headers are on: one that starts with a
+/// header is refused and counts as malformed (it may ban its IP).
+async fn without_header(
+    stream: TcpStream,
+    door: DoorSpec,
+    ctx: Arc<ServerContext>,
+    permit: ConnectionPermit,
+) {
+    let ip = permit.ip();
+    let deadline = Instant::now() + ctx.policy.config().first_message_timeout;
+    match peek_start(&stream, deadline).await {
+        Ok(Start::NoHeader) => start(stream, door, ctx, permit),
+        Ok(_) => {
+            ctx.counters.add(Counter::Malformed);
+            tracing::info!(%ip, reason = %ProxyError::Untrusted, "connection refused");
+            if ctx.policy.malformed(ip, now_ms()).is_some() {
+                ctx.counters.add(Counter::Ban);
+            }
+        }
+        Err(error) => tracing::debug!(%ip, %error, "nothing read in time"),
+    }
+}
+
+/// Hands an admitted connection to its door (the TLS handshake first for
+/// TLS doors).
+fn start(stream: TcpStream, door: DoorSpec, ctx: Arc<ServerContext>, permit: ConnectionPermit) {
     match door.tls.clone() {
         None => spawn_door(stream, &door, ctx, permit),
         Some(acceptor) if door.tls_optional => {

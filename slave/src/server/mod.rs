@@ -14,6 +14,7 @@ pub mod feed;
 pub mod gate;
 pub mod line;
 pub mod listener;
+pub mod proxy;
 pub mod report;
 pub mod stratum;
 pub mod tls;
@@ -74,6 +75,9 @@ pub struct ServerContext {
     pub write_timeout: Duration,
     /// Measures each job's fan-out to the sessions.
     pub fanout: Arc<fanout::FanoutProbe>,
+    /// The load balancers PROXY headers are taken from, when
+    /// `slave.proxy_protocol` is on.
+    pub proxies: Option<proxy::TrustedProxies>,
 }
 
 /// Why a door could not open.

@@ -1,0 +1,140 @@
+//! Slaves behind a load balancer: PROXY protocol v1 and v2 on a real slave,
+//! from trusted and untrusted loopback addresses.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::cluster_support::{DEADLINE, start, wait_until};
+
+/// A TCP connection to `to` from the loopback address `127.0.0.{from}`.
+async fn connect_from(from: u8, to: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::new(IpAddr::from([127, 0, 0, from]), 0))
+        .expect("bind a loopback source");
+    socket.connect(to).await.expect("connect")
+}
+
+/// Sends `bytes` then one ping, and returns the first line answered (or
+/// `None` when the slave closed the connection first).
+async fn ping_after(stream: TcpStream, bytes: &[u8]) -> Option<Value> {
+    let (read, mut write) = stream.into_split();
+    write.write_all(bytes).await.ok()?;
+    write
+        .write_all(b"{\"id\":5,\"method\":\"mining.ping\",\"params\":[]}\n")
+        .await
+        .ok()?;
+    let mut lines = BufReader::new(read).lines();
+    let line = tokio::time::timeout(DEADLINE, lines.next_line())
+        .await
+        .expect("an answer or a close in time")
+        .ok()??;
+    Some(serde_json::from_str(&line).expect("JSON"))
+}
+
+fn v2_header(source: [u8; 4], port: u16) -> Vec<u8> {
+    let mut bytes = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    bytes.extend_from_slice(&[0x21, 0x11, 0x00, 0x0c]);
+    bytes.extend_from_slice(&source);
+    bytes.extend_from_slice(&[127, 0, 0, 1]);
+    bytes.extend_from_slice(&port.to_be_bytes());
+    bytes.extend_from_slice(&3333u16.to_be_bytes());
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_headers_are_required_from_trusted_proxies_and_refused_from_others() {
+    let cluster = start(1, |config| {
+        config.slave.proxy_protocol = true;
+        config.slave.trusted_proxies = vec!["127.0.0.2".to_owned()];
+        config.security.first_message_timeout = Duration::from_secs(2);
+        config.security.max_connections_per_ip = 0;
+        config.security.ban_malformed_requests = 2;
+    })
+    .await;
+    let slave = cluster.slave(0).expect("slave");
+    let stratum = slave.doors().stratum;
+    let pong = Some(json!({"id": 5, "result": "pong", "error": null}));
+
+    // Through the balancer, v1 and v2: the miner is served.
+    let v1 = b"PROXY TCP4 203.0.113.7 127.0.0.1 40000 3333\r\n";
+    assert_eq!(ping_after(connect_from(2, stratum).await, v1).await, pong);
+    let v2 = v2_header([198, 51, 100, 9], 40001);
+    assert_eq!(ping_after(connect_from(2, stratum).await, &v2).await, pong);
+    // The balancer's own health check (LOCAL) is served as the balancer.
+    let local = b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00";
+    assert_eq!(
+        ping_after(connect_from(2, stratum).await, local).await,
+        pong
+    );
+
+    // From the balancer without a header, or with a broken one: closed.
+    assert_eq!(ping_after(connect_from(2, stratum).await, b"").await, None);
+    let broken = b"PROXY TCP4 nonsense\r\n";
+    assert_eq!(
+        ping_after(connect_from(2, stratum).await, broken).await,
+        None
+    );
+    // A header that never ends is closed within the first-message deadline.
+    let mut slow = connect_from(2, stratum).await;
+    slow.write_all(b"PROXY TCP4 203.0.").await.expect("write");
+    let mut rest = [0u8; 16];
+    let closed = tokio::time::timeout(
+        DEADLINE,
+        tokio::io::AsyncReadExt::read(&mut slow, &mut rest),
+    )
+    .await
+    .expect("closed in time");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+
+    // A miner that connects directly is served without a header ...
+    assert_eq!(ping_after(connect_from(3, stratum).await, b"").await, pong);
+    // ... and refused with one, which counts as malformed toward its ban
+    // (counted while the IP has a connection open, as every malformed count).
+    let open = connect_from(3, stratum).await;
+    for _ in 0..2 {
+        assert_eq!(ping_after(connect_from(3, stratum).await, v1).await, None);
+    }
+    drop(open);
+    let now = tos_pool_common::clock::unix_ms();
+    assert!(
+        slave
+            .link()
+            .bans()
+            .check(IpAddr::from([127, 0, 0, 3]), now)
+            .is_some()
+    );
+
+    // A ban behind the balancer lands on the miner, not on the balancer.
+    let offender = b"PROXY TCP4 203.0.113.66 127.0.0.1 40002 3333\r\n";
+    let garbage = [&offender[..], b"garbage\n"].concat();
+    let mut held = connect_from(2, stratum).await;
+    held.write_all(offender).await.expect("write");
+    for _ in 0..2 {
+        // Answered with error 20 (or closed once the ban lands).
+        let _ = ping_after(connect_from(2, stratum).await, &garbage).await;
+    }
+    wait_until("the miner behind the balancer is banned", || async {
+        let now = tos_pool_common::clock::unix_ms();
+        slave
+            .link()
+            .bans()
+            .check(IpAddr::from([203, 0, 113, 66]), now)
+            .is_some()
+    })
+    .await;
+    let now = tos_pool_common::clock::unix_ms();
+    assert!(
+        slave
+            .link()
+            .bans()
+            .check(IpAddr::from([127, 0, 0, 2]), now)
+            .is_none()
+    );
+    assert_eq!(ping_after(connect_from(2, stratum).await, v1).await, pong);
+    cluster.shutdown().await;
+}
