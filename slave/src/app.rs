@@ -64,8 +64,10 @@ pub struct Slave {
     link: LinkHandle,
     counters: Arc<SlaveCounters>,
     draining: watch::Sender<bool>,
+    unready: watch::Sender<bool>,
     ops_stop: ShutdownTrigger,
     drain_timeout: Duration,
+    drain_grace: Duration,
 }
 
 impl std::fmt::Debug for Slave {
@@ -89,6 +91,7 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
     link.set_stats_source(counters.clone());
     let validation = ValidationPool::from_config(config, reports.metrics().clone())?;
     let (draining, drain_rx) = watch::channel(false);
+    let (unready, unready_rx) = watch::channel(false);
     let policy = Arc::new(Policy::new(
         PolicyConfig::from_security(&config.security),
         link.bans(),
@@ -135,7 +138,7 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
         OpsState {
             counters: counters.clone(),
             link: link.clone(),
-            draining: drain_rx,
+            draining: unready_rx,
             validation,
             reports,
         },
@@ -156,8 +159,10 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
         link,
         counters,
         draining,
+        unready,
         ops_stop,
         drain_timeout: config.slave.drain_timeout,
+        drain_grace: config.slave.drain_grace,
     })
 }
 
@@ -182,11 +187,18 @@ impl Slave {
         &self.counters
     }
 
-    /// Drains: `/readyz` turns false, every door stops accepting, every miner
-    /// is told to reconnect (Stratum `client.reconnect`, WebSocket close 1001
-    /// going away, Xatum `reconnect`) and closed, and the shares are flushed to the master
-    /// until acked or `slave.drain_timeout` passes. Then everything stops.
+    /// Drains: `/readyz` turns false; after `slave.drain_grace` (for the
+    /// load balancer's health checks to notice) every door stops accepting,
+    /// every miner is told to reconnect (Stratum `client.reconnect`,
+    /// WebSocket close 1001 going away, Xatum `reconnect`) and closed, and
+    /// the shares are flushed to the master until acked or
+    /// `slave.drain_timeout` passes. Then everything stops.
     pub async fn drain(self) -> DrainReport {
+        self.unready.send_replace(true);
+        if !self.drain_grace.is_zero() {
+            tracing::info!(grace = ?self.drain_grace, "not ready: waiting for the load balancer to notice");
+            tokio::time::sleep(self.drain_grace).await;
+        }
         let deadline = Instant::now() + self.drain_timeout;
         tracing::info!(timeout = ?self.drain_timeout, "draining");
         self.draining.send_replace(true);

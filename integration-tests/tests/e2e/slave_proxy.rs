@@ -138,3 +138,66 @@ async fn proxy_headers_are_required_from_trusted_proxies_and_refused_from_others
     assert_eq!(ping_after(connect_from(2, stratum).await, v1).await, pong);
     cluster.shutdown().await;
 }
+
+/// The status code of `GET path` on `addr`.
+async fn http_status(addr: SocketAddr, path: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: slave\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut lines = BufReader::new(stream).lines();
+    let status = lines
+        .next_line()
+        .await
+        .expect("read")
+        .expect("a status line");
+    status
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {status:?}"))
+}
+
+/// A drained slave first turns `/readyz` false and keeps serving its miners
+/// for `slave.drain_grace`, so the balancer stops sending new ones before
+/// the miners are told to reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_turns_readyz_false_before_telling_miners_to_reconnect() {
+    let mut cluster = start(1, |config| {
+        config.slave.drain_grace = Duration::from_secs(2);
+    })
+    .await;
+    let slave = cluster.slave(0).expect("slave");
+    let http = slave.http_addr();
+    let stratum = slave.doors().stratum;
+    wait_until("the slave is ready", || async {
+        http_status(http, "/readyz").await == 200
+    })
+    .await;
+    let miner = crate::cluster_support::tcp_miner(stratum).await;
+    crate::cluster_support::log_in(
+        &miner,
+        &format!("{}.rig", crate::cluster_support::address(7)),
+    )
+    .await;
+
+    let drain = tokio::spawn(async move {
+        let report = cluster.drain_slave(0).await;
+        (cluster, report)
+    });
+    wait_until("/readyz turns false", || async {
+        http_status(http, "/readyz").await == 503
+    })
+    .await;
+    // Still serving during the grace: the miner is not told to leave yet.
+    assert_eq!(miner.ping().await.expect("ping"), json!("pong"));
+    assert!(!miner.reconnect_requested());
+    let (cluster, report) = drain.await.expect("the drain ends");
+    let report = report.expect("the slave was running");
+    assert_eq!(report.unacked_shares, 0, "{report:?}");
+    miner
+        .closed_within(DEADLINE)
+        .await
+        .expect("the miner is moved away");
+    assert!(miner.reconnect_requested(), "told to reconnect");
+    cluster.shutdown().await;
+}

@@ -114,6 +114,11 @@ pub struct SlaveConfig {
     /// On SIGTERM, time allowed to flush shares before exiting.
     #[serde(with = "duration")]
     pub drain_timeout: Duration,
+    /// On SIGTERM, time between `/readyz` turning false and the miners being
+    /// told to reconnect, so the load balancer's health checks notice first
+    /// and send no new miner here (0 = no wait).
+    #[serde(with = "duration")]
+    pub drain_grace: Duration,
     /// Accept PROXY protocol v1/v2 headers from `trusted_proxies`.
     pub proxy_protocol: bool,
     /// IPs or CIDRs (`10.0.0.0/8`) allowed to send PROXY headers.
@@ -143,6 +148,7 @@ impl Default for SlaveConfig {
             share_flush_interval: Duration::from_millis(20),
             max_unacked_shares: 100_000,
             drain_timeout: Duration::from_secs(10),
+            drain_grace: Duration::ZERO,
             proxy_protocol: false,
             trusted_proxies: Vec::new(),
             validation_threads: 0,
