@@ -17,6 +17,7 @@ use crate::extranonce::ExtraNonceSource;
 use crate::link::{self, LinkConfig, LinkError, LinkHandle};
 use crate::ops::{self, OpsState};
 use crate::policy::{Policy, PolicyConfig};
+use crate::server::tls::{Certificate, TlsSetupError};
 use crate::server::{self, Doors, MinerReports, ServerContext, ServerError, SlaveCounters};
 use crate::session::{SessionConfig, SessionConfigError};
 use crate::validation::{TrustConfig, ValidationError, ValidationPool};
@@ -65,6 +66,7 @@ pub struct Slave {
     counters: Arc<SlaveCounters>,
     draining: watch::Sender<bool>,
     unready: watch::Sender<bool>,
+    certificate: Option<Arc<Certificate>>,
     ops_stop: ShutdownTrigger,
     drain_timeout: Duration,
     drain_grace: Duration,
@@ -125,7 +127,8 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
                 source,
             })?;
     let http = http_listener.local_addr().unwrap_or(config.slave.http_bind);
-    let doors = server::open_doors(&config.slave, ctx).await?;
+    let certificate = server::load_certificate(&config.slave)?;
+    let doors = server::open_doors(&config.slave, certificate.as_ref(), ctx).await?;
     let ops_stop = ShutdownTrigger::new();
     tokio::spawn(server::report::refresh_gauges(
         reports.clone(),
@@ -160,6 +163,7 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
         counters,
         draining,
         unready,
+        certificate,
         ops_stop,
         drain_timeout: config.slave.drain_timeout,
         drain_grace: config.slave.drain_grace,
@@ -180,6 +184,17 @@ impl Slave {
     /// The master link.
     pub fn link(&self) -> &LinkHandle {
         &self.link
+    }
+
+    /// Reads the doors' certificate files again (`slave.tls_cert`,
+    /// `slave.tls_key`): new TLS connections get the new certificate, open
+    /// sessions keep theirs. `Ok(false)` when no TLS is configured; on an
+    /// error the certificate in use stays.
+    pub fn reload_certificate(&self) -> Result<bool, TlsSetupError> {
+        match &self.certificate {
+            Some(certificate) => certificate.reload().map(|()| true),
+            None => Ok(false),
+        }
     }
 
     /// The slave's counters.
@@ -243,6 +258,9 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<DrainReport, SlaveError> {
     let slave = start(&config, telemetry).await?;
+    if let Some(certificate) = slave.certificate.clone() {
+        tokio::spawn(reload_on_hangup(certificate, shutdown.clone()));
+    }
     let mut master_drain = slave.link().drain_requests();
     tokio::select! {
         () = shutdown.stopped() => {}
@@ -253,4 +271,38 @@ pub async fn run(
         }
     }
     Ok(slave.drain().await)
+}
+
+/// Reloads the doors' certificate on each SIGHUP until `shutdown`, so a
+/// renewed certificate is taken without a restart.
+async fn reload_on_hangup(certificate: Arc<Certificate>, shutdown: Shutdown) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGHUP: certificates reload only on restart");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                () = shutdown.stopped() => return,
+                received = hangups.recv() => {
+                    if received.is_none() {
+                        return;
+                    }
+                    match certificate.reload() {
+                        Ok(()) => tracing::info!("TLS certificate reloaded: new connections get it"),
+                        Err(error) => tracing::error!(%error, "TLS certificate not reloaded: the one in use stays"),
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (certificate, shutdown);
+    }
 }

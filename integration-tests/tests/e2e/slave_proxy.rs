@@ -201,3 +201,67 @@ async fn a_drain_turns_readyz_false_before_telling_miners_to_reconnect() {
     assert!(miner.reconnect_requested(), "told to reconnect");
     cluster.shutdown().await;
 }
+
+/// A renewed certificate is taken without a restart: new TLS connections get
+/// it, and a session opened before keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_certificate_reaches_new_connections_and_spares_open_ones() {
+    use tos_pool_integration_tests::miners::{StratumMiner, Transport};
+    use tos_pool_integration_tests::tls::{TestCertificate, client_config_tls12_only};
+
+    let cluster = start(1, |_| {}).await;
+    let slave = cluster.slave(0).expect("slave");
+    let tls_door = slave.doors().stratum_tls.expect("a Stratum TLS door");
+    let before = crate::cluster_support::tls_miner(&cluster, tls_door).await;
+    assert_eq!(before.ping().await.expect("ping"), json!("pong"));
+
+    let renewed = TestCertificate::self_signed(&["localhost", "127.0.0.1"]).expect("a certificate");
+    let config = cluster.slave_config(0);
+    let (cert, key) = (
+        config
+            .slave
+            .tls_cert
+            .expect("the harness sets a certificate"),
+        config.slave.tls_key.expect("and its key"),
+    );
+    std::fs::write(&cert, &renewed.cert_pem).expect("write the certificate");
+    std::fs::write(&key, &renewed.key_pem).expect("write the key");
+    assert_eq!(slave.reload_certificate().ok(), Some(true));
+
+    let trusting_new = client_config_tls12_only(&renewed).expect("client config");
+    let after = StratumMiner::connect(
+        tls_door,
+        Transport::tls(trusting_new),
+        crate::cluster_support::options(),
+    )
+    .await
+    .expect("a handshake with the renewed certificate");
+    assert_eq!(after.ping().await.expect("ping"), json!("pong"));
+    let old = cluster.certificate.as_ref().expect("the first certificate");
+    let trusting_old = client_config_tls12_only(old).expect("client config");
+    let stale = StratumMiner::connect(
+        tls_door,
+        Transport::tls(trusting_old),
+        crate::cluster_support::options(),
+    )
+    .await;
+    assert!(stale.is_err(), "the old certificate is no longer presented");
+    assert_eq!(
+        before.ping().await.expect("ping"),
+        json!("pong"),
+        "the open session stays"
+    );
+
+    // A broken file keeps the certificate in use.
+    std::fs::write(&key, "not a key").expect("write");
+    assert!(slave.reload_certificate().is_err());
+    let again = StratumMiner::connect(
+        tls_door,
+        Transport::tls(client_config_tls12_only(&renewed).expect("client config")),
+        crate::cluster_support::options(),
+    )
+    .await
+    .expect("still the renewed certificate");
+    assert_eq!(again.ping().await.expect("ping"), json!("pong"));
+    cluster.shutdown().await;
+}

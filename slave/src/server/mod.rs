@@ -133,18 +133,27 @@ struct Bound {
     addr: SocketAddr,
 }
 
+/// The doors' certificate, when `slave.tls_cert` and `slave.tls_key` are
+/// both set: shared by every TLS door and reloadable.
+pub fn load_certificate(
+    config: &SlaveConfig,
+) -> Result<Option<Arc<tls::Certificate>>, ServerError> {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(tls::Certificate::load(cert, key)?)),
+        _ => Ok(None),
+    }
+}
+
 /// Binds every door `config` turns on and starts their accept loops. Binds
-/// all first, so a door that cannot open leaves none running.
+/// all first, so a door that cannot open leaves none running. The TLS
+/// doors present `certificate` as it is at each handshake.
 pub async fn open_doors(
     config: &SlaveConfig,
+    certificate: Option<&Arc<tls::Certificate>>,
     ctx: Arc<ServerContext>,
 ) -> Result<Doors, ServerError> {
-    let certificate = || match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => Some((cert, key)),
-        _ => None,
-    };
-    let acceptor = |key: &'static str| match certificate() {
-        Some((cert, private_key)) => Ok(tls::acceptor(cert, private_key)?),
+    let acceptor = |key: &'static str| match certificate {
+        Some(certificate) => Ok(certificate.acceptor()?),
         None => Err(ServerError::NoCertificate { key }),
     };
     let stratum = open(
@@ -190,8 +199,8 @@ pub async fn open_doors(
         (websocket, websocket_tls)
     };
     let xatum = if config.xatum_enabled {
-        let tls = match certificate() {
-            Some((cert, key)) => tls::acceptor(cert, key)?,
+        let tls = match certificate {
+            Some(certificate) => certificate.acceptor()?,
             None => return Err(ServerError::XatumWithoutTls),
         };
         let (key, addr) = ("slave.xatum_bind", config.xatum_bind);
