@@ -265,3 +265,175 @@ async fn a_renewed_certificate_reaches_new_connections_and_spares_open_ones() {
     assert_eq!(again.ping().await.expect("ping"), json!("pong"));
     cluster.shutdown().await;
 }
+
+/// A free loopback port (bound then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A real HAProxy in front of two slaves, with PROXY protocol v2 and
+/// `/readyz` health checks; killed when dropped.
+struct Haproxy {
+    child: std::process::Child,
+    frontend: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn haproxy(backends: &[(SocketAddr, SocketAddr)]) -> Haproxy {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let frontend = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut config = format!(
+        "global\n  maxconn 1000\n\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 60s\n  timeout server 60s\n\n\
+         frontend stratum\n  bind {frontend}\n  default_backend slaves\n\n\
+         backend slaves\n  balance leastconn\n  option httpchk\n  http-check send meth GET uri /readyz\n  http-check expect status 200\n"
+    );
+    for (index, (stratum, http)) in backends.iter().enumerate() {
+        config.push_str(&format!(
+            "  server slave{index} {stratum} send-proxy-v2 check port {} inter 200ms fall 1 rise 1\n",
+            http.port()
+        ));
+    }
+    let path = dir.path().join("haproxy.cfg");
+    std::fs::write(&path, config).expect("write the HAProxy config");
+    let binary = ["/usr/sbin/haproxy", "haproxy"]
+        .into_iter()
+        .find(|candidate| {
+            std::process::Command::new(candidate)
+                .arg("-v")
+                .output()
+                .is_ok()
+        })
+        .expect("haproxy is installed (scripts/ensure-deps)");
+    let child = std::process::Command::new(binary)
+        .arg("-db")
+        .arg("-f")
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start haproxy");
+    Haproxy {
+        child,
+        frontend,
+        _dir: dir,
+    }
+}
+
+/// Miners from several addresses mine through a real HAProxy in front of
+/// two slaves: a ban lands on the miner, not on HAProxy; draining a slave
+/// moves its miners to the other, and every share they were told was
+/// accepted is in the ledger exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn miners_behind_haproxy_are_seen_banned_and_moved_by_their_own_address() {
+    use tos_pool_integration_tests::miners::{StratumMiner, Transport};
+
+    let mut cluster = start(2, |config| {
+        config.slave.proxy_protocol = true;
+        config.slave.trusted_proxies = vec!["127.0.0.1".to_owned()];
+        config.security.max_connections_per_ip = 0;
+        config.security.ban_malformed_requests = 1;
+        config.slave.drain_grace = Duration::from_millis(600);
+    })
+    .await;
+    let backends: Vec<_> = cluster
+        .slaves()
+        .map(|slave| (slave.doors().stratum, slave.http_addr()))
+        .collect();
+    let balancer = haproxy(&backends);
+    let through = |last: u8| {
+        let source = IpAddr::from([127, 0, 0, last]);
+        async move {
+            StratumMiner::connect(
+                balancer.frontend,
+                Transport::Tcp,
+                crate::cluster_support::options().with_source(source),
+            )
+            .await
+        }
+    };
+    wait_until("HAProxy serves miners", || async {
+        match through(9).await {
+            Ok(miner) => miner.ping().await.is_ok(),
+            Err(_) => false,
+        }
+    })
+    .await;
+
+    // Four miners from four addresses, spread over both slaves.
+    let mut miners = Vec::new();
+    for last in 10..14u8 {
+        let miner = through(last).await.expect("connect through HAProxy");
+        let login = format!("{}.rig", crate::cluster_support::address(last));
+        crate::cluster_support::log_in(&miner, &login).await;
+        miners.push((last, miner));
+    }
+    let mut accepted = std::collections::HashMap::new();
+    for (last, miner) in &miners {
+        *accepted.entry(*last).or_insert(0u64) +=
+            crate::cluster_support::mine_shares(miner, 3).await;
+    }
+
+    // A miner that misbehaves is banned by its own address.
+    let offender = through(20).await.expect("connect");
+    offender.send_raw_text("garbage").await.expect("send");
+    offender.closed_within(DEADLINE).await.expect("banned");
+    let now = tos_pool_common::clock::unix_ms();
+    for slave in cluster.slaves() {
+        let bans = slave.link().bans();
+        wait_until("the ban reaches every slave", || async {
+            bans.check(
+                IpAddr::from([127, 0, 0, 20]),
+                tos_pool_common::clock::unix_ms(),
+            )
+            .is_some()
+        })
+        .await;
+        assert!(
+            bans.check(IpAddr::from([127, 0, 0, 1]), now).is_none(),
+            "HAProxy is not banned"
+        );
+    }
+
+    // Drain slave 0: its miners are told to reconnect, HAProxy sends them to
+    // slave 1, and they go on mining there.
+    let report = cluster.drain_slave(0).await.expect("slave 0 was running");
+    assert_eq!(report.unacked_shares, 0, "{report:?}");
+    let mut moved = Vec::new();
+    for (last, miner) in miners {
+        if miner.reconnect_requested() || miner.is_closed() {
+            let again = through(last).await.expect("reconnect through HAProxy");
+            let login = format!("{}.rig", crate::cluster_support::address(last));
+            crate::cluster_support::log_in(&again, &login).await;
+            moved.push((last, again));
+        } else {
+            moved.push((last, miner));
+        }
+    }
+    for (last, miner) in &moved {
+        *accepted.entry(*last).or_insert(0) += crate::cluster_support::mine_shares(miner, 2).await;
+    }
+    for (last, count) in &accepted {
+        let address = crate::cluster_support::address(*last);
+        wait_until("every accepted share is in the ledger", || async {
+            crate::cluster_support::ledger_valid(&cluster, &address, "rig").await >= *count
+        })
+        .await;
+        assert_eq!(
+            crate::cluster_support::ledger_valid(&cluster, &address, "rig").await,
+            *count,
+            "miner {last}: counted exactly once"
+        );
+    }
+    drop(balancer);
+    cluster.shutdown().await;
+}
