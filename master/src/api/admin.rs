@@ -1,40 +1,81 @@
 //! `/api/admin/…`: upstream states, connected slaves, bans. Every route is
 //! behind [`require_admin`].
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use tos_pool_common::clock::unix_ms;
 use tos_pool_proto::v1::Ban;
 
+use super::audit::{self, AdminCaller, AuditEntry};
+use super::auth::{AuthFailure, Strike};
 use super::{ApiError, ApiState};
 use crate::gateway::SlaveInfo;
 use crate::upstream::UpstreamState;
 
 /// Lets a request through only with the admin password; answers 404 when
-/// `api.admin_password` is not set.
+/// `api.admin_password` is not set, and 429 with `Retry-After` (without
+/// checking the password) to an address locked out by its failed logins.
+/// Hands the handlers the caller's address as [`AdminCaller`].
 pub async fn require_admin(
     State(state): State<ApiState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let Some(password) = &state.inner.admin else {
         return Err(ApiError::AdminDisabled);
     };
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| *address);
+    let ip = address.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |address| address.ip());
+    let now = unix_ms();
+    if let Err(wait_ms) = state.throttle().check(ip, now) {
+        tracing::debug!(%ip, path = %request.uri().path(), "admin request from a locked-out address");
+        return Err(ApiError::TooManyFailures {
+            retry_after_secs: wait_ms.div_ceil(1_000).max(1),
+        });
+    }
     let authorization = request
         .headers()
         .get(header::AUTHORIZATION)
         .map(|value| value.as_bytes());
-    if let Err(failure) = password.check(authorization) {
-        tracing::warn!(path = %request.uri().path(), %failure, "admin request refused");
-        return Err(ApiError::Unauthorized(failure.to_string()));
+    match password.check(authorization) {
+        Ok(()) => state.throttle().succeed(ip),
+        // No credentials is no guess: a browser asks first without them.
+        Err(failure @ AuthFailure::Missing) => {
+            tracing::debug!(%ip, path = %request.uri().path(), %failure, "admin request refused");
+            return Err(ApiError::Unauthorized(failure.to_string()));
+        }
+        Err(failure) => {
+            let strike = state.throttle().fail(ip, now);
+            let path = request.uri().path();
+            match strike {
+                Strike::First => {
+                    tracing::warn!(%ip, path, %failure, "admin request refused");
+                }
+                Strike::Counted { count } => {
+                    tracing::debug!(%ip, path, %failure, count, "admin request refused");
+                }
+                Strike::LockedOut => tracing::warn!(
+                    %ip,
+                    path,
+                    %failure,
+                    lockout_ms = state.inner.admin_lockout_ms,
+                    "too many failed admin logins: this address is refused until the lockout ends"
+                ),
+            }
+            return Err(ApiError::Unauthorized(failure.to_string()));
+        }
     }
+    request.extensions_mut().insert(AdminCaller { address });
     Ok(next.run(request).await)
 }
 
@@ -89,9 +130,10 @@ pub struct BanRequest {
     pub duration_secs: Option<u64>,
 }
 
-/// `POST /api/admin/bans`.
+/// `POST /api/admin/bans` (audited).
 pub async fn ban(
     State(state): State<ApiState>,
+    Extension(caller): Extension<AdminCaller>,
     body: Result<Json<BanRequest>, JsonRejection>,
 ) -> Result<Json<BanView>, ApiError> {
     let Json(request) = body.map_err(|rejection| {
@@ -114,11 +156,21 @@ pub async fn ban(
         .reason
         .filter(|reason| !reason.trim().is_empty())
         .unwrap_or_else(|| "banned by the operator".to_owned());
+    let target = ip.to_string();
     let ban = state
         .parts()
         .gateway
-        .ban(&ip.to_string(), &reason, duration_ms, unix_ms())
-        .ok_or_else(|| ApiError::Internal("the ban was not recorded".to_owned()))?;
+        .ban(&target, &reason, duration_ms, unix_ms());
+    let (outcome, detail) = match &ban {
+        Some(ban) => ("ok", format!("until_ms {} ({reason})", ban.until_ms)),
+        None => ("failed", "the ban was not recorded".to_owned()),
+    };
+    audit::record(
+        &state,
+        AuditEntry::new(caller, "ban", &target, outcome, detail),
+    )
+    .await;
+    let ban = ban.ok_or_else(|| ApiError::Internal("the ban was not recorded".to_owned()))?;
     Ok(Json(BanView::from(ban)))
 }
 
@@ -131,9 +183,10 @@ pub struct UnbanView {
     pub was_banned: bool,
 }
 
-/// `DELETE /api/admin/bans/{ip}`.
+/// `DELETE /api/admin/bans/{ip}` (audited).
 pub async fn unban(
     State(state): State<ApiState>,
+    Extension(caller): Extension<AdminCaller>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<UnbanView>, ApiError> {
     let Path(text) = path.map_err(|rejection| {
@@ -141,6 +194,12 @@ pub async fn unban(
     })?;
     let ip = parse_ip(&text)?.to_string();
     let was_banned = state.parts().gateway.unban(&ip, unix_ms());
+    let detail = if was_banned {
+        "lifted on every slave"
+    } else {
+        "no ban known; lifted on every slave anyway"
+    };
+    audit::record(&state, AuditEntry::new(caller, "unban", &ip, "ok", detail)).await;
     Ok(Json(UnbanView { ip, was_banned }))
 }
 

@@ -22,6 +22,15 @@ pub enum ApiError {
     /// The admin credentials are missing or wrong.
     #[error("{0}")]
     Unauthorized(String),
+    /// Too many failed admin logins from this address: refused without a
+    /// password check until the lockout ends.
+    #[error(
+        "too many failed admin logins from this address (api.admin_max_failures): retry in {retry_after_secs} s"
+    )]
+    TooManyFailures {
+        /// Seconds until the address may try again (the `Retry-After`).
+        retry_after_secs: u64,
+    },
     /// `api.admin_password` is not set, so the admin endpoints are off.
     #[error(
         "the admin endpoints are disabled: set api.admin_password (at least 12 characters) to enable them"
@@ -64,6 +73,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) | ApiError::AdminDisabled => StatusCode::NOT_FOUND,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) | ApiError::Ledger(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) | ApiError::Bind { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -74,6 +84,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            ApiError::TooManyFailures { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
         let message = self.to_string();
         if status.is_server_error() {
             tracing::error!(status = status.as_u16(), error = %message, "API request failed");
@@ -84,6 +98,11 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"tos-pool admin\""),
             );
+        }
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -107,5 +126,14 @@ mod tests {
         let response = ApiError::Unauthorized("wrong password".into()).into_response();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
+        let response = ApiError::TooManyFailures {
+            retry_after_secs: 42,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from_static("42"))
+        );
     }
 }

@@ -5,12 +5,15 @@
 //! `/health` and `/metrics` (Prometheus text). Admin, behind
 //! `api.admin_password` (Bearer or Basic, constant time):
 //! `/api/admin/upstreams`, `/api/admin/slaves`, `/api/admin/bans`,
-//! `/api/admin/payments/pending`, `POST /api/admin/payments/{id}/resolve`.
+//! `/api/admin/payments/pending`, `POST /api/admin/payments/{id}/resolve`,
+//! `/api/admin/audit`. Failed admin logins are throttled per address (429
+//! with `Retry-After`), and every admin action is audited (`audit`).
 //! Lists are paged (`?page=&limit=` or `?offset=&limit=`) and carry their
 //! total; every failure is a JSON `{"error": …}` with its status. docs/API.md
 //! lists every endpoint with an example answer.
 
 mod admin;
+mod audit;
 mod auth;
 mod blocks;
 mod cache;
@@ -24,7 +27,7 @@ mod stats;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
@@ -47,7 +50,8 @@ use crate::ledger::Ledger;
 use crate::payouts::Payouts;
 use crate::upstream::UpstreamPool;
 
-pub use auth::{AdminPassword, AuthFailure};
+pub use audit::{AdminCaller, AuditEntry};
+pub use auth::{AdminPassword, AuthFailure, LoginThrottle, MAX_THROTTLED_ADDRESSES, Strike};
 pub use cache::{Cached, StatsCache};
 pub use cors::CorsPolicy;
 pub use error::{ApiError, ErrorBody};
@@ -86,6 +90,8 @@ struct Inner {
     page_size: u32,
     max_page_size: u32,
     admin: Option<AdminPassword>,
+    throttle: Mutex<LoginThrottle>,
+    admin_lockout_ms: u64,
     ban_duration_ms: u64,
     stats: StatsCache<StatsView>,
 }
@@ -95,6 +101,7 @@ impl ApiState {
     pub fn new(config: &Config, parts: ApiParts) -> ApiState {
         let api = &config.api;
         let ttl_ms = u64::try_from(api.stats_cache.as_millis()).unwrap_or(u64::MAX);
+        let admin_lockout_ms = u64::try_from(api.admin_lockout.as_millis()).unwrap_or(u64::MAX);
         ApiState {
             inner: Arc::new(Inner {
                 parts,
@@ -107,6 +114,8 @@ impl ApiState {
                     .as_deref()
                     .filter(|password| !password.is_empty())
                     .map(AdminPassword::new),
+                throttle: Mutex::new(LoginThrottle::new(api.admin_max_failures, admin_lockout_ms)),
+                admin_lockout_ms,
                 ban_duration_ms: u64::try_from(config.security.ban_duration.as_millis())
                     .unwrap_or(u64::MAX),
                 stats: StatsCache::new(ttl_ms),
@@ -116,6 +125,15 @@ impl ApiState {
 
     fn parts(&self) -> &ApiParts {
         &self.inner.parts
+    }
+
+    /// The failed-login counts; a panic elsewhere leaves plain data, used as
+    /// it is.
+    fn throttle(&self) -> MutexGuard<'_, LoginThrottle> {
+        self.inner
+            .throttle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn window(&self, query: &PageQuery) -> Result<PageWindow, ApiError> {
@@ -154,6 +172,7 @@ pub fn router(state: ApiState, cors: CorsPolicy) -> Router {
         .route("/bans/{ip}", delete(admin::unban))
         .route("/payments/pending", get(payments::unsettled))
         .route("/payments/{id}/resolve", post(payments::resolve))
+        .route("/audit", get(audit::list))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_admin,

@@ -157,6 +157,12 @@ impl Keys {
     pub fn payout_lock(&self) -> String {
         format!("{}payouts:lock", self.prefix)
     }
+
+    /// List: the admin audit log, newest first, one JSON entry per admin
+    /// action; trimmed to a fixed length.
+    pub fn audit_log(&self) -> String {
+        format!("{}audit", self.prefix)
+    }
 }
 
 /// The lowercase name of a block state, as in keys and in the record JSON.

@@ -8,6 +8,7 @@
 //! live in [`Keys`]; docs/REDIS.md describes every key, who writes it, its
 //! expiry and its size.
 
+mod audit;
 mod batch;
 mod blocks;
 mod error;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tos_pool_common::config::RedisConfig;
 
+pub use audit::AUDIT_LOG_LENGTH;
 pub use batch::{BatchOutcome, Counted, MAX_SHARE_DIFFICULTY, counted};
 pub use blocks::Balances;
 pub use error::{LedgerError, redacted_url};
@@ -54,6 +56,7 @@ struct Scripts {
     payment_update: redis::Script,
     lock_renew: redis::Script,
     lock_release: redis::Script,
+    audit_append: redis::Script,
 }
 
 impl Scripts {
@@ -68,6 +71,7 @@ impl Scripts {
             payment_update: redis::Script::new(include_str!("scripts/payment_update.lua")),
             lock_renew: redis::Script::new(include_str!("scripts/lock_renew.lua")),
             lock_release: redis::Script::new(include_str!("scripts/lock_release.lua")),
+            audit_append: redis::Script::new(include_str!("scripts/audit_append.lua")),
         }
     }
 }

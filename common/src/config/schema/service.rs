@@ -24,6 +24,14 @@ pub struct ApiConfig {
     pub cors_origins: Vec<String>,
     /// Password of the admin endpoints (≥ 12 characters); absent = disabled.
     pub admin_password: Option<String>,
+    /// Failed admin logins from one address (an IPv6 /64 counts as one)
+    /// before it is refused with 429 for `admin_lockout`.
+    pub admin_max_failures: u32,
+    /// How long an address is refused after `admin_max_failures` failed
+    /// logins, counted from the last one; failures older than this are
+    /// forgotten.
+    #[serde(with = "duration")]
+    pub admin_lockout: Duration,
     /// Items per page when the request names none.
     pub page_size: u32,
     /// Largest page a request may ask for.
@@ -38,6 +46,8 @@ impl Default for ApiConfig {
             stats_cache: Duration::from_secs(5),
             cors_origins: Vec::new(),
             admin_password: None,
+            admin_max_failures: 5,
+            admin_lockout: Duration::from_secs(300),
             page_size: 50,
             max_page_size: 500,
         }

@@ -517,3 +517,21 @@ fn http_limits_and_gateway_timeouts_are_sane() {
         "a half-sent request is closed within 30 s by default"
     );
 }
+
+#[test]
+fn admin_login_throttle_is_sane() {
+    assert_invalid(
+        &[("TOS_POOL_API_ADMIN_MAX_FAILURES", "0")],
+        &["api.admin_max_failures"],
+    );
+    assert_invalid(
+        &[("TOS_POOL_API_ADMIN_LOCKOUT", "0s")],
+        &["api.admin_lockout"],
+    );
+    let config = assert_valid(&[("TOS_POOL_API_ADMIN_LOCKOUT", "15m")]);
+    assert_eq!(
+        config.api.admin_lockout,
+        std::time::Duration::from_secs(900)
+    );
+    assert_eq!(config.api.admin_max_failures, 5);
+}

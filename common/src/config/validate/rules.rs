@@ -331,6 +331,13 @@ pub(super) fn service(config: &Config, p: &mut Problems) {
             format!("is too short; use at least {MIN_ADMIN_PASSWORD_LEN} characters, or remove it to disable admin endpoints"),
         );
     }
+    if api.admin_max_failures == 0 {
+        p.add(
+            "api.admin_max_failures",
+            "must be at least 1: failed admin logins from one address before it is refused; use for example 5",
+        );
+    }
+    p.positive("api.admin_lockout", api.admin_lockout);
     if api.page_size == 0 || api.page_size > api.max_page_size {
         p.add(
             "api.page_size",
