@@ -342,7 +342,9 @@ async fn the_lock_keeps_a_second_payer_out() {
     let report = payouts.run_once().await.expect("a run");
     assert_eq!(report.outcome, RunOutcome::Locked);
     assert!(matches!(
-        payouts.resolve("any", Resolution::NotSent).await,
+        payouts
+            .resolve("any", Resolution::NotSent { force: false })
+            .await,
         Err(PayoutError::Busy)
     ));
     assert!(bench.wallet.transactions().is_empty());
@@ -411,7 +413,9 @@ async fn an_operator_resolves_a_pending_payment() {
         (PaymentStatus::Sent, Some(hash))
     );
     assert!(matches!(
-        payouts.resolve(&id, Resolution::NotSent).await,
+        payouts
+            .resolve(&id, Resolution::NotSent { force: false })
+            .await,
         Err(PayoutError::NotPending { .. })
     ));
     bench.settle(&payouts, &addresses(&seeded)).await;

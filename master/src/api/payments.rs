@@ -3,11 +3,12 @@
 //! both paged, and the admin's list of unsettled payments and their
 //! resolution.
 
-use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
 use serde::Deserialize;
 
+use super::audit::{self, AdminCaller, AuditEntry};
 use super::{ApiError, ApiState, PageQuery, PageWindow, Paged};
 use crate::ledger::{MinerPayment, PaymentRecord};
 use crate::payouts::{PayoutError, Resolution};
@@ -62,22 +63,77 @@ pub enum ResolveRequest {
         /// The transaction's hash (64 hex digits).
         tx_hash: String,
     },
-    /// It never left the wallet: the amounts go back to the balances.
-    NotSent,
+    /// It never left the wallet: the amounts go back to the balances, once
+    /// the wallet shows it (its nonce not past the payment's, no
+    /// transaction with its transfers), or at once with `force`.
+    NotSent {
+        /// Return the amounts without the wallet's evidence (the operator
+        /// checked the wallet and the chain by hand).
+        #[serde(default)]
+        force: bool,
+    },
+}
+
+impl ResolveRequest {
+    /// How the audit log names what was asked.
+    fn describe(&self) -> String {
+        match self {
+            ResolveRequest::Sent { tx_hash } => format!("sent as {tx_hash}"),
+            ResolveRequest::NotSent { force: false } => "not_sent".to_owned(),
+            ResolveRequest::NotSent { force: true } => "not_sent with force".to_owned(),
+        }
+    }
 }
 
 /// `POST /api/admin/payments/{id}/resolve`: settles a `pending` payment the
-/// payer could not reconcile by itself, which lets payouts run again.
+/// payer could not reconcile by itself, which lets payouts run again. Every
+/// attempt, refused or not, goes to the audit log.
 pub async fn resolve(
     State(state): State<ApiState>,
+    Extension(caller): Extension<AdminCaller>,
     Path(id): Path<String>,
     body: Result<Json<ResolveRequest>, JsonRejection>,
 ) -> Result<Json<PaymentRecord>, ApiError> {
     let Json(request) = body.map_err(|rejection| {
         ApiError::BadRequest(format!(
-            "the body must be {{\"resolution\": \"sent\", \"tx_hash\": \"<64 hex digits>\"}} or {{\"resolution\": \"not_sent\"}}: {rejection}"
+            "the body must be {{\"resolution\": \"sent\", \"tx_hash\": \"<64 hex digits>\"}} or {{\"resolution\": \"not_sent\"}} (add \"force\": true to skip the wallet's evidence): {rejection}"
         ))
     })?;
+    let asked = request.describe();
+    let outcome = resolve_as(&state, &id, request).await;
+    let entry = match &outcome {
+        Ok(record) => AuditEntry::new(
+            caller,
+            "resolve_payment",
+            &id,
+            "ok",
+            format!(
+                "{asked}: now {:?}{}",
+                record.status,
+                record
+                    .error
+                    .as_deref()
+                    .map(|reason| format!(" ({reason})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        Err(error) => AuditEntry::new(
+            caller,
+            "resolve_payment",
+            &id,
+            "refused",
+            format!("{asked}: {error}"),
+        ),
+    };
+    audit::record(&state, entry).await;
+    outcome.map(Json)
+}
+
+async fn resolve_as(
+    state: &ApiState,
+    id: &str,
+    request: ResolveRequest,
+) -> Result<PaymentRecord, ApiError> {
     let resolution = match request {
         ResolveRequest::Sent { tx_hash } => {
             let tx_hash = tx_hash.trim().trim_start_matches("0x").to_ascii_lowercase();
@@ -88,7 +144,7 @@ pub async fn resolve(
             }
             Resolution::Sent { tx_hash }
         }
-        ResolveRequest::NotSent => Resolution::NotSent,
+        ResolveRequest::NotSent { force } => Resolution::NotSent { force },
     };
     let payouts = state.parts().payouts.clone().ok_or_else(|| {
         ApiError::Unavailable(
@@ -97,20 +153,22 @@ pub async fn resolve(
         )
     })?;
     let record = payouts
-        .resolve(&id, resolution)
+        .resolve(id, resolution)
         .await
         .map_err(resolve_error)?;
     tracing::info!(payment = %id, status = ?record.status, "payment resolved by an operator");
-    Ok(Json(record))
+    Ok(record)
 }
 
 /// How a failed resolution is answered.
 fn resolve_error(error: PayoutError) -> ApiError {
     match error {
         PayoutError::UnknownPayment { .. } => ApiError::NotFound(error.to_string()),
-        PayoutError::NotPending { .. } | PayoutError::Busy | PayoutError::Raced { .. } => {
-            ApiError::Conflict(error.to_string())
-        }
+        PayoutError::NotPending { .. }
+        | PayoutError::Busy
+        | PayoutError::Raced { .. }
+        | PayoutError::WalletSaysSent { .. }
+        | PayoutError::NotSentUnproven { .. } => ApiError::Conflict(error.to_string()),
         PayoutError::Ledger(error) => ApiError::Ledger(error),
         other => ApiError::Internal(other.to_string()),
     }
@@ -140,7 +198,14 @@ mod tests {
         );
         let not_sent: ResolveRequest =
             serde_json::from_str(r#"{"resolution":"not_sent"}"#).expect("not sent");
-        assert_eq!(not_sent, ResolveRequest::NotSent);
+        assert_eq!(not_sent, ResolveRequest::NotSent { force: false });
+        let forced: ResolveRequest =
+            serde_json::from_str(r#"{"resolution":"not_sent","force":true}"#).expect("forced");
+        assert_eq!(forced, ResolveRequest::NotSent { force: true });
+        assert!(
+            serde_json::from_str::<ResolveRequest>(r#"{"resolution":"not_sent","forse":true}"#)
+                .is_err()
+        );
         assert!(serde_json::from_str::<ResolveRequest>(r#"{"resolution":"maybe"}"#).is_err());
         assert!(serde_json::from_str::<ResolveRequest>(r#"{"resolution":"sent"}"#).is_err());
     }
@@ -159,5 +224,11 @@ mod tests {
             status: crate::ledger::PaymentStatus::Confirmed,
         });
         assert_eq!(settled.status(), StatusCode::CONFLICT);
+        let unproven = resolve_error(PayoutError::NotSentUnproven {
+            id: "p1".into(),
+            reason: "the nonce moved".into(),
+        });
+        assert_eq!(unproven.status(), StatusCode::CONFLICT);
+        assert!(unproven.to_string().contains("force"));
     }
 }

@@ -33,13 +33,15 @@ use tos_pool_common::telemetry::Telemetry;
 
 use crate::notify::Notifier;
 
-use crate::ledger::{Ledger, LedgerError, PaymentRecord, PaymentStatus};
+use crate::ledger::{Ledger, LedgerError, PaymentRecord, PaymentStatus, StoredPayment};
 use crate::rpc::RpcError;
 use crate::upstream::{UpstreamError, UpstreamPool};
 use crate::wallet::WalletClient;
 
 pub use plan::{PPB, Plan, PlanRules, SkipReason, plan};
-pub use reconcile::{PendingAction, WalletFacts, is_confirmed, reconcile_pending};
+pub use reconcile::{
+    NotSentEvidence, PendingAction, WalletFacts, is_confirmed, not_sent_evidence, reconcile_pending,
+};
 pub use run::{RunOutcome, RunReport};
 pub use settings::{PayoutSettings, WALLET_TIMEOUT};
 
@@ -81,6 +83,27 @@ pub enum PayoutError {
         id: String,
         /// Its status.
         status: PaymentStatus,
+    },
+    /// An operator said "never broadcast" but the wallet lists a
+    /// transaction with the payment's transfers.
+    #[error(
+        "payment {id} was broadcast: the wallet lists transaction {tx_hash} with its transfers; resolve it as sent with that tx_hash"
+    )]
+    WalletSaysSent {
+        /// The payment.
+        id: String,
+        /// The wallet's transaction.
+        tx_hash: String,
+    },
+    /// An operator said "never broadcast" and the wallet does not show it.
+    #[error(
+        "the wallet does not show that payment {id} was never broadcast ({reason}); if you have checked the wallet and the chain yourself, resolve again with \"force\": true"
+    )]
+    NotSentUnproven {
+        /// The payment.
+        id: String,
+        /// What the wallet says instead, or why it could not be asked.
+        reason: String,
     },
     /// The record changed while it was being resolved.
     #[error("payment {id} changed while it was being resolved: read it again")]
@@ -129,7 +152,13 @@ pub enum Resolution {
         tx_hash: String,
     },
     /// It was never broadcast: mark it `failed` and return the amounts.
-    NotSent,
+    /// Unless `force`, the wallet must show it first (its nonce not past
+    /// the recorded one, no transaction with these transfers, the record
+    /// older than the grace period).
+    NotSent {
+        /// Return the amounts without the wallet's evidence.
+        force: bool,
+    },
 }
 
 /// The running payout service. Cheap to clone.
@@ -235,8 +264,9 @@ impl Payouts {
     }
 
     /// An operator's resolution of a `pending` payment: `Sent` records the
-    /// transaction hash, `NotSent` returns the amounts. Takes the payout
-    /// lock, so it never races a run.
+    /// transaction hash, `NotSent` returns the amounts once the wallet shows
+    /// it was never broadcast (or when forced). Takes the payout lock, so it
+    /// never races a run.
     pub async fn resolve(
         &self,
         id: &str,
@@ -278,9 +308,16 @@ impl Payouts {
             Resolution::Sent { tx_hash } => crate::ledger::PaymentUpdate::Sent {
                 tx_hash: tx_hash.clone(),
             },
-            Resolution::NotSent => crate::ledger::PaymentUpdate::Failed {
-                reason: "resolved by an operator: never broadcast".to_owned(),
+            Resolution::NotSent { force: true } => crate::ledger::PaymentUpdate::Failed {
+                reason: "resolved by an operator with force, without the wallet's evidence: never broadcast"
+                    .to_owned(),
             },
+            Resolution::NotSent { force: false } => {
+                let evidence = self.not_sent_evidence(&stored).await?;
+                crate::ledger::PaymentUpdate::Failed {
+                    reason: format!("resolved by an operator: {evidence}"),
+                }
+            }
         };
         let updated = ledger
             .update_payment(&stored, &update, unix_ms())
@@ -288,6 +325,42 @@ impl Payouts {
             .ok_or_else(|| PayoutError::Raced { id: id.to_owned() })?;
         tracing::info!(payment = id, resolution = ?resolution, "payment resolved by an operator");
         Ok(updated.record)
+    }
+}
+
+impl Payouts {
+    /// The wallet's evidence that `stored` was never broadcast, or the
+    /// error that refuses the operator's claim.
+    async fn not_sent_evidence(&self, stored: &StoredPayment) -> Result<String, PayoutError> {
+        let inner = &self.inner;
+        let id = stored.record.id.clone();
+        let unproven = |reason: String| PayoutError::NotSentUnproven {
+            id: id.clone(),
+            reason,
+        };
+        let nonce = inner
+            .wallet
+            .get_nonce()
+            .await
+            .map_err(|error| unproven(format!("the wallet cannot be asked: {error}")))?;
+        let transactions = inner
+            .wallet
+            .list_transactions()
+            .await
+            .map_err(|error| unproven(format!("the wallet cannot be asked: {error}")))?;
+        let facts = WalletFacts {
+            nonce,
+            transactions: &transactions,
+        };
+        let grace = u64::try_from(inner.settings.grace().as_millis()).unwrap_or(u64::MAX);
+        match not_sent_evidence(stored, facts, unix_ms(), grace) {
+            NotSentEvidence::Shown { evidence } => Ok(evidence),
+            NotSentEvidence::Sent { tx_hash } => Err(PayoutError::WalletSaysSent {
+                id: id.clone(),
+                tx_hash,
+            }),
+            NotSentEvidence::NotShown { reason } => Err(unproven(reason)),
+        }
     }
 }
 

@@ -8,6 +8,10 @@
 //! amounts back, but only once the record is older than a grace period (a
 //! request of a crashed payer may still be in the wallet's hands). A nonce
 //! that moved without a matching transaction needs an operator.
+//!
+//! An operator's claim that a pending payment was never broadcast is held to
+//! the same rule ([`not_sent_evidence`]): the amounts go back only when the
+//! wallet shows it, unless the operator forces it.
 
 use crate::ledger::{PaymentStatus, StoredPayment};
 use crate::rpc::TOS_ASSET;
@@ -92,6 +96,51 @@ pub fn reconcile_pending(
             "the wallet's nonce moved from {} to {} but no transaction it lists carries these transfers: check the wallet and resolve by hand",
             payment.nonce, wallet.nonce
         ),
+    }
+}
+
+/// What the wallet says to an operator's claim that a `pending` payment was
+/// never broadcast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotSentEvidence {
+    /// The wallet shows it: its nonce has not moved past the recorded one,
+    /// no transaction carries these transfers, and the record is older than
+    /// the grace period.
+    Shown {
+        /// What shows it, for the record's reason and the audit log.
+        evidence: String,
+    },
+    /// The wallet lists a transaction with these transfers: it was sent.
+    Sent {
+        /// That transaction.
+        tx_hash: String,
+    },
+    /// The wallet does not show it (its nonce moved, or the record is too
+    /// recent to tell).
+    NotShown {
+        /// Why, and what the operator can do.
+        reason: String,
+    },
+}
+
+/// Checks an operator's "never broadcast" against the wallet at `now_ms`,
+/// with the same rule and grace as [`reconcile_pending`].
+pub fn not_sent_evidence(
+    payment: &StoredPayment,
+    wallet: WalletFacts<'_>,
+    now_ms: u64,
+    grace_ms: u64,
+) -> NotSentEvidence {
+    match reconcile_pending(payment, wallet, now_ms, grace_ms) {
+        PendingAction::NotSent { reason } => NotSentEvidence::Shown { evidence: reason },
+        PendingAction::Sent { tx_hash } => NotSentEvidence::Sent { tx_hash },
+        PendingAction::Wait => NotSentEvidence::NotShown {
+            reason: format!(
+                "the payment changed less than {} s ago and its request may still be in the wallet's hands: retry later",
+                grace_ms.div_ceil(1_000)
+            ),
+        },
+        PendingAction::Operator { reason } => NotSentEvidence::NotShown { reason },
     }
 }
 
@@ -219,6 +268,42 @@ mod tests {
             reconcile_pending(&payment, facts, 99_000, 5_000),
             PendingAction::Operator { .. }
         ));
+    }
+
+    #[test]
+    fn never_broadcast_needs_the_wallets_word() {
+        let payment = pending(4, 1_000);
+        let unmoved = WalletFacts {
+            nonce: 4,
+            transactions: &[],
+        };
+        assert!(matches!(
+            not_sent_evidence(&payment, unmoved, 6_000, 5_000),
+            NotSentEvidence::Shown { .. }
+        ));
+        assert!(matches!(
+            not_sent_evidence(&payment, unmoved, 5_999, 5_000),
+            NotSentEvidence::NotShown { .. }
+        ));
+        let moved = WalletFacts {
+            nonce: 5,
+            transactions: &[],
+        };
+        assert!(matches!(
+            not_sent_evidence(&payment, moved, 99_000, 5_000),
+            NotSentEvidence::NotShown { .. }
+        ));
+        let txs = [tx("ours", 4, &[("tst1a", 90), ("tst1b", 40)], None)];
+        let sent = WalletFacts {
+            nonce: 5,
+            transactions: &txs,
+        };
+        assert_eq!(
+            not_sent_evidence(&payment, sent, 99_000, 5_000),
+            NotSentEvidence::Sent {
+                tx_hash: "ours".into()
+            }
+        );
     }
 
     #[test]
