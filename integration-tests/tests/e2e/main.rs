@@ -12,6 +12,7 @@ mod cluster_doors;
 mod cluster_launcher;
 mod cluster_mining;
 mod devnet_emulator;
+mod edge_admin;
 mod edge_ban_fanout;
 mod edge_slowloris;
 mod loadgen;
