@@ -212,3 +212,58 @@ async fn the_slave_caps_its_connections_and_a_ban_closes_only_its_ip() {
     assert_eq!(newcomer.ping().await.expect("ping"), json!("pong"));
     cluster.shutdown().await;
 }
+
+/// Slowloris on every miner door: a connection that starts a request (a
+/// partial line, a partial TLS hello, a partial WebSocket upgrade) and
+/// never finishes it is closed within `security.first_message_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_first_messages_are_closed_on_every_door() {
+    use tokio::io::AsyncReadExt;
+
+    let cluster = start(1, |config| {
+        config.security.first_message_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let doors = cluster.slave(0).expect("slave").doors();
+    let mut attacks: Vec<(&str, std::net::SocketAddr, &[u8])> = vec![
+        (
+            "stratum",
+            doors.stratum,
+            b"{\"id\":1,\"method\":\"mining.subscr",
+        ),
+        ("stratum, nothing sent", doors.stratum, b""),
+    ];
+    if let Some(tls) = doors.stratum_tls {
+        attacks.push(("stratum+tls", tls, &[0x16, 0x03, 0x01, 0x02]));
+    }
+    if let Some(ws) = doors.websocket {
+        attacks.push(("ws", ws, b"GET / HTTP/1.1\r\nHost: slave\r\n"));
+    }
+    if let Some(xatum) = doors.xatum {
+        attacks.push(("xatum", xatum, &[0x16, 0x03]));
+    }
+    assert!(
+        attacks.len() >= 4,
+        "the harness opens the TLS and WebSocket doors"
+    );
+    for (door, addr, partial) in attacks {
+        let mut socket = TcpStream::connect(addr).await.expect("connect");
+        socket.write_all(partial).await.expect("write");
+        let mut sink = [0u8; 256];
+        let closed = tokio::time::timeout(DEADLINE, async {
+            loop {
+                match socket.read(&mut sink).await {
+                    Ok(0) | Err(_) => return,
+                    // An error answer before closing is fine.
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(
+            closed.is_ok(),
+            "the {door} door kept a half-sent request open"
+        );
+    }
+    cluster.shutdown().await;
+}
