@@ -28,10 +28,10 @@ pub use duration::{DurationError, format_duration, parse_duration};
 pub use env::{ENV_NOT_KEYS, ENV_PREFIX};
 pub use error::{ConfigError, Invalid};
 pub use schema::{
-    ApiConfig, Config, HttpConfig, LogConfig, LogFormat, MasterConfig, MiningConfig, NewRelicConfig,
-    NewRelicRegion, NodeConfig, NotifyConfig, PayoutsConfig, PoolConfig, PplnsConfig,
-    ProfilingConfig, RedisConfig, SecurityConfig, SlaveConfig, UnlockerConfig, UpstreamConfig,
-    ValidationConfig,
+    ApiConfig, Config, HttpConfig, LogConfig, LogFormat, MasterConfig, MiningConfig,
+    NewRelicConfig, NewRelicRegion, NodeConfig, NotifyConfig, PayoutsConfig, PoolConfig,
+    PplnsConfig, ProfilingConfig, RedisConfig, SecurityConfig, SlaveConfig, UnlockerConfig,
+    UpstreamConfig, ValidationConfig,
 };
 
 /// Which binary reads the config; some rules hold for one role only.
