@@ -11,6 +11,7 @@ mod api;
 mod cluster_doors;
 mod cluster_launcher;
 mod cluster_mining;
+mod deploy_files;
 mod devnet_emulator;
 mod edge_admin;
 mod edge_ban_fanout;
