@@ -47,6 +47,12 @@ where
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        match crate::limits::raise_open_files_limit() {
+            Ok((before, after)) => {
+                tracing::info!(?before, ?after, "open-files soft limit (None: unlimited)")
+            }
+            Err(error) => tracing::warn!(%error, "cannot raise the open-files soft limit"),
+        }
         let trigger = ShutdownTrigger::on_signal();
         let profiling = if config.profiling.enabled {
             let stop_profiling = trigger.listener().stopped();

@@ -17,6 +17,7 @@ pub mod error;
 pub mod header;
 pub mod http;
 pub mod launch;
+pub mod limits;
 pub mod metrics;
 pub mod network;
 pub mod pow;

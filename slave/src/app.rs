@@ -127,6 +127,7 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
                 source,
             })?;
     let http = http_listener.local_addr().unwrap_or(config.slave.http_bind);
+    warn_if_files_run_out(config.security.max_connections);
     let certificate = server::load_certificate(&config.slave)?;
     let doors = server::open_doors(&config.slave, certificate.as_ref(), ctx).await?;
     let ops_stop = ShutdownTrigger::new();
@@ -304,5 +305,21 @@ async fn reload_on_hangup(certificate: Arc<Certificate>, shutdown: Shutdown) {
     #[cfg(not(unix))]
     {
         let _ = (certificate, shutdown);
+    }
+}
+
+/// Warns when `security.max_connections` sessions would not fit the
+/// process's open-files limit (each session is a socket).
+fn warn_if_files_run_out(max_connections: u32) {
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    if let Some(soft) = soft
+        && max_connections > 0
+        && u64::from(max_connections) + 64 > soft
+    {
+        tracing::warn!(
+            open_files = soft,
+            max_connections,
+            "security.max_connections does not fit the open-files limit: raise LimitNOFILE (or ulimit -n) above it, or lower it"
+        );
     }
 }

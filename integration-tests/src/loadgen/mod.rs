@@ -16,7 +16,6 @@ mod api_counts;
 mod endpoint;
 mod fanout;
 mod histogram;
-mod limits;
 mod mix;
 mod readback;
 mod report;
@@ -34,7 +33,6 @@ pub use api_counts::ApiCounts;
 pub use endpoint::{insecure_tls, parse_endpoint};
 pub use fanout::{Fanout, FanoutSummary, JobSpread, summarize};
 pub use histogram::{Histogram, Percentiles};
-pub use limits::raise_open_files_limit;
 pub use mix::{KindCounts, ShareKind, ShareMix};
 pub use readback::{CountsFuture, MinerMismatch, PoolCounts, ShareTotals, Verification};
 pub use report::{Rejections, Summary};
@@ -42,6 +40,7 @@ pub use run::run;
 pub use session::miner_login;
 pub use sources::parse_sources;
 pub use tally::MinerReport;
+pub use tos_pool_common::limits::raise_open_files_limit;
 
 use crate::miners::Endpoint;
 

@@ -1,5 +1,8 @@
-//! The open-files limit: every session is a socket, so a big run needs the
-//! soft limit raised to the hard one (which only root can raise further).
+//! The open-files limit: every miner session, slave stream and load
+//! generator session is a socket, so both roles and the load generator
+//! raise the soft limit to the hard one (which only root can raise further)
+//! at start. Container runtimes often give a soft limit of 1024 under a far
+//! higher hard one.
 
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
