@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tos_pool_common::config::Config;
+use tos_pool_common::http::HttpLimits;
 use tos_pool_common::shutdown::{Shutdown, ShutdownTrigger};
 use tos_pool_common::telemetry::Telemetry;
 
@@ -137,7 +138,7 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
         config.newrelic.export_interval,
         ops_stop.listener(),
     ));
-    tokio::spawn(ops::serve(
+    tokio::spawn(ops::serve_with(
         http_listener,
         OpsState {
             counters: counters.clone(),
@@ -146,6 +147,7 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
             validation,
             reports,
         },
+        HttpLimits::from_config(&config.http),
         ops_stop.listener(),
     ));
     tracing::info!(

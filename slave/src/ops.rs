@@ -59,12 +59,6 @@ pub fn router(state: OpsState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router(state)` on `listener` within the default `http` limits
-/// until `stop` fires; [`serve_with`] takes the configured ones.
-pub async fn serve(listener: TcpListener, state: OpsState, stop: Shutdown) {
-    serve_with(listener, state, HttpLimits::default(), stop).await;
-}
-
 /// Serves `router(state)` on `listener` within `limits` (the `http`
 /// section: header and request timeouts, a connection cap) until `stop`
 /// fires.

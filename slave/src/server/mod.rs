@@ -133,11 +133,19 @@ struct Bound {
     addr: SocketAddr,
 }
 
-/// The doors' certificate, when `slave.tls_cert` and `slave.tls_key` are
-/// both set: shared by every TLS door and reloadable.
+/// The doors' certificate, when a TLS door is on and `slave.tls_cert` and
+/// `slave.tls_key` are both set: shared by every TLS door and reloadable.
+/// With no TLS door the files are not read.
 pub fn load_certificate(
     config: &SlaveConfig,
 ) -> Result<Option<Arc<tls::Certificate>>, ServerError> {
+    let tls_door = config.stratum_tls_bind.is_some()
+        || config.wss_bind().is_some()
+        || config.wss_shares_ws_port()
+        || config.xatum_enabled;
+    if !tls_door {
+        return Ok(None);
+    }
     match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Ok(Some(tls::Certificate::load(cert, key)?)),
         _ => Ok(None),
