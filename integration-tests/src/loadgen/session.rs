@@ -266,19 +266,16 @@ async fn plan(
             }
         }
         ShareKind::Stale => {
-            let job = match &jobs.first {
-                Some(first) if jobs.newer_than_first >= shared.settings.stale_after_jobs => {
-                    first.clone()
-                }
-                // Not old enough yet: a job id the pool never issued.
-                _ => {
-                    let mut retired = latest.clone();
-                    retired.job_id = format!("retired-{}", *nonce);
-                    retired
-                }
-            };
-            let found = valid_nonce(&job, nonce).await?;
-            return Ok((ShareKind::Stale, job, found));
+            // Only a job the pool issued and retired is stale: a made-up id
+            // is refused as one the pool never issued and counts invalid.
+            // Until the first job is old enough, the share goes out valid.
+            if let Some(first) = &jobs.first
+                && jobs.newer_than_first >= shared.settings.stale_after_jobs
+            {
+                let job = first.clone();
+                let found = valid_nonce(&job, nonce).await?;
+                return Ok((ShareKind::Stale, job, found));
+            }
         }
         ShareKind::Invalid => {
             if accepts_every_hash(latest) {

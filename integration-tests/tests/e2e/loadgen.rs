@@ -19,9 +19,15 @@ async fn a_short_run_matches_the_pools_api_share_for_share() {
     // invalid (low difficulty) one exists. A short stats cache keeps the
     // run short; the read-back waits for a fresh /api/stats whatever its
     // length.
-    let cluster = cluster_support::start(1, |config| {
+    // A job every 250 ms and a backlog of two: stale shares (for a job the
+    // pool issued and retired) come within the short run, and most shares
+    // are still on the latest job, so duplicates can be sent too.
+    let blocks = std::time::Duration::from_millis(250);
+    let cluster = cluster_support::start_with_blocks(1, blocks, |config| {
         config.mining.initial_difficulty = 2;
         config.mining.min_difficulty = 1;
+        config.mining.job_backlog = 2;
+        config.mining.job_refresh_interval = std::time::Duration::from_millis(100);
         config.api.stats_cache = std::time::Duration::from_millis(300);
     })
     .await;
@@ -36,7 +42,7 @@ async fn a_short_run_matches_the_pools_api_share_for_share() {
     settings.rate = ShareRate::PerSecond(200.0);
     settings.max_shares = Some(300);
     settings.mix = ShareMix::new(0.1, 0.1, 0.1).expect("mix");
-    settings.stale_after_jobs = 2;
+    settings.stale_after_jobs = 3;
     let master = cluster.master().expect("master");
     let api_addr = master.api_addr().expect("the cluster serves the API");
     let api = ApiCounts::new(&format!("http://{api_addr}")).expect("the API URL");

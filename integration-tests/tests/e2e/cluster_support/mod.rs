@@ -22,6 +22,15 @@ pub const DEADLINE: Duration = Duration::from_secs(60);
 /// config first. The devnet's difficulty is high so blocks come only when a
 /// test lowers it.
 pub async fn start(slaves: u16, tweak: impl FnOnce(&mut Config)) -> Cluster {
+    start_with_blocks(slaves, Duration::from_secs(1), tweak).await
+}
+
+/// [`start`], with the emulated network making a block every `block_interval`.
+pub async fn start_with_blocks(
+    slaves: u16,
+    block_interval: Duration,
+    tweak: impl FnOnce(&mut Config),
+) -> Cluster {
     let mut config = test_config();
     tweak(&mut config);
     let cluster = Cluster::start(
@@ -29,7 +38,7 @@ pub async fn start(slaves: u16, tweak: impl FnOnce(&mut Config)) -> Cluster {
         ClusterOptions {
             slaves,
             devnet_difficulty: 1_000_000_000,
-            block_interval: Duration::from_secs(1),
+            block_interval,
             ..ClusterOptions::default()
         },
     )
