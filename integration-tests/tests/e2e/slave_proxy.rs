@@ -412,9 +412,7 @@ async fn miners_behind_haproxy_are_seen_banned_and_moved_by_their_own_address() 
     for (last, miner) in miners {
         // A miner of the drained slave was told to reconnect and is closed
         // (HAProxy passes the close on a moment later): it reconnects.
-        let gone = miner.reconnect_requested()
-            || miner.is_closed()
-            || miner.ping().await.is_err();
+        let gone = miner.reconnect_requested() || miner.is_closed() || miner.ping().await.is_err();
         if gone {
             let again = through(last).await.expect("reconnect through HAProxy");
             let login = format!("{}.rig", crate::cluster_support::address(last));
