@@ -9,7 +9,15 @@
 
 use std::collections::VecDeque;
 
+use prost::Message;
 use tos_pool_proto::v1::{Share, ShareBatch};
+
+/// Most bytes of shares one batch carries, whatever its count: half the
+/// frame limit, so a batch can never be refused for its size and resent
+/// forever. Every share is bounded (its job id by `MAX_JOB_ID_BYTES`, its
+/// worker name and address by the login rules), so a full batch of the
+/// largest shares stays under it anyway; this holds even if a share grows.
+pub const MAX_BATCH_BYTES: usize = tos_pool_proto::MAX_MESSAGE_BYTES / 2;
 
 /// The buffer of unacked shares is full: the master has not acked for a
 /// while. The caller must refuse the share rather than lose it silently.
@@ -118,8 +126,24 @@ impl Outbox {
             return None;
         }
         let start = usize::try_from(self.sent - self.acked).unwrap_or(usize::MAX);
-        let count = unsent.min(max.max(1));
-        let shares: Vec<Share> = self.unacked.range(start..start + count).cloned().collect();
+        let mut bytes = 0;
+        let shares: Vec<Share> = self
+            .unacked
+            .range(start..start + unsent.min(max.max(1)))
+            .take_while(|share| {
+                // A share's field in the batch: its bytes plus tag and length.
+                bytes += share.encoded_len() + 4;
+                bytes <= MAX_BATCH_BYTES
+            })
+            .cloned()
+            .collect();
+        // At least one share, so the stream always moves.
+        let shares = if shares.is_empty() {
+            self.unacked.range(start..start + 1).cloned().collect()
+        } else {
+            shares
+        };
+        let count = shares.len();
         let first_seq = self.sent + 1;
         self.sent += count as u64;
         Some(ShareBatch {
@@ -177,6 +201,25 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_is_cut_by_bytes_as_well_as_by_count() {
+        let mut outbox = Outbox::new(1_000);
+        let share = Share {
+            job_id: "j".repeat(60_000),
+            ..Share::default()
+        };
+        let per_share = share.encoded_len() + 4;
+        for _ in 0..200 {
+            outbox.push(share.clone()).expect("room");
+        }
+        let batch = outbox.next_batch(1_000).expect("a batch");
+        let fits = MAX_BATCH_BYTES / per_share;
+        assert_eq!(batch.shares.len(), fits);
+        assert_eq!((batch.first_seq, batch.last_seq), (1, fits as u64));
+        let next = outbox.next_batch(1_000).expect("the rest");
+        assert_eq!(next.first_seq, fits as u64 + 1);
+    }
 
     fn share(job: &str) -> Share {
         Share {
