@@ -3,6 +3,8 @@
 
 mod rules;
 
+pub use rules::is_loopback_host;
+
 use std::net::IpAddr;
 use std::time::Duration;
 

@@ -34,7 +34,7 @@ pub fn endpoint(config: &LinkConfig) -> Result<Endpoint, LinkError> {
         }
         "http" => {
             let host = endpoint.uri().host().unwrap_or_default();
-            if !is_loopback(host) {
+            if !tos_pool_common::config::is_loopback_host(host) {
                 tracing::warn!(
                     url,
                     "master link is plaintext to a non-loopback host; use https:// outside development"
@@ -80,14 +80,6 @@ fn tls_config(config: &LinkConfig) -> Result<ClientTlsConfig, LinkError> {
     Ok(tls)
 }
 
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,10 +119,10 @@ mod tests {
 
     #[test]
     fn loopback_hosts_are_recognised() {
-        assert!(is_loopback("127.0.0.1"));
-        assert!(is_loopback("[::1]"));
-        assert!(is_loopback("localhost"));
-        assert!(!is_loopback("10.0.0.1"));
-        assert!(!is_loopback("master.example"));
+        assert!(tos_pool_common::config::is_loopback_host("127.0.0.1"));
+        assert!(tos_pool_common::config::is_loopback_host("[::1]"));
+        assert!(tos_pool_common::config::is_loopback_host("localhost"));
+        assert!(!tos_pool_common::config::is_loopback_host("10.0.0.1"));
+        assert!(!tos_pool_common::config::is_loopback_host("master.example"));
     }
 }

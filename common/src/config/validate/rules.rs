@@ -507,8 +507,10 @@ fn url_host(rest: &str) -> &str {
     host_port.split(':').next().unwrap_or_default()
 }
 
-/// Whether `host` names this machine: a loopback IP or `localhost`.
-fn is_loopback_host(host: &str) -> bool {
+/// Whether `host` names this machine: a loopback IP (IPv6 with or without
+/// its brackets) or `localhost`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host
             .parse::<std::net::IpAddr>()
