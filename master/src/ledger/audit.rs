@@ -12,7 +12,7 @@ impl Ledger {
     /// Appends `entry` (one JSON object) to the audit log, dropping the
     /// oldest beyond [`AUDIT_LOG_LENGTH`].
     pub async fn append_audit(&self, entry: &str) -> Result<(), LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let _length: u64 = self
             .scripts
             .audit_append
@@ -32,7 +32,7 @@ impl Ledger {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let stop = i64::try_from(limit).unwrap_or(i64::MAX) - 1;
         redis::cmd("LRANGE")
             .arg(self.keys.audit_log())

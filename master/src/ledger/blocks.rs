@@ -36,7 +36,7 @@ impl Ledger {
             hash: record.hash.clone(),
             source,
         })?;
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let inserted: u8 = self
             .scripts
             .insert_candidate
@@ -63,7 +63,7 @@ impl Ledger {
 
     /// The stored record of a block, if any.
     pub async fn block(&self, hash: &str) -> Result<Option<BlockRecord>, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let json: Option<String> = redis::cmd("HGET")
             .arg(self.keys.blocks())
             .arg(hash)
@@ -78,7 +78,7 @@ impl Ledger {
         &self,
         state: BlockState,
     ) -> Result<Vec<BlockRecord>, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let hashes: Vec<String> = redis::cmd("ZRANGE")
             .arg(self.keys.blocks_in_state(state))
             .arg(0)
@@ -98,7 +98,7 @@ impl Ledger {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let hashes: Vec<String> = redis::cmd("ZREVRANGE")
             .arg(self.keys.blocks_by_height())
             .arg(offset)
@@ -156,7 +156,7 @@ impl Ledger {
             let (balance, address, amount) = op_args(op)?;
             invocation.arg(balance).arg(address).arg(amount);
         }
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let applied: u8 = invocation
             .invoke_async(&mut connection)
             .await
@@ -176,7 +176,7 @@ impl Ledger {
 
     /// The balances of `address` (0 where nothing was ever credited).
     pub async fn balances(&self, address: &str) -> Result<Balances, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let (immature, confirmed, pending, paid): (
             Option<i64>,
             Option<i64>,
@@ -203,7 +203,7 @@ impl Ledger {
         if hashes.is_empty() {
             return Ok(Vec::new());
         }
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let jsons: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(self.keys.blocks())
             .arg(&hashes)

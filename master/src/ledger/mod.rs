@@ -20,6 +20,7 @@ mod stats;
 mod views;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -76,11 +77,15 @@ impl Scripts {
     }
 }
 
-/// A handle on the Redis store; cheap to clone and share between tasks (one
-/// multiplexed connection that reconnects by itself).
+/// A handle on the Redis store; cheap to clone and share between tasks.
+/// It holds `redis.pool_size` multiplexed connections that reconnect by
+/// themselves, and each call takes the next one in turn, so one slow reply
+/// (a long script, a big read) holds up only the calls behind it on its own
+/// connection.
 #[derive(Clone)]
 pub struct Ledger {
-    connection: ConnectionManager,
+    connections: Arc<[ConnectionManager]>,
+    next: Arc<AtomicUsize>,
     keys: Keys,
     settings: LedgerSettings,
     scripts: Arc<Scripts>,
@@ -116,24 +121,35 @@ impl Ledger {
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(RECONNECT_RETRIES);
-        let connect = ConnectionManager::new_with_config(client, manager_config);
-        let connection = match tokio::time::timeout(config.connect_timeout, connect).await {
-            Ok(Ok(connection)) => connection,
-            Ok(Err(source)) => return Err(LedgerError::Connect { url, source }),
-            Err(_) => {
-                return Err(LedgerError::ConnectTimeout {
-                    url,
-                    timeout: config.connect_timeout,
-                });
+        let mut connections = Vec::new();
+        for _ in 0..config.pool_size.max(1) {
+            let connect =
+                ConnectionManager::new_with_config(client.clone(), manager_config.clone());
+            match tokio::time::timeout(config.connect_timeout, connect).await {
+                Ok(Ok(connection)) => connections.push(connection),
+                Ok(Err(source)) => return Err(LedgerError::Connect { url, source }),
+                Err(_) => {
+                    return Err(LedgerError::ConnectTimeout {
+                        url,
+                        timeout: config.connect_timeout,
+                    });
+                }
             }
-        };
-        tracing::info!(url = %url, prefix = %config.key_prefix, "connected to Redis");
+        }
+        tracing::info!(url = %url, prefix = %config.key_prefix, connections = connections.len(), "connected to Redis");
         Ok(Ledger {
-            connection,
+            connections: connections.into(),
+            next: Arc::new(AtomicUsize::new(0)),
             keys: Keys::new(&config.key_prefix),
             settings: LedgerSettings::default(),
             scripts: Arc::new(Scripts::new()),
         })
+    }
+
+    /// The next connection in turn (a cheap clone of its handle).
+    fn connection(&self) -> ConnectionManager {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
+        self.connections[index].clone()
     }
 
     /// The same ledger with other settings (hashrate windows, PPLNS window,

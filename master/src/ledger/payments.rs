@@ -123,7 +123,7 @@ impl Ledger {
         offset: usize,
         limit: usize,
     ) -> Result<Page<PaymentRecord>, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let total: u64 = redis::cmd("ZCARD")
             .arg(self.keys.payments_index())
             .query_async(&mut connection)
@@ -165,7 +165,7 @@ impl Ledger {
         limit: usize,
     ) -> Result<Page<MinerPayment>, LedgerError> {
         let key = self.keys.miner_payments(address);
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let total: u64 = redis::cmd("LLEN")
             .arg(&key)
             .query_async(&mut connection)
@@ -208,7 +208,7 @@ impl Ledger {
 
     /// [`unsettled_payments`](Self::unsettled_payments) with their nonces.
     pub async fn unsettled_stored_payments(&self) -> Result<Vec<StoredPayment>, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let ids: Vec<String> = redis::cmd("SMEMBERS")
             .arg(self.keys.payments_unsettled())
             .query_async(&mut connection)
@@ -223,7 +223,7 @@ impl Ledger {
 
     /// The stored payment `id`, if any.
     pub async fn stored_payment(&self, id: &str) -> Result<Option<StoredPayment>, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let json: Option<String> = redis::cmd("HGET")
             .arg(self.keys.payments())
             .arg(id)
@@ -237,7 +237,7 @@ impl Ledger {
     pub async fn confirmed_balances(
         &self,
     ) -> Result<std::collections::BTreeMap<String, i64>, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         redis::cmd("HGETALL")
             .arg(self.keys.balance_confirmed())
             .query_async(&mut connection)
@@ -247,7 +247,7 @@ impl Ledger {
 
     /// Total withdrawal fees the pool kept from confirmed payments.
     pub async fn payment_fees(&self) -> Result<u64, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let fees: Option<u64> = redis::cmd("GET")
             .arg(self.keys.payment_fees())
             .query_async(&mut connection)
@@ -261,7 +261,7 @@ impl Ledger {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let jsons: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(self.keys.payments())
             .arg(ids)

@@ -24,7 +24,7 @@ impl Ledger {
             return Ok(Vec::new());
         }
         let (seconds, _) = self.newest_seconds_covering(window_size).await?;
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let mut buckets = Vec::with_capacity(seconds.len());
         for chunk in seconds.chunks(PAGE) {
             let mut pipe = redis::pipe();
@@ -68,7 +68,7 @@ impl Ledger {
             return Ok(0);
         };
         let mut dropped = 0u64;
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         loop {
             let count: u64 = self
                 .scripts
@@ -100,7 +100,7 @@ impl Ledger {
     /// The newest seconds of the share log whose totals reach `size`, newest
     /// first, and whether they do reach it (false: the whole log is less).
     async fn newest_seconds_covering(&self, size: u128) -> Result<(Vec<u64>, bool), LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let mut seconds = Vec::new();
         let mut sum: u128 = 0;
         let mut start = 0usize;

@@ -159,7 +159,7 @@ impl Ledger {
     /// The pool's counts, hashrates and miner counts at `now_ms`.
     pub async fn pool_stats(&self, now_ms: u64) -> Result<PoolStats, LedgerError> {
         let online_from = now_ms.saturating_sub(self.settings.window_secs() * 1000);
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let (fields, online, total): (HashMap<String, String>, u64, u64) = redis::pipe()
             .hgetall(self.keys.pool_stats())
             .zcount(self.keys.miners(), online_from, "+inf")
@@ -184,7 +184,7 @@ impl Ledger {
         address: &str,
         now_ms: u64,
     ) -> Result<Option<MinerStats>, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let last_share_ms: Option<u64> = redis::cmd("ZSCORE")
             .arg(self.keys.miners())
             .arg(address)
@@ -231,7 +231,7 @@ impl Ledger {
     /// A miner's workers with their last share time and stats hash, by name,
     /// leaving out any whose hash has expired.
     async fn workers(&self, address: &str) -> Result<Vec<(String, u64, StatsHash)>, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let mut listed: Vec<(String, u64)> = redis::cmd("ZRANGE")
             .arg(self.keys.workers(address))
             .arg(0)

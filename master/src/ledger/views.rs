@@ -34,7 +34,7 @@ impl BlockCounts {
 impl Ledger {
     /// Checks that Redis answers (`PING`).
     pub async fn ping(&self) -> Result<(), LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let _: String = redis::cmd("PING")
             .query_async(&mut connection)
             .await
@@ -44,7 +44,7 @@ impl Ledger {
 
     /// The number of stored blocks, in total and in each state.
     pub async fn block_counts(&self) -> Result<BlockCounts, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let mut pipe = redis::pipe();
         pipe.zcard(self.keys.blocks_by_height());
         for state in STATES {

@@ -131,7 +131,8 @@ pub struct RedisConfig {
     pub password: Option<String>,
     /// Prefix of every key, so several pools can share one Redis.
     pub key_prefix: String,
-    /// Connections kept open.
+    /// Redis connections the master keeps, each multiplexed; calls take them
+    /// in turn.
     pub pool_size: u32,
     /// Timeout to establish a connection.
     #[serde(with = "duration")]

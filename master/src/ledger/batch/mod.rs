@@ -66,7 +66,7 @@ impl Ledger {
             for arg in &call.args {
                 invocation.arg(arg);
             }
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection();
             let (status, mark): (String, u64) = invocation
                 .invoke_async(&mut connection)
                 .await
@@ -125,7 +125,7 @@ impl Ledger {
     /// The highest share seq stored for `(slave_id, boot_id)`; 0 when none
     /// (a new boot, or one idle past the high-water expiry). Sent in Welcome.
     pub async fn acked_seq(&self, slave_id: &str, boot_id: &str) -> Result<u64, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let mark: Option<u64> = redis::cmd("GET")
             .arg(self.keys.high_water(slave_id, boot_id))
             .query_async(&mut connection)

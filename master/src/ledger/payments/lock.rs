@@ -15,7 +15,7 @@ impl Ledger {
         token: &str,
         ttl: Duration,
     ) -> Result<bool, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let reply: Option<String> = redis::cmd("SET")
             .arg(self.keys.payout_lock())
             .arg(token)
@@ -31,7 +31,7 @@ impl Ledger {
     /// Extends the lock held with `token` to `ttl` from now. `false` when
     /// the lock expired or another payer holds it.
     pub async fn renew_payout_lock(&self, token: &str, ttl: Duration) -> Result<bool, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let renewed: u8 = self
             .scripts
             .lock_renew
@@ -47,7 +47,7 @@ impl Ledger {
     /// Releases the lock held with `token`. `false` when it was no longer
     /// ours (nothing deleted).
     pub async fn release_payout_lock(&self, token: &str) -> Result<bool, LedgerError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let released: u8 = self
             .scripts
             .lock_release

@@ -73,7 +73,7 @@ impl Ledger {
             let debit = signed(&transfer.address, transfer.amount.checked_add(transfer.fee))?;
             invocation.arg(&transfer.address).arg(debit).arg(-debit);
         }
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let outcome: i64 = invocation
             .invoke_async(&mut connection)
             .await
@@ -198,7 +198,7 @@ impl Ledger {
                 })?;
             invocation.arg(json);
         }
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection();
         let applied: u8 = invocation
             .invoke_async(&mut connection)
             .await
