@@ -35,9 +35,6 @@ pub struct MiningConfig {
     pub job_refresh: Duration,
     /// Recent jobs for which shares still count (≥ 1, the current one included).
     pub job_backlog: u32,
-    /// Bytes of the MinerWork extra_nonce the pool fills (bytes 48–77); the
-    /// last two are the miner's. Informational: fixed by the wire format.
-    pub extranonce_size: u32,
 }
 
 impl Default for MiningConfig {
@@ -53,7 +50,6 @@ impl Default for MiningConfig {
             job_refresh_interval: Duration::from_millis(500),
             job_refresh: Duration::from_secs(10),
             job_backlog: 8,
-            extranonce_size: 30,
         }
     }
 }
@@ -102,8 +98,6 @@ pub struct UnlockerConfig {
     pub immature_depth: u64,
     /// Depth at which a block matures into real balances (> `immature_depth`).
     pub mature_depth: u64,
-    /// Keep a block's transaction fees for the pool instead of sharing them.
-    pub keep_txs: bool,
 }
 
 impl Default for UnlockerConfig {
@@ -113,7 +107,6 @@ impl Default for UnlockerConfig {
             interval: Duration::from_secs(10),
             immature_depth: 10,
             mature_depth: 100,
-            keep_txs: false,
         }
     }
 }

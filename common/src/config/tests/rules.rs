@@ -104,10 +104,6 @@ fn vardiff_and_job_timing_are_sane() {
         &[("TOS_POOL_MINING_JOB_BACKLOG", "0")],
         &["mining.job_backlog"],
     );
-    assert_invalid(
-        &[("TOS_POOL_MINING_EXTRANONCE_SIZE", "33")],
-        &["mining.extranonce_size"],
-    );
     assert_valid(&[("TOS_POOL_MINING_VARDIFF_VARIANCE", "99.9")]);
 }
 

@@ -229,9 +229,6 @@ pub(super) fn mining(config: &Config, p: &mut Problems) {
     if m.job_backlog == 0 {
         p.add("mining.job_backlog", "must be at least 1 (the current job)");
     }
-    if !(1..=32).contains(&m.extranonce_size) {
-        p.add("mining.extranonce_size", "must be from 1 to 32 bytes");
-    }
 
     let v = &config.validation;
     p.positive("validation.hashrate_window", v.hashrate_window);
