@@ -191,7 +191,8 @@ impl<S, C> LineFraming<S, C> {
     }
 
     /// Bytes held for reading: at most one incomplete line plus one read.
-    pub fn buffered(&self) -> usize {
+    #[cfg(test)]
+    fn buffered(&self) -> usize {
         self.buf.len() - self.consumed
     }
 }

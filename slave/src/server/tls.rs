@@ -80,11 +80,6 @@ impl Certificate {
         Ok(())
     }
 
-    /// The chain presented now, leaf first.
-    pub fn chain(&self) -> Vec<CertificateDer<'static>> {
-        self.get().cert.clone()
-    }
-
     /// A TLS acceptor presenting this certificate as it is at each handshake.
     pub fn acceptor(self: &Arc<Self>) -> Result<TlsAcceptor, TlsSetupError> {
         let config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))

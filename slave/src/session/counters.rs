@@ -30,7 +30,10 @@ pub struct SessionCounters {
 }
 
 impl SessionCounters {
-    /// Counts one share the session judged. Verdicts the session does not
+    /// Counts one share the session judged: this is where a verdict is
+    /// sorted into the invalid-share ban's count ([`SessionCounters::invalid`]:
+    /// jobs the pool never issued, duplicates, low difficulty and the other
+    /// refusals; stale shares are latency, not cheating). Verdicts the session does not
     /// give (rate limit, pool busy, unchecked) are the driver's and are not
     /// counted here.
     pub fn count(&mut self, verdict: Verdict) {

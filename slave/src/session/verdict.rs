@@ -91,22 +91,6 @@ impl Verdict {
         }
     }
 
-    /// Whether the share counts against the miner for the invalid-share ban:
-    /// duplicates, low difficulty, jobs the pool never issued and the other
-    /// refusals of a share the miner sent. Stale shares come from latency,
-    /// not from cheating; refusals the pool caused (busy, unchecked) and
-    /// requests before login are not the miner's shares at all.
-    pub fn counts_as_invalid(self) -> bool {
-        matches!(
-            self,
-            Verdict::UnknownJob
-                | Verdict::Duplicate
-                | Verdict::LowDifficulty
-                | Verdict::TooManyForJob
-                | Verdict::WrongSession
-        )
-    }
-
     /// The share counter of the metrics (`Custom/Pool/Shares`) the verdict
     /// goes to; every refusal that is not stale, duplicate or low
     /// difficulty is invalid.
