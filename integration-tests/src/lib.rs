@@ -12,6 +12,7 @@ pub mod devnet;
 pub mod loadgen;
 pub mod miners;
 pub mod otlp_receiver;
+pub mod redis_sentinel;
 pub mod redis_server;
 pub mod sniffer;
 pub mod tls;

@@ -35,6 +35,11 @@ pub enum HarnessError {
         "redis-server is not installed (not found on PATH): install it with `apt-get install redis-server`"
     )]
     RedisNotInstalled,
+    /// `redis-sentinel` is not on PATH.
+    #[error(
+        "redis-sentinel is not installed (not found on PATH): install it with `apt-get install redis-sentinel` (scripts/ensure-deps does)"
+    )]
+    SentinelNotInstalled,
     /// A file-system or process operation failed.
     #[error("redis harness: {action} failed: {source}")]
     Io {
@@ -64,7 +69,7 @@ pub enum HarnessError {
     },
 }
 
-fn io_error(action: &'static str) -> impl FnOnce(io::Error) -> HarnessError {
+pub(crate) fn io_error(action: &'static str) -> impl FnOnce(io::Error) -> HarnessError {
     move |source| HarnessError::Io { action, source }
 }
 
@@ -337,7 +342,7 @@ fn find_redis_server() -> Result<PathBuf, HarnessError> {
 }
 
 /// A loopback port that was free a moment ago.
-fn free_port() -> Result<u16, HarnessError> {
+pub(crate) fn free_port() -> Result<u16, HarnessError> {
     let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
         .map_err(io_error("finding a free port"))?;
     let port = listener

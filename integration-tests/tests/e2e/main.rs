@@ -25,6 +25,7 @@ mod master_ledger_miners;
 mod master_many_miners;
 mod master_upstream;
 mod payouts;
+mod redis_failover;
 mod redis_harness;
 mod slave_hostile;
 mod slave_link;

@@ -38,6 +38,32 @@ pub enum LedgerError {
         #[source]
         source: redis::RedisError,
     },
+    /// No sentinel in `redis.sentinels` could name the master.
+    #[error(
+        "no Redis Sentinel names a master called {name:?} ({reason}); check redis.sentinels and redis.sentinel_master"
+    )]
+    NoSentinelMaster {
+        /// The master name asked for.
+        name: String,
+        /// Why the last sentinel asked gave no answer.
+        reason: String,
+    },
+    /// The server a sentinel named is not (or no longer) a master.
+    #[error("the Redis server at {url} is not a master (a failover is under way); retrying")]
+    NotMaster {
+        /// The server's address.
+        url: String,
+    },
+    /// Fewer replicas than `redis.min_replicas` confirmed a write in time.
+    #[error(
+        "only {acked} of the {wanted} replicas redis.min_replicas asks for confirmed the write; it stays unacknowledged and will be retried"
+    )]
+    ReplicasBehind {
+        /// Replicas that confirmed.
+        acked: u64,
+        /// Replicas wanted.
+        wanted: u32,
+    },
     /// A Redis command failed (connection lost, timeout, server error).
     /// Nothing is half-written: every write is one script; retry it.
     #[error("Redis {action} failed: {source}; retry when Redis is reachable again")]

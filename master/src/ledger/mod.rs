@@ -11,6 +11,7 @@
 mod audit;
 mod batch;
 mod blocks;
+mod connect;
 mod error;
 mod keys;
 mod payments;
@@ -21,9 +22,8 @@ mod views;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use tos_pool_common::config::RedisConfig;
 
 pub use audit::AUDIT_LOG_LENGTH;
@@ -31,20 +31,13 @@ pub use batch::{BatchOutcome, Counted, MAX_SHARE_DIFFICULTY, counted};
 pub use blocks::Balances;
 pub use error::{LedgerError, redacted_url};
 pub use keys::{Keys, segment, state_name};
+pub use connect::SENTINEL_POLL;
 pub use payments::{
     MinerPayment, Page, PaymentRecord, PaymentStatus, PaymentTransfer, PaymentUpdate, StoredPayment,
 };
 pub use settings::{HIGH_WATER_TTL, IDLE_TTL, LedgerSettings, SHARE_LOG_MARGIN};
 pub use stats::{Activity, MinerStats, PoolStats, ShareCounts, StatsHash, WorkerStats, hashrate};
 pub use views::BlockCounts;
-
-/// How long one Redis reply may take before the call fails (a failed write
-/// is safe to retry: batches and transitions are recognised when replayed).
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Reconnection attempts per lost connection before calls fail (the next
-/// call starts over).
-const RECONNECT_RETRIES: usize = 6;
 
 /// The Lua scripts, loaded into Redis on first use.
 struct Scripts {
@@ -84,7 +77,7 @@ impl Scripts {
 /// connection.
 #[derive(Clone)]
 pub struct Ledger {
-    connections: Arc<[ConnectionManager]>,
+    connections: Arc<connect::ConnectionSet>,
     next: Arc<AtomicUsize>,
     keys: Keys,
     settings: LedgerSettings,
@@ -94,6 +87,8 @@ pub struct Ledger {
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ledger")
+    /// Replicas that must hold a share batch before it is acknowledged.
+    min_replicas: u32,
             .field("prefix", &self.keys.prefix())
             .field("settings", &self.settings)
             .finish_non_exhaustive()
@@ -101,44 +96,21 @@ impl std::fmt::Debug for Ledger {
 }
 
 impl Ledger {
-    /// Connects to `redis.url` (with `redis.password` when set), within
-    /// `redis.connect_timeout`, with default [`LedgerSettings`]; set the
-    /// config's with [`with_settings`](Self::with_settings).
+    /// Connects to `redis.url` (with `redis.password` when set), or to the
+    /// master `redis.sentinels` name, within `redis.connect_timeout`, with
+    /// default [`LedgerSettings`]; set the config's with
+    /// [`with_settings`](Self::with_settings).
     pub async fn connect(config: &RedisConfig) -> Result<Ledger, LedgerError> {
-        let url = redacted_url(&config.url);
-        let bad_url = |source| LedgerError::BadUrl {
-            url: url.clone(),
-            source,
-        };
-        let mut info = redis::IntoConnectionInfo::into_connection_info(config.url.as_str())
-            .map_err(bad_url)?;
-        if let Some(password) = config.password.as_deref().filter(|p| !p.is_empty()) {
-            let settings = info.redis_settings().clone().set_password(password);
-            info = info.set_redis_settings(settings);
-        }
-        let client = redis::Client::open(info).map_err(bad_url)?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(RECONNECT_RETRIES);
-        let mut connections = Vec::new();
-        for _ in 0..config.pool_size.max(1) {
-            let connect =
-                ConnectionManager::new_with_config(client.clone(), manager_config.clone());
-            match tokio::time::timeout(config.connect_timeout, connect).await {
-                Ok(Ok(connection)) => connections.push(connection),
-                Ok(Err(source)) => return Err(LedgerError::Connect { url, source }),
-                Err(_) => {
-                    return Err(LedgerError::ConnectTimeout {
-                        url,
-                        timeout: config.connect_timeout,
-                    });
-                }
-            }
-        }
-        tracing::info!(url = %url, prefix = %config.key_prefix, connections = connections.len(), "connected to Redis");
+        let connections = connect::Opener::new(config)?.open().await?;
+        tracing::info!(
+            url = %redacted_url(&config.url),
+            server = %connections.address(),
+            prefix = %config.key_prefix,
+            connections = connections.len(),
+            "connected to Redis"
+        );
         Ok(Ledger {
-            connections: connections.into(),
+            connections,
             next: Arc::new(AtomicUsize::new(0)),
             keys: Keys::new(&config.key_prefix),
             settings: LedgerSettings::default(),
@@ -148,8 +120,20 @@ impl Ledger {
 
     /// The next connection in turn (a cheap clone of its handle).
     fn connection(&self) -> ConnectionManager {
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
-        self.connections[index].clone()
+            min_replicas: config.min_replicas,
+        self.connections
+            .get(self.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// `host:port` of the Redis server the ledger writes to now (with
+    /// Sentinel, the current master).
+    pub fn server(&self) -> String {
+        self.connections.address()
+    }
+
+    /// Times the ledger followed a Sentinel failover to a new master.
+    pub fn failovers(&self) -> u64 {
+        self.connections.moves()
     }
 
     /// The same ledger with other settings (hashrate windows, PPLNS window,

@@ -137,6 +137,20 @@ pub struct RedisConfig {
     /// Timeout to establish a connection.
     #[serde(with = "duration")]
     pub connect_timeout: Duration,
+    /// Redis Sentinels (`host:port`) to ask where the master is. When set,
+    /// the host and port of `url` are not used (its database, credentials
+    /// and TLS still are) and the master follows a failover without a
+    /// restart. Empty (the default): connect to `url` directly.
+    pub sentinels: Vec<String>,
+    /// The name the sentinels monitor the master under (`sentinel monitor
+    /// NAME ...`). Default `mymaster`.
+    pub sentinel_master: String,
+    /// Password of the sentinels themselves, when they require one.
+    pub sentinel_password: Option<String>,
+    /// Replicas that must hold each share batch before the slave is told it
+    /// is stored (`WAIT`); 0 (the default) waits for none. With Sentinel, 1
+    /// means a failover loses no acknowledged share.
+    pub min_replicas: u32,
 }
 
 impl Default for RedisConfig {
@@ -147,6 +161,10 @@ impl Default for RedisConfig {
             key_prefix: "tospool".to_string(),
             pool_size: 16,
             connect_timeout: Duration::from_secs(5),
+            sentinels: Vec::new(),
+            sentinel_master: "mymaster".to_string(),
+            sentinel_password: None,
+            min_replicas: 0,
         }
     }
 }

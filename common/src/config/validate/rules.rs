@@ -90,6 +90,31 @@ pub(super) fn pool_and_node(config: &Config, p: &mut Problems) {
         p.add("redis.pool_size", "must be at least 1");
     }
     p.positive("redis.connect_timeout", redis.connect_timeout);
+    for (index, sentinel) in redis.sentinels.iter().enumerate() {
+        let port = sentinel
+            .rsplit_once(':')
+            .and_then(|(host, port)| (!host.is_empty()).then_some(port))
+            .and_then(|port| port.parse::<u16>().ok());
+        if port.is_none() {
+            p.add(
+                format!("redis.sentinels[{index}]"),
+                format!("{sentinel:?} is not host:port"),
+            );
+        }
+    }
+    if !redis.sentinels.is_empty() && redis.sentinel_master.trim().is_empty() {
+        p.add(
+            "redis.sentinel_master",
+            "is empty; give the name the sentinels monitor the master under",
+        );
+    }
+    let unix_socket = redis.url.starts_with("unix:") || redis.url.starts_with("redis+unix:");
+    if !redis.sentinels.is_empty() && unix_socket {
+        p.add(
+            "redis.sentinels",
+            "cannot be used with a unix socket redis.url: the sentinels name a TCP address",
+        );
+    }
 }
 
 pub(super) fn cluster(config: &Config, p: &mut Problems) {

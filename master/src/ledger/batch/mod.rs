@@ -78,6 +78,7 @@ impl Ledger {
             };
             match status.as_str() {
                 "ok" => {
+                    self.await_replicas(&mut connection).await?;
                     let written = batch.last_seq - first_seq + 1;
                     tracing::debug!(
                         slave = slave_id,
@@ -89,6 +90,9 @@ impl Ledger {
                     return Ok(outcome(written));
                 }
                 "duplicate" => {
+                    // Stored before, perhaps by a call whose replicas did not
+                    // confirm in time: wait for them now.
+                    self.await_replicas(&mut connection).await?;
                     tracing::debug!(
                         slave = slave_id,
                         boot = boot_id,
