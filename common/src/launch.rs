@@ -23,6 +23,16 @@ pub fn load_config(path: &Path, role: Role) -> anyhow::Result<Config> {
     Config::load_for(path, role).with_context(|| format!("loading config {}", path.display()))
 }
 
+/// The Go pool's config at `path` converted into ours, as commented YAML
+/// (`migrate-config`); the error names the file.
+pub fn migrate_config(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the Go pool config {}", path.display()))?;
+    let migration = crate::config::migrate::migrate_go_config(&text)
+        .with_context(|| format!("converting {}", path.display()))?;
+    Ok(migration.to_yaml())
+}
+
 /// Runs `service` for `config` until it returns:
 /// 1. logging and telemetry (New Relic when `newrelic.enabled`), flushed
 ///    when `run` returns;

@@ -36,10 +36,28 @@ struct Cli {
     /// Load and validate the config, print a summary and exit.
     #[arg(long)]
     check: bool,
+    /// A one-off operator command instead of running the master.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// One-off operator commands.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Convert a config of the Go pool (tos-network/tos-pool) into ours and
+    /// print it, every change commented: `migrate-config OLD.yaml > NEW.yaml`.
+    MigrateConfig {
+        /// The Go pool's YAML config.
+        old: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::MigrateConfig { old }) = &cli.command {
+        print!("{}", launch::migrate_config(old)?);
+        return Ok(());
+    }
     let config = launch::load_config(&cli.config, Role::Master)?;
     if cli.check {
         println!(

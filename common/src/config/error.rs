@@ -47,6 +47,16 @@ pub enum ConfigError {
         /// The keys allowed at that place.
         expected: String,
     },
+    /// A key only the Go pool's config has: the file is a Go pool config.
+    #[error(
+        "unknown config key `{key}`: this looks like a config of the Go pool \
+         (tos-network/tos-pool); convert it with `tos-pool-master migrate-config OLD.yaml > NEW.yaml` \
+         (docs/MIGRATION.md)"
+    )]
+    GoPoolKey {
+        /// The dotted key.
+        key: String,
+    },
     /// A value of the wrong type or form.
     #[error("{key}: {message}")]
     Type {

@@ -96,8 +96,12 @@ impl KeyCatalogue {
                         Value::String(k) => k.clone(),
                         other => format!("{other:?}"),
                     };
+                    let key = format!("{name}.{inner_name}");
+                    if super::migrate::is_go_only_key(&key) {
+                        return Err(ConfigError::GoPoolKey { key });
+                    }
                     return Err(ConfigError::UnknownKey {
-                        key: format!("{name}.{inner_name}"),
+                        key,
                         expected: Self::key_names(known),
                     });
                 }

@@ -12,6 +12,7 @@ pub mod duration;
 mod env;
 mod error;
 mod keys;
+pub mod migrate;
 mod schema;
 mod validate;
 
