@@ -115,6 +115,10 @@ struct Args {
     /// No live line.
     #[arg(short, long)]
     quiet: bool,
+    /// Sessions the pool closes connect again, to the next endpoint in turn
+    /// (as a miner with failover pools does), until the run ends.
+    #[arg(long)]
+    reconnect: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -167,6 +171,7 @@ async fn run_args(args: Args) -> anyhow::Result<bool> {
     settings.stale_after_jobs = args.stale_after_jobs;
     settings.live = !args.quiet;
     settings.fanout_min_share = args.fanout_min_share;
+    settings.reconnect = args.reconnect;
     if settings.rate == ShareRate::Idle && settings.duration.is_none() {
         eprintln!("idle sessions without --duration: the run ends on Ctrl-C");
     }

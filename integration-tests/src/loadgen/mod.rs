@@ -111,6 +111,10 @@ pub struct LoadSettings {
     /// Jobs reaching fewer than this share of the widest job's sessions are
     /// left out of the fan-out spread (jobs pushed while sessions open).
     pub fanout_min_share: f64,
+    /// A session the pool closes (or that cannot open) connects again, to
+    /// the next endpoint in turn, as a miner with failover pools does, until
+    /// the run ends (fault runs); otherwise it ends.
+    pub reconnect: bool,
 }
 
 impl LoadSettings {
@@ -132,6 +136,7 @@ impl LoadSettings {
             stale_after_jobs: 8,
             live: false,
             fanout_min_share: 0.9,
+            reconnect: false,
         }
     }
 }

@@ -22,6 +22,8 @@ use crate::miners::{
 
 /// Hashes one nonce search may try (share difficulty is low in load runs).
 const MAX_TRIES: u64 = 100_000;
+/// Pause before a closed session connects again (`LoadSettings::reconnect`).
+const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 
 /// The address and worker of simulated miner number `n`: a devnet-style
 /// address whose key starts with `n`, and worker `lgN`.
@@ -111,22 +113,6 @@ pub(crate) async fn run_session(
         worker,
         ..MinerReport::default()
     };
-    let miner = tokio::select! {
-        opened = open(index, &shared, &report) => opened,
-        _ = stopped(&mut stop) => return report,
-    };
-    let miner = match miner {
-        Ok(miner) => miner,
-        Err(error) => {
-            bump(&shared.tally.failed);
-            report.open_error = Some(error.to_string());
-            return report;
-        }
-    };
-    report.opened = true;
-    bump(&shared.tally.opened);
-    shared.tally.open.fetch_add(1, Ordering::Relaxed);
-
     let interval = match settings.rate {
         ShareRate::Idle => None,
         ShareRate::Max => Some(Duration::ZERO),
@@ -139,38 +125,74 @@ pub(crate) async fn run_session(
         i.mul_f64((index % 1000) as f64 / 1000.0)
     });
     let mut next_submit = Instant::now() + phase;
-    let mut jobs = Jobs::default();
     let mut nonce = (index as u64) << 32;
+    let mut attempt = 0;
     loop {
-        let may_submit = interval.is_some() && jobs.latest.is_some() && shared.budget_left();
-        tokio::select! {
-            biased;
-            _ = stopped(&mut stop) => break,
-            job = miner.next_job(Duration::from_secs(3600)) => match job {
-                Ok(job) => jobs.on_job(job, &shared.fanout),
-                Err(MinerError::Closed) => {
-                    bump(&shared.tally.closed_by_pool);
-                    break;
-                }
-                Err(_) => {}
-            },
-            _ = tokio::time::sleep_until(next_submit), if may_submit => {
-                if !shared.claim() {
-                    continue;
-                }
-                let kind = settings.mix.next_kind(&report.sent);
-                let closed = submit(&miner, kind, &mut jobs, &mut nonce, &shared, &mut report).await;
-                let step = interval.unwrap_or(Duration::ZERO);
-                next_submit = (next_submit + step).max(Instant::now() - step);
-                if closed {
-                    bump(&shared.tally.closed_by_pool);
-                    break;
+        let miner = tokio::select! {
+            opened = open(index + attempt, &shared, &report) => opened,
+            _ = stopped(&mut stop) => return report,
+        };
+        attempt += 1;
+        let miner = match miner {
+            Ok(miner) => miner,
+            Err(error) if settings.reconnect => {
+                report.reconnects += 1;
+                tracing::debug!(index, %error, "session could not open; trying again");
+                tokio::select! {
+                    _ = tokio::time::sleep(RECONNECT_PAUSE) => continue,
+                    _ = stopped(&mut stop) => return report,
                 }
             }
+            Err(error) => {
+                bump(&shared.tally.failed);
+                report.open_error = Some(error.to_string());
+                return report;
+            }
+        };
+        if !report.opened {
+            report.opened = true;
+            bump(&shared.tally.opened);
+        }
+        shared.tally.open.fetch_add(1, Ordering::Relaxed);
+        let mut jobs = Jobs::default();
+        let closed = loop {
+            let may_submit = interval.is_some() && jobs.latest.is_some() && shared.budget_left();
+            tokio::select! {
+                biased;
+                _ = stopped(&mut stop) => break false,
+                job = miner.next_job(Duration::from_secs(3600)) => match job {
+                    Ok(job) => jobs.on_job(job, &shared.fanout),
+                    Err(MinerError::Closed) => break true,
+                    Err(_) => {}
+                },
+                _ = tokio::time::sleep_until(next_submit), if may_submit => {
+                    if !shared.claim() {
+                        continue;
+                    }
+                    let kind = settings.mix.next_kind(&report.sent);
+                    let closed = submit(&miner, kind, &mut jobs, &mut nonce, &shared, &mut report).await;
+                    let step = interval.unwrap_or(Duration::ZERO);
+                    next_submit = (next_submit + step).max(Instant::now() - step);
+                    if closed {
+                        break true;
+                    }
+                }
+            }
+        };
+        shared.tally.open.fetch_sub(1, Ordering::Relaxed);
+        if !closed {
+            return report;
+        }
+        bump(&shared.tally.closed_by_pool);
+        if !settings.reconnect {
+            return report;
+        }
+        report.reconnects += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(RECONNECT_PAUSE) => {}
+            _ = stopped(&mut stop) => return report,
         }
     }
-    shared.tally.open.fetch_sub(1, Ordering::Relaxed);
-    report
 }
 
 async fn open(index: usize, shared: &Shared, report: &MinerReport) -> Result<TestMiner, String> {

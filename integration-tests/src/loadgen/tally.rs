@@ -60,6 +60,9 @@ pub struct MinerReport {
     pub other: u64,
     /// Sent but never answered (timeout, closed connection).
     pub unanswered: u64,
+    /// Times the session connected again after the pool closed it or it
+    /// could not open (`LoadSettings::reconnect`).
+    pub reconnects: u64,
 }
 
 impl MinerReport {
