@@ -9,6 +9,7 @@
 pub mod app;
 pub mod extranonce;
 pub mod job;
+pub mod journal;
 pub mod jsonrpc;
 pub mod link;
 pub mod ops;

@@ -279,6 +279,30 @@ pub fn render_metrics(m: &Metrics) -> String {
         "Miner events, stats or bans dropped by the link.",
         m.link.events_dropped as f64,
     );
+    metric(
+        "link_boot_renewals_total",
+        "counter",
+        "New boots started because the master's share mark went back.",
+        m.link.boot_renewals as f64,
+    );
+    metric(
+        "link_shares_lost_by_master_total",
+        "counter",
+        "Shares the master acked and then lost (its Redis went back).",
+        m.link.shares_lost_by_master as f64,
+    );
+    metric(
+        "journal_syncs_total",
+        "counter",
+        "Syncs of the share journal to disk.",
+        m.link.journal_syncs as f64,
+    );
+    metric(
+        "journal_errors_total",
+        "counter",
+        "Failed writes or syncs of the share journal.",
+        m.link.journal_errors as f64,
+    );
     out
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tos_pool_proto::v1::MinerProtocol;
 
 use super::backoff::Backoff;
+use crate::journal::JournalConfig;
 
 /// How the slave reaches and talks to its master.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +41,9 @@ pub struct LinkConfig {
     pub max_unacked_shares: usize,
     /// Most block candidates waiting to be sent or answered.
     pub max_pending_blocks: usize,
+    /// The share journal (`slave.journal_path`,
+    /// `slave.journal_fsync_interval`); none when unset.
+    pub journal: Option<JournalConfig>,
     /// Reconnect schedule.
     pub backoff: Backoff,
     /// Time allowed for the TCP and TLS connection.
@@ -65,6 +69,7 @@ impl Default for LinkConfig {
             share_flush_interval: Duration::from_millis(20),
             max_unacked_shares: 100_000,
             max_pending_blocks: 64,
+            journal: None,
             backoff: Backoff::default(),
             connect_timeout: Duration::from_secs(5),
             welcome_timeout: Duration::from_secs(10),
@@ -113,6 +118,10 @@ impl LinkConfig {
             share_batch_size: slave.share_batch_size.max(1) as usize,
             share_flush_interval: slave.share_flush_interval,
             max_unacked_shares: usize::try_from(slave.max_unacked_shares).unwrap_or(usize::MAX),
+            journal: slave.journal_path.clone().map(|path| JournalConfig {
+                path,
+                fsync_interval: slave.journal_fsync_interval,
+            }),
             ..LinkConfig::default()
         }
     }
@@ -130,6 +139,8 @@ mod tests {
         config.slave.share_batch_size = 42;
         config.slave.max_unacked_shares = 7;
         config.slave.xatum_enabled = false;
+        config.slave.journal_path = Some(PathBuf::from("/var/lib/tos-pool/shares.journal"));
+        config.slave.journal_fsync_interval = Duration::from_millis(3);
         config.master.secret = "0123456789abcdef".to_owned();
         let link = LinkConfig::from_config(&config);
         assert_eq!(link.slave_id, "eu-1");
@@ -139,5 +150,14 @@ mod tests {
         assert_eq!(link.max_unacked_shares, 7);
         assert!(!link.protocols.contains(&MinerProtocol::Xatum));
         assert!(link.protocols.contains(&MinerProtocol::Stratum));
+        assert_eq!(
+            link.journal,
+            Some(JournalConfig {
+                path: PathBuf::from("/var/lib/tos-pool/shares.journal"),
+                fsync_interval: Duration::from_millis(3),
+            })
+        );
+        let unjournaled = LinkConfig::from_config(&tos_pool_common::config::Config::default());
+        assert_eq!(unjournaled.journal, None);
     }
 }

@@ -53,6 +53,9 @@ pub enum LinkError {
         /// How long the caller waited.
         waited: Duration,
     },
+    /// The share journal cannot be opened (damaged, in use, unreadable).
+    #[error("{0}")]
+    Journal(String),
     /// The drain deadline passed with shares still unacked.
     #[error("drain deadline passed with {unacked} shares not acked by the master")]
     DrainIncomplete {

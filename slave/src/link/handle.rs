@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use prost::Message;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tos_pool_proto::v1::{BanReport, BlockResult, Settings, SlaveMessage, slave_message};
 
@@ -15,6 +16,7 @@ use super::error::LinkError;
 use super::outbox::Outbox;
 use super::wire::{self, MinerEvent, SlaveReport};
 use crate::job::Job;
+use crate::journal::{DurableTicket, Journal};
 use crate::session::{BlockCandidate, PoolSettings, ShareRecord};
 
 /// What the master said in its Welcome (settings are published apart).
@@ -71,6 +73,15 @@ pub struct LinkCounters {
     pub pending_blocks: u64,
     /// Miner events, stats or ban reports dropped (queue full or no master).
     pub events_dropped: u64,
+    /// New boots started because the master's mark went back.
+    pub boot_renewals: u64,
+    /// Shares the master acked and then lost (its mark went back below
+    /// them); the slave no longer held them.
+    pub shares_lost_by_master: u64,
+    /// Syncs of the share journal (0 without one).
+    pub journal_syncs: u64,
+    /// Failed writes or syncs of the share journal.
+    pub journal_errors: u64,
 }
 
 /// Where the slave's periodic stats come from (the doors' counters); the
@@ -83,6 +94,8 @@ pub trait StatsSource: Send + Sync + 'static {
 /// State shared by every handle and the link task.
 pub(super) struct Shared {
     pub(super) outbox: Mutex<Outbox>,
+    /// The share journal, written in the outbox's order (under its lock).
+    pub(super) journal: Option<Journal>,
     pub(super) blocks: Mutex<BlockDesk>,
     /// Batch size from the config (`slave.share_batch_size`).
     pub(super) batch_max_config: u64,
@@ -97,6 +110,8 @@ pub(super) struct Shared {
     pub(super) welcomes: AtomicU64,
     pub(super) shares_refused: AtomicU64,
     pub(super) events_dropped: AtomicU64,
+    pub(super) boot_renewals: AtomicU64,
+    pub(super) shares_lost_by_master: AtomicU64,
     pub(super) jobs: watch::Sender<Option<Arc<Job>>>,
     pub(super) welcome: watch::Sender<Option<Arc<WelcomeInfo>>>,
     pub(super) settings: watch::Sender<Option<Arc<Settings>>>,
@@ -139,6 +154,21 @@ impl Shared {
             shares_refused: self.shares_refused.load(Ordering::Relaxed),
             pending_blocks: lock(&self.blocks).len() as u64,
             events_dropped: self.events_dropped.load(Ordering::Relaxed),
+            boot_renewals: self.boot_renewals.load(Ordering::Relaxed),
+            shares_lost_by_master: self.shares_lost_by_master.load(Ordering::Relaxed),
+            journal_syncs: self.journal.as_ref().map_or(0, |journal| {
+                journal.counters().syncs.load(Ordering::Relaxed)
+            }),
+            journal_errors: self.journal.as_ref().map_or(0, |journal| {
+                journal.counters().errors.load(Ordering::Relaxed)
+            }),
+        }
+    }
+
+    /// Tells the journal the outbox's ack point (call under the outbox lock).
+    pub(super) fn journal_acked(&self, acked: u64) {
+        if let Some(journal) = &self.journal {
+            journal.acked(acked);
         }
     }
 }
@@ -187,48 +217,67 @@ impl BlockTicket {
 pub struct LinkHandle {
     pub(super) shared: Arc<Shared>,
     _stop: Arc<StopOnDrop>,
-    boot_id: Arc<str>,
 }
 
 impl std::fmt::Debug for LinkHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LinkHandle")
-            .field("boot_id", &self.boot_id)
+            .field("boot_id", &self.boot_id())
             .field("counters", &self.counters())
             .finish()
     }
 }
 
 impl LinkHandle {
-    pub(super) fn new(shared: Arc<Shared>, boot_id: Arc<str>) -> LinkHandle {
+    pub(super) fn new(shared: Arc<Shared>) -> LinkHandle {
         LinkHandle {
             _stop: Arc::new(StopOnDrop(shared.clone())),
             shared,
-            boot_id,
         }
     }
 
     /// Queues `record` for the share ledger and returns the seq it was
     /// given in this slave's share stream. Never waits: when
     /// `slave.max_unacked_shares` shares are unacked it refuses with
-    /// [`LinkError::Backlogged`] so the session can tell the miner.
+    /// [`LinkError::Backlogged`] so the session can tell the miner. With a
+    /// journal, use [`LinkHandle::submit_journaled`] to learn when the
+    /// share is on disk.
     pub fn submit_share(&self, record: &ShareRecord) -> Result<u64, LinkError> {
+        self.submit_journaled(record).map(|(seq, _)| seq)
+    }
+
+    /// [`LinkHandle::submit_share`], and with a journal the ticket that
+    /// resolves once the share is on disk: a miner is told "accepted" only
+    /// after it.
+    pub fn submit_journaled(
+        &self,
+        record: &ShareRecord,
+    ) -> Result<(u64, Option<DurableTicket>), LinkError> {
         if self.is_closed() {
             return Err(LinkError::Closed);
         }
         let batch_max = self.shared.batch_max.load(Ordering::Relaxed);
         let share = wire::share(record, 0);
+        // Encoded before the lock; the journal holds the share without seq.
+        let journaled = self
+            .shared
+            .journal
+            .as_ref()
+            .map(|journal| (journal, share.encode_to_vec()));
         let (pushed, unsent) = {
             let mut outbox = lock(&self.shared.outbox);
-            let pushed = outbox.push(share);
+            let pushed = outbox.push(share).map(|seq| {
+                let ticket = journaled.map(|(journal, bytes)| journal.append(seq, bytes));
+                (seq, ticket)
+            });
             (pushed, outbox.unsent_len() as u64)
         };
         match pushed {
-            Ok(seq) => {
+            Ok(pushed) => {
                 if unsent >= batch_max {
                     self.shared.batch_ready.notify_one();
                 }
-                Ok(seq)
+                Ok(pushed)
             }
             Err(full) => {
                 self.shared.shares_refused.fetch_add(1, Ordering::Relaxed);
@@ -347,9 +396,11 @@ impl LinkHandle {
         self.shared.counters()
     }
 
-    /// This process's random boot id (scopes the share seqs).
-    pub fn boot_id(&self) -> &str {
-        &self.boot_id
+    /// The boot id the share seqs belong to: random at a start without a
+    /// journal, kept across restarts with one, new when the master lost
+    /// shares it had acked.
+    pub fn boot_id(&self) -> String {
+        lock(&self.shared.outbox).boot_id().to_owned()
     }
 
     /// Drain: sends every waiting share and block, waits until the master

@@ -11,7 +11,7 @@ use tos_pool_proto::v1::{Ban, BlockResult, Drain, Job, Settings, Unban, Welcome}
 use super::bans::BanEntry;
 use super::handle::{LinkStatus, Shared, WelcomeInfo, lock};
 use super::jobs::decode_job;
-use super::outbox::AckNotice;
+use super::outbox::Welcomed;
 
 /// A frame from the master that changes shared state.
 pub(super) enum Inbound {
@@ -24,9 +24,11 @@ pub(super) enum Inbound {
     Settings(Settings),
 }
 
-pub(super) fn apply(shared: &Shared, message: Inbound) {
+/// Applies a frame; for a Welcome, what it decided for the held shares
+/// (the link must say Hello again after [`Welcomed::NewBoot`]).
+pub(super) fn apply(shared: &Shared, message: Inbound) -> Option<Welcomed> {
     match message {
-        Inbound::Welcome(welcome) => on_welcome(shared, welcome),
+        Inbound::Welcome(welcome) => return Some(on_welcome(shared, welcome)),
         Inbound::Job(job) => on_job(shared, job),
         Inbound::BlockResult(result) => on_block_result(shared, result),
         Inbound::Ban(ban) => match ban.ip.parse::<IpAddr>() {
@@ -59,26 +61,55 @@ pub(super) fn apply(shared: &Shared, message: Inbound) {
         }
         Inbound::Settings(settings) => on_settings(shared, settings),
     }
+    None
 }
 
-fn on_welcome(shared: &Shared, welcome: Welcome) {
-    let (notice, acked) = {
+fn on_welcome(shared: &Shared, welcome: Welcome) -> Welcomed {
+    let (welcomed, acked) = {
         let mut outbox = lock(&shared.outbox);
-        (outbox.on_welcome(welcome.acked_seq), outbox.acked())
+        let welcomed = outbox.on_welcome(welcome.acked_seq, super::new_boot_id);
+        // The journal follows under the same lock, so it replays to this.
+        match (&shared.journal, &welcomed) {
+            (Some(journal), Welcomed::NewBoot { .. }) => journal.new_boot(outbox.boot_id()),
+            _ => shared.journal_acked(outbox.acked()),
+        }
+        (welcomed, outbox.acked())
     };
     shared.acked.send_replace(acked);
-    match notice {
-        AckNotice::Regressed { master, acked } => tracing::error!(
+    match &welcomed {
+        Welcomed::NewBoot {
             master,
             acked,
-            "master resumed before shares it had acked; those shares cannot be replayed"
-        ),
-        AckNotice::BeyondAssigned { acked, assigned } => tracing::error!(
-            acked,
+            lost,
+            renumbered,
+            old_boot_id,
+        } => {
+            shared.boot_renewals.fetch_add(1, Ordering::Relaxed);
+            shared
+                .shares_lost_by_master
+                .fetch_add(*lost, Ordering::Relaxed);
+            tracing::error!(
+                master_mark = master,
+                acked,
+                lost,
+                renumbered,
+                old_boot = %old_boot_id,
+                new_boot = %lock(&shared.outbox).boot_id(),
+                "the master lost shares it had acked (its Redis went back): those are gone; \
+                 the shares still held are sent once under a new boot"
+            );
+        }
+        Welcomed::Jumped { master, assigned } => tracing::warn!(
+            master_mark = master,
             assigned,
-            "master claims shares this slave never sent; is another process using this boot id?"
+            "the master holds seqs this slave never assigned (a journal behind the master, \
+             or another process with this boot id); numbering goes on after its mark"
         ),
-        AckNotice::Applied { .. } | AckNotice::Old => {}
+        Welcomed::Resume { .. } => {}
+    }
+    if matches!(welcomed, Welcomed::NewBoot { .. }) {
+        // Not connected: the link says Hello again with the new boot.
+        return welcomed;
     }
     let info = WelcomeInfo {
         slave_index: welcome.slave_index,
@@ -102,6 +133,7 @@ fn on_welcome(shared: &Shared, welcome: Welcome) {
     shared
         .status
         .send_replace(LinkStatus::Connected { slave_index });
+    welcomed
 }
 
 fn on_settings(shared: &Shared, settings: Settings) {

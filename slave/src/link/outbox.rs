@@ -6,6 +6,13 @@
 //! new stream the master's `Welcome.acked_seq` says where to resume and
 //! everything after it is sent again. The master recognises a replayed seq,
 //! so each share is counted exactly once.
+//!
+//! When the master's mark went back below what it had acked (Redis lost its
+//! last writes, a replica took over, the mark expired), the master cannot
+//! take the held shares under their numbers: it refuses the gap. The outbox
+//! then starts a new boot and numbers the held shares 1..n under it; the
+//! shares between the two marks were acked and then lost by the master, and
+//! are reported, never resent (the slave no longer holds them).
 
 use std::collections::VecDeque;
 
@@ -38,26 +45,58 @@ pub enum AckNotice {
     /// The ack was not newer than one already applied: nothing changed.
     Old,
     /// The master acked seqs this slave never assigned (its state is from
-    /// another boot or it is confused): everything assigned was released.
+    /// another boot or it is confused): everything assigned was released
+    /// and numbering goes on after the acked seq.
     BeyondAssigned {
         /// The seq the master acked.
         acked: u64,
         /// The highest seq this slave assigned.
         assigned: u64,
     },
-    /// The master's Welcome resumes before shares it acked earlier (it lost
-    /// data): those shares are gone from this buffer and cannot be replayed.
-    Regressed {
-        /// The seq the master now says it holds.
+}
+
+/// What a `Welcome` decided for the shares this slave holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Welcomed {
+    /// The master's mark is within what this slave assigned: the shares up
+    /// to it are released and the rest is sent again under the same boot.
+    Resume {
+        /// Shares forgotten because the master holds them.
+        released: usize,
+    },
+    /// The master holds seqs this slave never assigned (a journal older than
+    /// the master's mark, or another process with this boot id): every held
+    /// share is released and numbering goes on after the master's mark, so
+    /// no new share falls at or below it and is taken for a replay.
+    Jumped {
+        /// The master's mark.
         master: u64,
-        /// The seq it acked before.
+        /// The highest seq this slave had assigned.
+        assigned: u64,
+    },
+    /// The master's mark is below what it acked before: it lost data. A
+    /// new boot was started and the held shares renumbered 1..n under it;
+    /// the link must say Hello again with the new boot id.
+    NewBoot {
+        /// The master's mark.
+        master: u64,
+        /// The highest seq the master had acked.
         acked: u64,
+        /// Shares the master acked and then lost (`acked - master`): the
+        /// slave no longer holds them.
+        lost: u64,
+        /// Held shares renumbered under the new boot.
+        renumbered: usize,
+        /// The boot id that ended.
+        old_boot_id: String,
     },
 }
 
 /// Sequence numbers and unacked shares of one slave boot.
 #[derive(Debug, Clone)]
 pub struct Outbox {
+    /// The boot the seqs belong to (sent in Hello).
+    boot_id: String,
     /// Highest seq the master acked; the buffer starts at `acked + 1`.
     acked: u64,
     /// Highest seq sent on the current stream (≥ `acked`).
@@ -69,14 +108,43 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// An empty outbox holding at most `capacity` unacked shares (at least 1).
-    pub fn new(capacity: usize) -> Outbox {
+    /// An empty outbox of boot `boot_id` holding at most `capacity` unacked
+    /// shares (at least 1).
+    pub fn new(boot_id: String, capacity: usize) -> Outbox {
         Outbox {
+            boot_id,
             acked: 0,
             sent: 0,
             unacked: VecDeque::new(),
             capacity: capacity.max(1),
         }
+    }
+
+    /// The outbox of a boot resumed from the journal: the master acked up
+    /// to `acked`, and `held` are the shares after it, in seq order. `None`
+    /// when `held` is not numbered `acked + 1, acked + 2, …`.
+    pub fn restore(
+        boot_id: String,
+        acked: u64,
+        held: Vec<Share>,
+        capacity: usize,
+    ) -> Option<Outbox> {
+        let numbered = held
+            .iter()
+            .zip(acked + 1..)
+            .all(|(share, seq)| share.seq == seq);
+        numbered.then(|| Outbox {
+            boot_id,
+            acked,
+            sent: acked,
+            unacked: held.into(),
+            capacity: capacity.max(1),
+        })
+    }
+
+    /// The boot the seqs belong to.
+    pub fn boot_id(&self) -> &str {
+        &self.boot_id
     }
 
     /// Numbers `share` with the next seq and keeps it until acked; returns
@@ -169,7 +237,8 @@ impl Outbox {
                 released: usize::try_from(up_to - self.acked).unwrap_or(usize::MAX),
             }
         };
-        let up_to = up_to.min(assigned);
+        // Beyond what was assigned, numbering goes on after the master's
+        // mark: a new share at or below it would be taken for a replay.
         let released = usize::try_from(up_to - self.acked).unwrap_or(usize::MAX);
         self.unacked.drain(..released.min(self.unacked.len()));
         self.acked = up_to;
@@ -177,19 +246,40 @@ impl Outbox {
         notice
     }
 
-    /// A new stream was welcomed with the master's `acked_seq`: apply it as
-    /// an ack and resend everything after it.
-    pub fn on_welcome(&mut self, acked_seq: u64) -> AckNotice {
-        let notice = if acked_seq < self.acked {
-            AckNotice::Regressed {
+    /// A new stream was welcomed with the master's `acked_seq`: decide from
+    /// it what is resent and under which boot (see [`Welcomed`]). `new_boot`
+    /// gives the id of a new boot when one is needed.
+    pub fn on_welcome(&mut self, acked_seq: u64, new_boot: impl FnOnce() -> String) -> Welcomed {
+        let assigned = self.last_assigned();
+        let welcomed = if acked_seq < self.acked {
+            let old_boot_id = std::mem::replace(&mut self.boot_id, new_boot());
+            for (share, seq) in self.unacked.iter_mut().zip(1..) {
+                share.seq = seq;
+            }
+            let welcomed = Welcomed::NewBoot {
                 master: acked_seq,
                 acked: self.acked,
+                lost: self.acked - acked_seq,
+                renumbered: self.unacked.len(),
+                old_boot_id,
+            };
+            self.acked = 0;
+            welcomed
+        } else if acked_seq > assigned {
+            self.unacked.clear();
+            self.acked = acked_seq;
+            Welcomed::Jumped {
+                master: acked_seq,
+                assigned,
             }
         } else {
-            self.on_ack(acked_seq)
+            let released = usize::try_from(acked_seq - self.acked).unwrap_or(usize::MAX);
+            self.unacked.drain(..released.min(self.unacked.len()));
+            self.acked = acked_seq;
+            Welcomed::Resume { released }
         };
         self.sent = self.acked;
-        notice
+        welcomed
     }
 
     /// The stream ended: nothing counts as sent any more.
@@ -204,7 +294,7 @@ mod tests {
 
     #[test]
     fn a_batch_is_cut_by_bytes_as_well_as_by_count() {
-        let mut outbox = Outbox::new(1_000);
+        let mut outbox = Outbox::new("b1".to_owned(), 1_000);
         let share = Share {
             job_id: "j".repeat(60_000),
             ..Share::default()
@@ -235,7 +325,7 @@ mod tests {
 
     #[test]
     fn seqs_start_at_one_and_are_consecutive() {
-        let mut outbox = Outbox::new(10);
+        let mut outbox = Outbox::new("b1".to_owned(), 10);
         let assigned: Vec<u64> = (0..4).map(|_| outbox.push(share("j")).unwrap()).collect();
         assert_eq!(assigned, [1, 2, 3, 4]);
         assert_eq!(outbox.last_assigned(), 4);
@@ -244,7 +334,7 @@ mod tests {
 
     #[test]
     fn batches_respect_the_size_and_cover_every_share_once() {
-        let mut outbox = Outbox::new(100);
+        let mut outbox = Outbox::new("b1".to_owned(), 100);
         for _ in 0..7 {
             outbox.push(share("j")).unwrap();
         }
@@ -261,7 +351,7 @@ mod tests {
 
     #[test]
     fn acks_release_shares_in_order() {
-        let mut outbox = Outbox::new(100);
+        let mut outbox = Outbox::new("b1".to_owned(), 100);
         for _ in 0..5 {
             outbox.push(share("j")).unwrap();
         }
@@ -277,7 +367,7 @@ mod tests {
 
     #[test]
     fn a_full_buffer_refuses_until_an_ack_frees_room() {
-        let mut outbox = Outbox::new(3);
+        let mut outbox = Outbox::new("b1".to_owned(), 3);
         for _ in 0..3 {
             outbox.push(share("j")).unwrap();
         }
@@ -290,7 +380,7 @@ mod tests {
 
     #[test]
     fn welcome_replays_everything_after_the_masters_ack() {
-        let mut outbox = Outbox::new(100);
+        let mut outbox = Outbox::new("b1".to_owned(), 100);
         for _ in 0..6 {
             outbox.push(share("j")).unwrap();
         }
@@ -298,38 +388,44 @@ mod tests {
         outbox.on_ack(2);
         outbox.on_disconnect();
         // The master stored 3 and 4 before it went away but never acked them.
-        assert_eq!(outbox.on_welcome(4), AckNotice::Applied { released: 2 });
+        assert_eq!(
+            outbox.on_welcome(4, no_boot),
+            Welcomed::Resume { released: 2 }
+        );
         let replay = outbox.next_batch(100).unwrap();
         assert_eq!(seqs(&replay), [5, 6]);
     }
 
     #[test]
     fn welcome_at_the_old_ack_resends_the_sent_but_unacked_shares() {
-        let mut outbox = Outbox::new(100);
+        let mut outbox = Outbox::new("b1".to_owned(), 100);
         for _ in 0..4 {
             outbox.push(share("j")).unwrap();
         }
         outbox.next_batch(4).unwrap();
         outbox.on_ack(1);
         outbox.on_disconnect();
-        assert_eq!(outbox.on_welcome(1), AckNotice::Old);
+        assert_eq!(
+            outbox.on_welcome(1, no_boot),
+            Welcomed::Resume { released: 0 }
+        );
         assert_eq!(seqs(&outbox.next_batch(100).unwrap()), [2, 3, 4]);
     }
 
     #[test]
     fn a_welcome_mid_stream_resends_without_disconnect() {
-        let mut outbox = Outbox::new(100);
+        let mut outbox = Outbox::new("b1".to_owned(), 100);
         for _ in 0..3 {
             outbox.push(share("j")).unwrap();
         }
         outbox.next_batch(3).unwrap();
-        outbox.on_welcome(0);
+        outbox.on_welcome(0, no_boot);
         assert_eq!(seqs(&outbox.next_batch(100).unwrap()), [1, 2, 3]);
     }
 
     #[test]
     fn an_ack_beyond_what_was_assigned_releases_all_and_is_reported() {
-        let mut outbox = Outbox::new(100);
+        let mut outbox = Outbox::new("b1".to_owned(), 100);
         for _ in 0..2 {
             outbox.push(share("j")).unwrap();
         }
@@ -341,31 +437,114 @@ mod tests {
             }
         );
         assert!(outbox.is_settled());
-        assert_eq!(outbox.push(share("j")).unwrap(), 3, "no seq is skipped");
+        assert_eq!(
+            outbox.push(share("j")).unwrap(),
+            10,
+            "a new share is never at or below the master's mark"
+        );
+    }
+
+    fn no_boot() -> String {
+        panic!("no new boot expected")
     }
 
     #[test]
-    fn a_regressed_welcome_is_reported_and_replays_what_is_left() {
-        let mut outbox = Outbox::new(100);
-        for _ in 0..5 {
-            outbox.push(share("j")).unwrap();
+    fn a_regressed_welcome_starts_a_new_boot_with_the_held_shares_renumbered() {
+        let mut outbox = Outbox::new("b1".to_owned(), 100);
+        for job in ["s1", "s2", "s3", "s4", "s5"] {
+            outbox.push(share(job)).unwrap();
         }
         outbox.next_batch(5).unwrap();
-        outbox.on_ack(3);
+        // Step 1: the master stored and acked 1..=3.
+        assert_eq!(outbox.on_ack(3), AckNotice::Applied { released: 3 });
         outbox.on_disconnect();
+        // Step 2: Redis lost 2 and 3; the master's mark is back at 1.
+        let welcomed = outbox.on_welcome(1, || "b2".to_owned());
         assert_eq!(
-            outbox.on_welcome(1),
-            AckNotice::Regressed {
+            welcomed,
+            Welcomed::NewBoot {
                 master: 1,
-                acked: 3
+                acked: 3,
+                lost: 2,
+                renumbered: 2,
+                old_boot_id: "b1".to_owned(),
             }
         );
-        assert_eq!(seqs(&outbox.next_batch(100).unwrap()), [4, 5]);
+        // Step 3: the held shares 4 and 5 are 1 and 2 of the new boot,
+        // nothing is acked under it, and they are sent again.
+        assert_eq!(outbox.boot_id(), "b2");
+        assert_eq!(outbox.acked(), 0);
+        assert_eq!(outbox.last_assigned(), 2);
+        let replay = outbox.next_batch(100).unwrap();
+        assert_eq!((replay.first_seq, replay.last_seq), (1, 2));
+        assert_eq!(seqs(&replay), [1, 2]);
+        let jobs: Vec<&str> = replay.shares.iter().map(|s| s.job_id.as_str()).collect();
+        assert_eq!(
+            jobs,
+            ["s4", "s5"],
+            "the shares the master never had, once each"
+        );
+        // Step 4: numbering goes on in the new boot.
+        assert_eq!(outbox.push(share("s6")).unwrap(), 3);
+    }
+
+    #[test]
+    fn a_lost_mark_with_nothing_held_still_starts_a_new_boot() {
+        let mut outbox = Outbox::new("b1".to_owned(), 100);
+        for _ in 0..4 {
+            outbox.push(share("j")).unwrap();
+        }
+        outbox.next_batch(4).unwrap();
+        outbox.on_ack(4);
+        // The mark expired: the master says 0. Seq 5 would be a gap.
+        let welcomed = outbox.on_welcome(0, || "b2".to_owned());
+        assert!(matches!(
+            welcomed,
+            Welcomed::NewBoot {
+                lost: 4,
+                renumbered: 0,
+                ..
+            }
+        ));
+        assert!(outbox.next_batch(100).is_none());
+        assert_eq!(outbox.push(share("j")).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_welcome_beyond_what_was_assigned_jumps_past_the_masters_mark() {
+        let mut outbox = Outbox::new("b1".to_owned(), 100);
+        for _ in 0..3 {
+            outbox.push(share("j")).unwrap();
+        }
+        // The journal lost its last shares but the master had them.
+        assert_eq!(
+            outbox.on_welcome(7, no_boot),
+            Welcomed::Jumped {
+                master: 7,
+                assigned: 3
+            }
+        );
+        assert!(outbox.is_settled());
+        assert_eq!(outbox.push(share("j")).unwrap(), 8);
+        assert_eq!(seqs(&outbox.next_batch(10).unwrap()), [8]);
+    }
+
+    #[test]
+    fn a_restored_outbox_resumes_its_numbering_and_refuses_holes() {
+        let held: Vec<Share> = (11..=13).map(|seq| Share { seq, ..share("j") }).collect();
+        let mut outbox = Outbox::restore("b1".to_owned(), 10, held.clone(), 100).unwrap();
+        assert_eq!((outbox.acked(), outbox.last_assigned()), (10, 13));
+        assert_eq!(
+            outbox.on_welcome(11, no_boot),
+            Welcomed::Resume { released: 1 }
+        );
+        assert_eq!(seqs(&outbox.next_batch(10).unwrap()), [12, 13]);
+        assert!(Outbox::restore("b1".to_owned(), 9, held, 100).is_none());
     }
 
     #[test]
     fn shares_keep_their_content() {
-        let mut outbox = Outbox::new(10);
+        let mut outbox = Outbox::new("b1".to_owned(), 10);
         outbox.push(share("a")).unwrap();
         outbox.push(share("b")).unwrap();
         let batch = outbox.next_batch(10).unwrap();

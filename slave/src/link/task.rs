@@ -22,7 +22,7 @@ use super::config::LinkConfig;
 use super::error::LinkError;
 use super::handle::{LinkStatus, Shared, lock};
 use super::inbound::{self, Inbound};
-use super::outbox::AckNotice;
+use super::outbox::{AckNotice, Welcomed};
 
 /// Frames queued towards the gRPC stream. Small on purpose: shares wait in
 /// the outbox, not here, so a block candidate is never stuck behind batches.
@@ -36,6 +36,8 @@ enum SessionEnd {
     Closed,
     /// Lost after a Welcome; reconnect from the first backoff step.
     Lost(LinkError),
+    /// The Welcome started a new boot: say Hello again at once.
+    NewBoot,
 }
 
 /// Runs the link until it is closed or every handle is dropped.
@@ -43,14 +45,12 @@ pub(super) async fn run(
     shared: Arc<Shared>,
     config: LinkConfig,
     endpoint: Endpoint,
-    boot_id: Arc<str>,
     mut events: mpsc::Receiver<SlaveMessage>,
 ) {
     let mut link = Link {
         shared,
         config,
         endpoint,
-        boot_id,
         offline_bans: VecDeque::new(),
     };
     let mut attempt: u32 = 0;
@@ -65,6 +65,11 @@ pub(super) async fn run(
             .send_replace(LinkStatus::Connecting { attempt });
         let error = match link.session(&mut events).await {
             Ok(SessionEnd::Closed) => break,
+            Ok(SessionEnd::NewBoot) => {
+                link.went_down();
+                attempt = 0;
+                continue;
+            }
             Ok(SessionEnd::Lost(error)) => {
                 attempt = 1;
                 error
@@ -93,7 +98,6 @@ struct Link {
     shared: Arc<Shared>,
     config: LinkConfig,
     endpoint: Endpoint,
-    boot_id: Arc<str>,
     offline_bans: VecDeque<SlaveMessage>,
 }
 
@@ -157,13 +161,17 @@ impl Link {
     }
 
     fn hello(&self) -> SlaveMessage {
+        let (boot_id, resume_from_seq) = {
+            let outbox = lock(&self.shared.outbox);
+            (outbox.boot_id().to_owned(), outbox.acked())
+        };
         let hello = Hello {
             slave_id: self.config.slave_id.clone(),
-            boot_id: self.boot_id.to_string(),
+            boot_id,
             version: self.config.version.clone(),
             region: self.config.region.clone(),
             protocols: self.config.protocols.iter().map(|p| *p as i32).collect(),
-            resume_from_seq: lock(&self.shared.outbox).acked(),
+            resume_from_seq,
         };
         SlaveMessage {
             kind: Some(slave_message::Kind::Hello(hello)),
@@ -226,7 +234,11 @@ impl Link {
         // Marked connected before the Welcome publishes `Connected`, so a
         // caller woken by the status sees `is_connected()` true.
         self.shared.connected.store(true, Ordering::Relaxed);
-        inbound::apply(&self.shared, Inbound::Welcome(welcome));
+        let welcomed = inbound::apply(&self.shared, Inbound::Welcome(welcome));
+        if matches!(welcomed, Some(Welcomed::NewBoot { .. })) {
+            self.shared.connected.store(false, Ordering::Relaxed);
+            return Ok(SessionEnd::NewBoot);
+        }
         self.shared.welcomes.fetch_add(1, Ordering::Relaxed);
         let end = self
             .traffic(&tx, &mut inbound, events)
@@ -337,7 +349,11 @@ impl Link {
             master_message::Kind::Ack(ack) => {
                 let (notice, acked) = {
                     let mut outbox = lock(&self.shared.outbox);
-                    (outbox.on_ack(ack.up_to_seq), outbox.acked())
+                    let notice = outbox.on_ack(ack.up_to_seq);
+                    if notice != AckNotice::Old {
+                        self.shared.journal_acked(outbox.acked());
+                    }
+                    (notice, outbox.acked())
                 };
                 self.shared.acked.send_replace(acked);
                 if let AckNotice::BeyondAssigned { acked, assigned } = notice {
@@ -351,7 +367,12 @@ impl Link {
             master_message::Kind::Drain(drain) => Inbound::Drain(drain),
             master_message::Kind::Settings(settings) => Inbound::Settings(settings),
         };
-        inbound::apply(&self.shared, message);
+        if let Some(Welcomed::NewBoot { .. }) = inbound::apply(&self.shared, message) {
+            return Err(LinkError::Protocol(
+                "a Welcome in the middle of a stream started a new boot: saying Hello again"
+                    .to_owned(),
+            ));
+        }
         Ok(())
     }
 

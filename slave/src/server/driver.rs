@@ -22,6 +22,9 @@ use super::gate::{self, ShareGate};
 
 /// How long a block candidate's result is awaited for the log.
 const BLOCK_RESULT_WAIT: Duration = Duration::from_secs(30);
+/// Longest a valid share's answer waits for the share journal's sync; past
+/// it the miner is told "pool busy" (the share may still be counted).
+const JOURNAL_WAIT: Duration = Duration::from_secs(5);
 
 /// What one request led to.
 #[derive(Debug, Default)]
@@ -100,7 +103,7 @@ impl SessionDriver {
     /// timed path).
     pub async fn request(&mut self, request: Request, now_ms: u64, read_at_us: u64) -> Turn {
         let difficulty = self.session.difficulty();
-        let step = if matches!(request, Request::Submit(_))
+        let step = if matches!(request, Request::Submit(_) | Request::SubmitHeader(_))
             && let Err(refused) = self.gate.admit(now_ms)
         {
             Step::Judged(Box::new(Judged::refused(refused)))
@@ -118,7 +121,7 @@ impl SessionDriver {
             Step::Judged(judged) => *judged,
             Step::Hash(pending) => self.hash(*pending, now_ms).await,
         };
-        let verdict = self.forward(&judged, read_at_us);
+        let verdict = self.forward(&judged, read_at_us).await;
         self.ctx
             .reports
             .share(self.session.login(), difficulty, verdict);
@@ -220,13 +223,18 @@ impl SessionDriver {
 
     /// Hands a judged share's record and block to the master link and
     /// returns the final verdict: a valid share the link cannot take is
-    /// "pool busy". Nothing here waits.
-    fn forward(&mut self, judged: &Judged, read_at_us: u64) -> Verdict {
+    /// "pool busy". With a share journal, a valid share is answered only
+    /// once it is on disk (the block candidate does not wait for it).
+    async fn forward(&mut self, judged: &Judged, read_at_us: u64) -> Verdict {
         let mut verdict = judged.verdict;
         let mut seq = 0;
+        let mut journaled = None;
         if let Some(record) = &judged.record {
-            match self.ctx.link.submit_share(record) {
-                Ok(assigned) => seq = assigned,
+            match self.ctx.link.submit_journaled(record) {
+                Ok((assigned, ticket)) => {
+                    seq = assigned;
+                    journaled = ticket;
+                }
                 Err(error) if verdict.is_valid() => {
                     tracing::warn!(%error, session = self.session.id(), "share not recorded");
                     verdict = gate::recorded(verdict, false);
@@ -236,9 +244,6 @@ impl SessionDriver {
                     tracing::debug!(%error, session = self.session.id(), "refused share not recorded")
                 }
             }
-        }
-        if let Some(counter) = gate::counter(verdict) {
-            self.ctx.counters.add(counter);
         }
         if let Some(candidate) = &judged.block {
             self.ctx.counters.add(Counter::Block);
@@ -264,6 +269,19 @@ impl SessionDriver {
                 }
                 Err(error) => tracing::error!(%error, "block candidate not handed to the link"),
             }
+        }
+        if let Some(ticket) = journaled
+            && verdict.is_valid()
+            && !ticket.wait(JOURNAL_WAIT).await
+        {
+            tracing::warn!(
+                session = self.session.id(),
+                "share not on disk in time: the share journal is failing or slow"
+            );
+            verdict = gate::recorded(verdict, false);
+        }
+        if let Some(counter) = gate::counter(verdict) {
+            self.ctx.counters.add(counter);
         }
         verdict
     }

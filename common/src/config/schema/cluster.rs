@@ -111,6 +111,15 @@ pub struct SlaveConfig {
     /// Shares kept for replay while the master has not acked them; beyond this
     /// new shares are refused rather than buffered without bound.
     pub max_unacked_shares: u64,
+    /// The share journal: every share the master has not acked is written
+    /// here, and a miner is told "accepted" only once it is on disk, so a
+    /// killed slave loses none. Unset: no journal (a killed slave loses its
+    /// unacked shares).
+    pub journal_path: Option<PathBuf>,
+    /// Least time between two syncs of the journal; shares arriving
+    /// meanwhile share one sync, and their miners wait for it.
+    #[serde(with = "duration")]
+    pub journal_fsync_interval: Duration,
     /// On SIGTERM, time allowed to flush shares before exiting.
     #[serde(with = "duration")]
     pub drain_timeout: Duration,
@@ -147,6 +156,8 @@ impl Default for SlaveConfig {
             share_batch_size: 500,
             share_flush_interval: Duration::from_millis(20),
             max_unacked_shares: 100_000,
+            journal_path: None,
+            journal_fsync_interval: Duration::ZERO,
             drain_timeout: Duration::from_secs(10),
             drain_grace: Duration::ZERO,
             proxy_protocol: false,
