@@ -22,6 +22,11 @@
 //!
 //! The session applies a new difficulty from its next job: the next notify
 //! carries the new target.
+//!
+//! A miner may ask for a difficulty of its own (Stratum
+//! `mining.suggest_difficulty`, a client-sent `mining.set_difficulty`, or a
+//! `d=NUMBER` password): [`Vardiff::fix`] holds the session there, within
+//! the bounds, and retargets stop moving it. The hashrate is still estimated.
 
 use std::time::Duration;
 
@@ -103,6 +108,8 @@ pub struct Vardiff {
     window_work: f64,
     /// The hashrate estimate retargets go by.
     estimate: Rate,
+    /// Set by the miner ([`Vardiff::fix`]): retargets leave it alone.
+    fixed: bool,
 }
 
 /// Work (summed share difficulty) over time, older windows fading.
@@ -139,7 +146,32 @@ impl Vardiff {
             window_shares: 0,
             window_work: 0.0,
             estimate: Rate::default(),
+            fixed: false,
         }
+    }
+
+    /// Starts measuring afresh from `now_ms` (the miner just logged in):
+    /// the window and the estimate are cleared, the difficulty and whether
+    /// it is fixed are kept.
+    pub fn restart(&mut self, now_ms: u64) {
+        self.window_start_ms = now_ms;
+        self.window_shares = 0;
+        self.window_work = 0.0;
+        self.estimate = Rate::default();
+    }
+
+    /// Holds the difficulty at `difficulty`, brought within
+    /// `min_difficulty..=max_difficulty`; retargets stop moving it. Returns
+    /// the difficulty now in force.
+    pub fn fix(&mut self, difficulty: u64) -> u64 {
+        self.fixed = true;
+        self.difficulty = self.config.clamp(difficulty);
+        self.difficulty
+    }
+
+    /// Whether the miner fixed the difficulty ([`Vardiff::fix`]).
+    pub fn is_fixed(&self) -> bool {
+        self.fixed
     }
 
     /// The difficulty in force for the next job.
@@ -156,7 +188,7 @@ impl Vardiff {
     /// brought within the new bounds, the estimate is kept.
     pub fn set_config(&mut self, config: VardiffConfig) {
         self.config = config;
-        self.difficulty = if config.enabled {
+        self.difficulty = if config.enabled || self.fixed {
             config.clamp(self.difficulty)
         } else {
             config.clamp(config.initial_difficulty)
@@ -212,7 +244,7 @@ impl Vardiff {
         self.window_shares = 0;
         self.window_work = 0.0;
         let current = self.difficulty as f64;
-        if !self.config.enabled {
+        if !self.config.enabled || self.fixed {
             return None;
         }
 

@@ -3,8 +3,8 @@
 
 use crate::session::Output;
 use crate::stratum::{
-    Decoded, RequestError, RequestErrorKind, RequestId, StratumCodec, write_malformed,
-    write_outputs, write_push,
+    Decoded, ReplyTo, RequestError, RequestErrorKind, RequestId, StratumCodec, write_malformed,
+    write_push, write_replies,
 };
 
 use super::line::{Line, LineCodec};
@@ -21,14 +21,15 @@ impl StratumLines {
 }
 
 impl LineCodec for StratumLines {
-    type Id = RequestId;
+    type Id = ReplyTo;
     type Malformed = RequestError;
 
-    fn decode(&self, buf: &[u8]) -> Result<Option<(Line<RequestId, RequestError>, usize)>, usize> {
+    fn decode(&self, buf: &[u8]) -> Result<Option<(Line<ReplyTo, RequestError>, usize)>, usize> {
         match self.0.decode(buf) {
             Ok(None) => Ok(None),
             Ok(Some((Decoded::Request(request), used))) => {
-                Ok(Some((Line::Request(request.id, request.request), used)))
+                let reply = request.reply_to();
+                Ok(Some((Line::Request(reply, request.request), used)))
             }
             Ok(Some((Decoded::Malformed(error), used))) => Ok(Some((Line::Malformed(error), used))),
             Ok(Some((Decoded::Blank, used))) => Ok(Some((Line::Blank, used))),
@@ -40,8 +41,8 @@ impl LineCodec for StratumLines {
         self.0.max_line()
     }
 
-    fn write_outputs(&self, out: &mut Vec<u8>, id: &RequestId, outputs: &[Output]) {
-        write_outputs(out, id, outputs);
+    fn write_outputs(&self, out: &mut Vec<u8>, reply: &ReplyTo, outputs: &[Output]) {
+        write_replies(out, reply, outputs);
     }
 
     fn write_pushes(&self, out: &mut Vec<u8>, outputs: &[Output]) {

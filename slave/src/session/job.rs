@@ -98,6 +98,31 @@ impl SentJobs {
         }
     }
 
+    /// The id of the job, live or expired, whose header for a session with
+    /// `extra_nonce` is `header`, nonce field aside (a miner may send the
+    /// header back as it was sent or with its nonce in place).
+    pub(super) fn job_of_header(
+        &self,
+        extra_nonce: &[u8; 32],
+        header: &MinerWork,
+    ) -> Option<String> {
+        let mut wanted = *header;
+        wanted.set_nonce(0);
+        let matches = |template: &Job| {
+            let mut sent = template.miner_work;
+            sent.set_extra_nonce(extra_nonce);
+            sent.set_nonce(0);
+            sent == wanted
+        };
+        self.jobs
+            .iter()
+            .rev()
+            .map(|job| &job.template)
+            .chain(self.expired.iter().rev())
+            .find(|template| matches(template))
+            .map(|template| template.job_id.clone())
+    }
+
     /// Adds a newly sent job, dropping the oldest (and its nonces) beyond capacity.
     pub(super) fn push(&mut self, job: SessionJob) {
         // Make room first: pushing past capacity would double the queue's
@@ -152,6 +177,50 @@ mod tests {
         assert!(matches!(backlog.lookup("12"), Lookup::Live(_)));
         assert!(matches!(backlog.lookup("11"), Lookup::Expired(_)));
         assert!(matches!(backlog.lookup("20"), Lookup::Unknown));
+    }
+
+    #[test]
+    fn a_header_names_its_job_live_or_expired() {
+        let extra_nonce = [7u8; 32];
+        let mut backlog = SentJobs::new(2);
+        for id in 0..3u8 {
+            let mut entry = job(u32::from(id));
+            let mut work = entry.template.miner_work;
+            work.set_timestamp(u64::from(id) + 100);
+            entry.template = Arc::new(Job::new(
+                id.to_string(),
+                u64::from(id),
+                work,
+                Difficulty::default(),
+            ));
+            backlog.push(entry);
+        }
+        let header_of = |id: usize| {
+            let mut header = backlog
+                .jobs
+                .iter()
+                .map(|job| job.template.miner_work)
+                .chain(backlog.expired.iter().map(|job| job.miner_work))
+                .find(|work| work.timestamp() == id as u64 + 100)
+                .expect("a job with that timestamp");
+            header.set_extra_nonce(&extra_nonce);
+            header
+        };
+        let mut with_nonce = header_of(2);
+        with_nonce.set_nonce(0xdead_beef);
+        assert_eq!(
+            backlog.job_of_header(&extra_nonce, &with_nonce).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            backlog
+                .job_of_header(&extra_nonce, &header_of(0))
+                .as_deref(),
+            Some("0")
+        );
+        // Another session's header (another extra_nonce) names no job here.
+        assert_eq!(backlog.job_of_header(&[8u8; 32], &header_of(2)), None);
+        assert!(matches!(backlog.lookup("0"), Lookup::Expired(_)));
     }
 
     #[test]

@@ -7,10 +7,15 @@
 //! keepalive); the connection sleeps until then and calls
 //! [`Session::handle_timeout`].
 //!
-//! States: connected → subscribed (Stratum, Xatum) → authorized. Work flows once
-//! authorized (and subscribed where the door requires it): each job is sent
-//! with the session's own extra_nonce and the share difficulty in force at that
-//! moment, which is also what its shares are judged against.
+//! States: connected → subscribed (Stratum, Xatum) → authorized. A login
+//! opens the session too, so a miner that authorizes without subscribing
+//! (or without a Xatum handshake) is subscribed by it. Work flows once
+//! authorized: each job is sent with the session's own extra_nonce and the
+//! share difficulty in force at that moment, which is also what its shares
+//! are judged against. A miner may fix its share difficulty (a `d=NUMBER`
+//! password, `mining.suggest_difficulty`, a client-sent
+//! `mining.set_difficulty`): held within the pool's bounds, vardiff off for
+//! the session, in force from the next job.
 //!
 //! Hashing is not done here (it is CPU-heavy and runs on the validation pool).
 //! A submit takes two steps:
@@ -30,6 +35,7 @@
 mod clock;
 mod config;
 mod counters;
+mod difficulty;
 mod job;
 mod output;
 mod request;
@@ -52,8 +58,9 @@ pub use config::{
     SessionConfigError,
 };
 pub use counters::SessionCounters;
+pub use difficulty::{password_difficulty, requested_difficulty};
 pub use output::{Answer, CloseReason, Output, Reject, RejectCode, Subscribed, Work};
-pub use request::{Login, Request, Submit};
+pub use request::{HeaderSubmit, Login, Request, Submit};
 pub use share::{BlockCandidate, Judged, PendingShare, ShareRecord};
 pub use verdict::Verdict;
 
@@ -82,7 +89,8 @@ pub enum Door {
 }
 
 impl Door {
-    /// Whether the session must subscribe before it may log in or submit.
+    /// Whether the session must be opened (subscribe, handshake, or a login,
+    /// which opens it too) before it may submit.
     pub fn requires_subscribe(self) -> bool {
         matches!(self, Door::Stratum | Door::Xatum)
     }
@@ -273,8 +281,13 @@ impl Session {
         self.clock.request(now_ms);
         let outputs = match request {
             Request::Subscribe { agent } => self.subscribe(agent),
-            Request::Authorize { login, .. } => self.authorize(login, now_ms),
+            Request::Authorize { login, password } => self.authorize(login, password, now_ms),
             Request::Submit(submit) => return self.prepare_submit(submit, now_ms),
+            Request::SubmitHeader(submit) => return self.prepare_header_submit(submit, now_ms),
+            Request::SetDifficulty { difficulty } => {
+                self.vardiff.fix(difficulty);
+                vec![Output::Answer(Answer::Accepted)]
+            }
             Request::GetWork => vec![Output::Answer(self.get_work(now_ms))],
             Request::Ping => vec![Output::Answer(Answer::Pong)],
             Request::ExtranonceSubscribe => vec![Output::Answer(Answer::Accepted)],
@@ -405,10 +418,14 @@ impl Session {
         }))]
     }
 
-    fn authorize(&mut self, login: Login, now_ms: u64) -> Vec<Output> {
-        if self.door.requires_subscribe() && !self.subscribed {
-            return self.refuse(Reject::new(RejectCode::NotSubscribed));
-        }
+    fn authorize(&mut self, login: Login, password: Option<String>, now_ms: u64) -> Vec<Output> {
+        let fixed = match password.as_deref().map(password_difficulty) {
+            Some(Err(reason)) => {
+                return self.refuse(Reject::with_message(RejectCode::Unauthorized, reason));
+            }
+            Some(Ok(fixed)) => fixed,
+            None => None,
+        };
         let network = self.config.network;
         let parsed = match &login {
             Login::Combined(text) => MinerLogin::parse(text, network),
@@ -444,10 +461,16 @@ impl Session {
             self.logins += 1;
         }
         self.login = Some(login);
+        // A login opens the session: miners written for other pools log in
+        // without subscribing (or without a handshake).
+        self.subscribed = true;
+        if let Some(difficulty) = fixed {
+            self.vardiff.fix(difficulty);
+        }
         let mut outputs = vec![Output::Answer(Answer::Accepted)];
         if first {
             // Vardiff measures from the moment shares can start.
-            self.vardiff = Vardiff::new(self.config.vardiff, now_ms);
+            self.vardiff.restart(now_ms);
             if let Some(job) = self.latest_job.clone() {
                 outputs.extend(self.notify(&job, now_ms));
             }
@@ -476,15 +499,51 @@ impl Session {
         }
     }
 
-    fn prepare_submit(&mut self, submit: Submit, now_ms: u64) -> Step {
+    /// The login a share is credited to, or the refusal of a share sent
+    /// before the session may submit.
+    fn admit_share(&mut self) -> Result<MinerLogin, Step> {
         if self.door.requires_subscribe() && !self.subscribed {
-            return Step::Judged(Box::new(
+            return Err(Step::Judged(Box::new(
                 self.judge(Judged::refused(Verdict::NotSubscribed)),
-            ));
+            )));
         }
-        let Some(login) = self.login.clone() else {
-            return Step::Judged(Box::new(self.judge(Judged::refused(Verdict::Unauthorized))));
+        match self.login.clone() {
+            Some(login) => Ok(login),
+            None => Err(Step::Judged(Box::new(
+                self.judge(Judged::refused(Verdict::Unauthorized)),
+            ))),
+        }
+    }
+
+    /// A share named by its header: judged as a share for the job (live or
+    /// expired) whose header it is, or as for an unknown job.
+    fn prepare_header_submit(&mut self, submit: HeaderSubmit, now_ms: u64) -> Step {
+        let login = match self.admit_share() {
+            Ok(login) => login,
+            Err(refused) => return refused,
         };
+        let Some(job_id) = self
+            .jobs
+            .job_of_header(&self.nonce.extra_nonce, &submit.header)
+        else {
+            return Step::Judged(Box::new(self.judge(Judged::refused(Verdict::UnknownJob))));
+        };
+        let submit = Submit {
+            job_id,
+            nonce: submit.nonce,
+        };
+        self.submit_for_job(login, submit, now_ms)
+    }
+
+    fn prepare_submit(&mut self, submit: Submit, now_ms: u64) -> Step {
+        match self.admit_share() {
+            Ok(login) => self.submit_for_job(login, submit, now_ms),
+            Err(refused) => refused,
+        }
+    }
+
+    /// The checks of a share from a session that may submit.
+    fn submit_for_job(&mut self, login: MinerLogin, submit: Submit, now_ms: u64) -> Step {
         let max_nonces = self.config.max_shares_per_job;
         let job = match self.jobs.lookup(&submit.job_id) {
             Lookup::Live(job) => job,

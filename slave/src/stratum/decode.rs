@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+use super::dialects::{eth_proxy, is_ethereum_stratum, set_difficulty};
 use crate::jsonrpc::{EnvelopeError, parse_envelope};
 use crate::session::{Login, Request, Submit};
 
@@ -35,13 +36,48 @@ impl From<u64> for RequestId {
     }
 }
 
+/// The Stratum dialect a request came in, which decides how its answer is
+/// written (`tosminer --stratum-protocol stratum|ethproxy|ethereumstratum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Dialect {
+    /// Plain Stratum, as PROTOCOLS.md shows.
+    #[default]
+    Stratum,
+    /// The `eth_*` methods: `eth_getWork` is answered with an array.
+    EthProxy,
+    /// EthereumStratum/1.0.0 (NiceHash style): `mining.subscribe` is answered
+    /// `[["mining.notify", sid, "EthereumStratum/1.0.0"], extranonce1]`.
+    EthereumStratum,
+}
+
+/// Where an answer goes: the request's id, and the dialect to write it in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReplyTo {
+    /// The request's id, echoed.
+    pub id: RequestId,
+    /// How the answer is written.
+    pub dialect: Dialect,
+}
+
 /// A decoded request and the id to answer it with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StratumRequest {
     /// The request's id.
     pub id: RequestId,
+    /// The dialect to answer in.
+    pub dialect: Dialect,
     /// What is asked.
     pub request: Request,
+}
+
+impl StratumRequest {
+    /// Where the answer goes.
+    pub fn reply_to(&self) -> ReplyTo {
+        ReplyTo {
+            id: self.id.clone(),
+            dialect: self.dialect,
+        }
+    }
 }
 
 /// A line that is not a request the pool understands. Answered with code 20
@@ -66,7 +102,7 @@ pub enum RequestErrorKind {
     MissingMethod,
     /// A method the pool does not offer.
     #[error(
-        "unknown method {0:?}: use mining.subscribe, mining.authorize, mining.submit, mining.ping or mining.extranonce.subscribe"
+        "unknown method {0:?}: use mining.subscribe, mining.authorize, mining.submit, mining.suggest_difficulty, mining.set_difficulty, mining.ping, mining.extranonce.subscribe, eth_submitLogin, eth_getWork or eth_submitWork"
     )]
     UnknownMethod(String),
     /// The method's parameters are not as expected.
@@ -102,19 +138,32 @@ pub fn parse_request(line: &[u8]) -> Result<StratumRequest, RequestError> {
         ));
     };
     let (id, method) = (&envelope.id, envelope.method.as_str());
+    let mut dialect = Dialect::Stratum;
     let request = match method {
-        "mining.subscribe" => Ok(Request::Subscribe {
-            agent: params.first().and_then(Value::as_str).map(str::to_string),
-        }),
+        "mining.subscribe" => {
+            if is_ethereum_stratum(params) {
+                dialect = Dialect::EthereumStratum;
+            }
+            Ok(Request::Subscribe {
+                agent: params.first().and_then(Value::as_str).map(str::to_string),
+            })
+        }
         "mining.authorize" => authorize(params),
         "mining.submit" => submit(params),
+        "mining.suggest_difficulty" => set_difficulty("mining.suggest_difficulty", params),
+        "mining.set_difficulty" => set_difficulty("mining.set_difficulty", params),
         "mining.ping" => Ok(Request::Ping),
         "mining.extranonce.subscribe" => Ok(Request::ExtranonceSubscribe),
+        "eth_submitLogin" | "eth_getWork" | "eth_submitWork" => {
+            dialect = Dialect::EthProxy;
+            eth_proxy(method, params)
+        }
         other => Err(RequestErrorKind::UnknownMethod(truncated(other))),
     };
     request
         .map(|request| StratumRequest {
             id: id.clone(),
+            dialect,
             request,
         })
         .map_err(|kind| fail(id, kind))
@@ -159,12 +208,13 @@ fn submit(params: &[Value]) -> Result<Request, RequestErrorKind> {
         method: "mining.submit",
         reason,
     };
-    // Worker and extranonce2 carry no information: the session knows both.
+    // Worker, extranonce2 and ntime carry no information: the session knows
+    // the first two, and the MinerWork's timestamp is the pool's.
     let (job_id, nonce) = match params {
-        [_, job_id, _, nonce] | [_, job_id, nonce] => (job_id, nonce),
+        [_, job_id, _, _, nonce] | [_, job_id, _, nonce] | [_, job_id, nonce] => (job_id, nonce),
         _ => {
             return Err(bad(
-                "expected [worker, job_id, extranonce2, nonce] or [worker, job_id, nonce]".into(),
+                "expected [worker, job_id, extranonce2, nonce], [worker, job_id, extranonce2, ntime, nonce] or [worker, job_id, nonce]".into(),
             ));
         }
     };

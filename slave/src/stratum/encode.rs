@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use super::EXTRANONCE2_SIZE;
-use super::decode::{RequestError, RequestId};
+use super::decode::{Dialect, ReplyTo, RequestError, RequestId};
+use super::dialects::ETHEREUM_STRATUM;
 use crate::session::{Answer, CloseReason, Output, RejectCode, Work};
 
 /// `{"id":…,"result":…,"error":…}`: field order as on the wire.
@@ -41,10 +42,36 @@ fn write_line(out: &mut Vec<u8>, value: &impl Serialize) {
     out.push(b'\n');
 }
 
-/// Appends the answer to request `id`.
+/// `eth_getWork` result: `["0x<MinerWork>", "<job id>", "0x<target>",
+/// "0x<height>"]`, the ethproxy layout with the job id in the seed's place.
+fn eth_work(work: &Work) -> (String, &str, String, String) {
+    (
+        format!("0x{}", work.header.to_hex()),
+        &work.job_id,
+        format!("0x{}", work.target.to_hex()),
+        format!("0x{:x}", work.height),
+    )
+}
+
+/// Appends the answer to request `id` (plain Stratum).
 pub fn write_answer(out: &mut Vec<u8>, id: &RequestId, answer: &Answer) {
-    match answer {
-        Answer::Subscribed(subscribed) => {
+    write_answer_in(out, id, Dialect::Stratum, answer);
+}
+
+/// Appends the answer to request `id` in `dialect`: an EthereumStratum
+/// subscribe and an ethproxy `eth_getWork` have shapes of their own.
+pub fn write_answer_in(out: &mut Vec<u8>, id: &RequestId, dialect: Dialect, answer: &Answer) {
+    match (answer, dialect) {
+        (Answer::Subscribed(subscribed), Dialect::EthereumStratum) => {
+            let sid = format!("{:016x}", subscribed.session_id);
+            let result = (
+                ("mining.notify", &sid, ETHEREUM_STRATUM),
+                hex::encode(subscribed.extranonce1),
+            );
+            write_line(out, &ok(id, result));
+        }
+        (Answer::Work(work), Dialect::EthProxy) => write_line(out, &ok(id, eth_work(work))),
+        (Answer::Subscribed(subscribed), _) => {
             let sid = format!("{:016x}", subscribed.session_id);
             let result = (
                 [("mining.notify", &sid), ("mining.set_difficulty", &sid)],
@@ -53,10 +80,10 @@ pub fn write_answer(out: &mut Vec<u8>, id: &RequestId, answer: &Answer) {
             );
             write_line(out, &ok(id, result));
         }
-        Answer::Accepted => write_line(out, &ok(id, true)),
-        Answer::Pong => write_line(out, &ok(id, "pong")),
-        Answer::Work(work) => write_line(out, &ok(id, notify_params(work))),
-        Answer::Rejected(reject) => {
+        (Answer::Accepted, _) => write_line(out, &ok(id, true)),
+        (Answer::Pong, _) => write_line(out, &ok(id, "pong")),
+        (Answer::Work(work), _) => write_line(out, &ok(id, notify_params(work))),
+        (Answer::Rejected(reject), _) => {
             write_error(out, id, reject.code.code(), &reject.message);
         }
     }
@@ -96,11 +123,25 @@ pub fn write_push(out: &mut Vec<u8>, output: &Output) -> bool {
 }
 
 /// Appends every miner-facing output of one event: answers carry `id`,
-/// pushes are notifications.
+/// pushes are notifications (plain Stratum).
 pub fn write_outputs(out: &mut Vec<u8>, id: &RequestId, outputs: &[Output]) {
+    write_replies(
+        out,
+        &ReplyTo {
+            id: id.clone(),
+            dialect: Dialect::Stratum,
+        },
+        outputs,
+    );
+}
+
+/// Appends every miner-facing output of one event: answers go to `reply`
+/// in its dialect, pushes are notifications (the same in every dialect:
+/// `tosminer` takes its work from `mining.notify` in all three modes).
+pub fn write_replies(out: &mut Vec<u8>, reply: &ReplyTo, outputs: &[Output]) {
     for output in outputs {
         match output {
-            Output::Answer(answer) => write_answer(out, id, answer),
+            Output::Answer(answer) => write_answer_in(out, &reply.id, reply.dialect, answer),
             other => {
                 write_push(out, other);
             }

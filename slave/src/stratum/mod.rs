@@ -9,19 +9,26 @@
 //! is not a request we know is [`Decoded::Malformed`]: answer it with
 //! [`write_malformed`] (code 20) and count it toward the malformed-request ban.
 //!
-//! Writing: [`write_outputs`] turns the session core's outputs for one request
+//! Writing: [`write_replies`] turns the session core's outputs for one request
 //! into lines: the answer carries the request's id (kept exactly as given,
-//! number or string), pushes are notifications with `"id":null`.
+//! number or string) and is written in the request's [`Dialect`] (plain,
+//! ethproxy, EthereumStratum), pushes are notifications with `"id":null`.
 
 mod decode;
+mod dialects;
 mod encode;
 mod frame;
 
 pub use decode::{
-    RequestError, RequestErrorKind, RequestId, StratumRequest, parse_nonce, parse_request,
+    Dialect, ReplyTo, RequestError, RequestErrorKind, RequestId, StratumRequest, parse_nonce,
+    parse_request,
 };
 pub(crate) use decode::{authorize_params, truncated};
-pub use encode::{write_answer, write_malformed, write_outputs, write_push};
+pub use dialects::ETHEREUM_STRATUM;
+pub(crate) use dialects::header_param;
+pub use encode::{
+    write_answer, write_answer_in, write_malformed, write_outputs, write_push, write_replies,
+};
 pub use frame::{Decoded, LineTooLong, StratumCodec, is_blank, next_line};
 
 /// `extranonce2` size announced in the subscribe answer; the miner's value is

@@ -338,3 +338,50 @@ fn the_next_retarget_is_the_end_of_the_window() {
     vardiff.tick(1_000 + RETARGET_MS);
     assert_eq!(vardiff.next_retarget_ms(), 1_000 + 2 * RETARGET_MS);
 }
+
+#[test]
+fn a_fixed_difficulty_is_clamped_and_never_retargeted() {
+    let mut vardiff = Vardiff::new(config(), 0);
+    assert!(!vardiff.is_fixed());
+    assert_eq!(vardiff.fix(5), 1_000, "below min_difficulty: raised to it");
+    assert_eq!(
+        vardiff.fix(u64::MAX),
+        1_000_000_000_000,
+        "above max: lowered"
+    );
+    assert_eq!(vardiff.fix(50_000), 50_000);
+    assert!(vardiff.is_fixed());
+    // A flood of easy shares would retarget a free session at once.
+    for n in 0..200 {
+        assert_eq!(vardiff.record_share(50_000, n * 10), None);
+    }
+    assert_eq!(vardiff.tick(10 * RETARGET_MS), None);
+    assert_eq!(vardiff.difficulty(), 50_000);
+    assert!(
+        vardiff.hashrate().is_some(),
+        "the hashrate is still measured"
+    );
+}
+
+#[test]
+fn restart_keeps_a_fixed_difficulty_and_new_bounds_clamp_it() {
+    let mut vardiff = Vardiff::new(config(), 0);
+    vardiff.fix(40_000);
+    vardiff.record_share(40_000, 1_000);
+    vardiff.restart(5_000);
+    assert_eq!(vardiff.difficulty(), 40_000);
+    assert!(vardiff.is_fixed());
+    assert_eq!(vardiff.hashrate(), None, "the estimate starts afresh");
+    assert_eq!(vardiff.next_retarget_ms(), 5_000 + RETARGET_MS);
+
+    let mut disabled = VardiffConfig {
+        enabled: false,
+        max_difficulty: 30_000,
+        ..config()
+    };
+    vardiff.set_config(disabled);
+    assert_eq!(vardiff.difficulty(), 30_000, "kept, within the new bounds");
+    disabled.max_difficulty = 1_000_000;
+    vardiff.set_config(disabled);
+    assert_eq!(vardiff.difficulty(), 30_000);
+}

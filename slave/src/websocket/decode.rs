@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use crate::jsonrpc::{EnvelopeError, parse_envelope};
-use crate::session::{Request, Submit};
-use crate::stratum::{RequestId, authorize_params, parse_nonce, truncated};
+use crate::session::{HeaderSubmit, Request, Submit};
+use crate::stratum::{RequestId, authorize_params, header_param, parse_nonce, truncated};
 
 /// A decoded request and the id to answer it with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub enum WsErrorKind {
     MissingMethod,
     /// A method the pool does not offer.
     #[error(
-        "unknown method {0:?}: use authorize, getwork, submit or ping (mining.* names work too)"
+        "unknown method {0:?}: use subscribe, authorize, getwork, submit or ping (mining.* names, tos_getWork and tos_submitWork work too)"
     )]
     UnknownMethod(String),
     /// The method's parameters are not as expected.
@@ -77,9 +77,12 @@ pub fn decode_text(text: &str) -> Result<WsRequest, WsRequestError> {
     };
     let (id, method) = (&envelope.id, envelope.method.as_str());
     let request = match method {
+        "subscribe" | "mining.subscribe" => Ok(Request::Subscribe {
+            agent: params.first().and_then(Value::as_str).map(str::to_string),
+        }),
         "authorize" | "mining.authorize" => authorize(params),
-        "getwork" | "mining.getwork" => Ok(Request::GetWork),
-        "submit" | "mining.submit" => submit(params),
+        "getwork" | "mining.getwork" | "tos_getWork" => Ok(Request::GetWork),
+        "submit" | "mining.submit" | "tos_submitWork" => submit(params),
         "ping" | "mining.ping" => Ok(Request::Ping),
         other => Err(WsErrorKind::UnknownMethod(truncated(other))),
     };
@@ -103,13 +106,24 @@ fn submit(params: &[Value]) -> Result<Request, WsErrorKind> {
         method: "submit",
         reason,
     };
+    // [nonce, header]: the share names its job by the header it was sent.
+    if let [nonce, header, ..] = params
+        && params.len() <= 3
+        && let Some(header) = header.as_str().and_then(header_param)
+    {
+        let nonce = nonce
+            .as_str()
+            .ok_or_else(|| bad("nonce must be a hex string".into()))
+            .and_then(|text| parse_nonce(text).map_err(bad))?;
+        return Ok(Request::SubmitHeader(HeaderSubmit { header, nonce }));
+    }
     // [jobId, nonce]; the Stratum shapes carry a worker (and extranonce2)
     // the session already knows.
     let (job_id, nonce) = match params {
         [job_id, nonce] | [_, job_id, nonce] | [_, job_id, _, nonce] => (job_id, nonce),
         _ => {
             return Err(bad(
-                "expected [\"<jobId>\", \"0x<nonce, 16 hex digits>\"]".into()
+                "expected [\"<jobId>\", \"0x<nonce, 16 hex digits>\"] or [\"0x<nonce>\", \"0x<header, 224 hex digits>\"]".into()
             ));
         }
     };

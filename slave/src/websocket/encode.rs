@@ -19,13 +19,13 @@ struct GetWork<'a> {
     difficulty: u64,
 }
 
-/// What a session learns when it opens (not part of GetWork; kept for
-/// completeness should the core ever answer one).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Opened {
-    session_id: String,
-    difficulty: u64,
+/// The `subscribe` result, as miners written for the Go pool read it:
+/// `[[["mining.notify", "<session id, 16 hex digits>"]], <session id>]`.
+fn subscribed(session_id: u64) -> ([(&'static str, String); 1], u64) {
+    (
+        [("mining.notify", format!("{session_id:016x}"))],
+        session_id,
+    )
 }
 
 /// `{"method":…,"params":…}`: a push (no id).
@@ -62,10 +62,7 @@ pub fn encode_answer(id: &RequestId, answer: &Answer) -> String {
         }),
         Answer::Subscribed(opened) => to_text(&Success {
             id,
-            result: Opened {
-                session_id: format!("0x{:016x}", opened.session_id),
-                difficulty: opened.difficulty,
-            },
+            result: subscribed(opened.session_id),
         }),
         Answer::Rejected(reject) => failure(id, reject.code.code(), &reject.message),
     }

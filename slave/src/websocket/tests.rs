@@ -8,7 +8,7 @@ use tos_pool_common::header::MinerWork;
 
 use super::*;
 use crate::session::{
-    Answer, CloseReason, Login, Output, Reject, RejectCode, Request, Submit, Work,
+    Answer, CloseReason, HeaderSubmit, Login, Output, Reject, RejectCode, Request, Submit, Work,
 };
 use crate::stratum::RequestId;
 
@@ -81,13 +81,73 @@ fn authorize_getwork_submit_and_their_mining_aliases() {
 }
 
 #[test]
+fn go_pool_forms_subscribe_tos_get_and_submit_work() {
+    assert_eq!(
+        request(r#"{"id":1,"method":"subscribe","params":["miner/2"]}"#).request,
+        Request::Subscribe {
+            agent: Some("miner/2".into())
+        }
+    );
+    assert_eq!(
+        request(r#"{"id":1,"method":"mining.subscribe"}"#).request,
+        Request::Subscribe { agent: None }
+    );
+    assert_eq!(
+        request(r#"{"id":2,"method":"tos_getWork","params":[]}"#).request,
+        Request::GetWork
+    );
+    assert_eq!(
+        request(r#"{"id":3,"method":"tos_submitWork","params":["j42","00000000000000ff"]}"#)
+            .request,
+        Request::Submit(Submit {
+            job_id: "j42".into(),
+            nonce: 0xff
+        })
+    );
+    let header = "ab".repeat(112);
+    for (method, nonce, header) in [
+        (
+            "tos_submitWork",
+            "0x00000000000000ff",
+            format!("0x{header}"),
+        ),
+        ("submit", "00000000000000ff", header.clone()),
+    ] {
+        let text = format!(r#"{{"id":4,"method":"{method}","params":["{nonce}","{header}"]}}"#);
+        assert_eq!(
+            request(&text).request,
+            Request::SubmitHeader(HeaderSubmit {
+                header: MinerWork::from([0xab; 112]),
+                nonce: 0xff
+            }),
+            "{text}"
+        );
+    }
+    let bad_nonce = format!(r#"{{"id":4,"method":"tos_submitWork","params":["0xff","{header}"]}}"#);
+    assert!(refused(&bad_nonce).to_string().contains("16 hex digits"));
+
+    let subscribed = crate::session::Subscribed {
+        session_id: 0x1f,
+        extranonce1: [0; 8],
+        difficulty: 1000,
+    };
+    assert_eq!(
+        json(&encode_answer(
+            &RequestId::from(1),
+            &Answer::Subscribed(subscribed)
+        )),
+        json!({"id": 1, "result": [[["mining.notify", "000000000000001f"]], 31]})
+    );
+}
+
+#[test]
 fn malformed_requests_say_what_to_send() {
     let bad_json = refused("{not json");
     assert_eq!(bad_json.id, RequestId::Null);
     assert!(matches!(bad_json.kind, WsErrorKind::BadJson(_)));
     assert!(matches!(refused("[1,2]").kind, WsErrorKind::BadJson(_)));
     assert_eq!(refused(r#"{"id":4}"#).kind, WsErrorKind::MissingMethod);
-    let unknown = refused(r#"{"id":5,"method":"mining.subscribe","params":[]}"#);
+    let unknown = refused(r#"{"id":5,"method":"mining.configure","params":[]}"#);
     assert_eq!(unknown.id, RequestId::from(5));
     assert!(matches!(unknown.kind, WsErrorKind::UnknownMethod(_)));
     for text in [

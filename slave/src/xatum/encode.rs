@@ -98,7 +98,7 @@ pub fn write_answer(out: &mut Vec<u8>, id: &RequestId, answer: &Answer) {
         ),
         Answer::Rejected(reject) => {
             let message = match reject.code {
-                RejectCode::NotSubscribed => "not subscribed: send handshake first",
+                RejectCode::NotSubscribed => "not subscribed: send handshake (or authorize) first",
                 _ => &reject.message,
             };
             write_error(out, id, reject.code.code(), message);

@@ -70,17 +70,16 @@ fn no_two_sessions_get_the_same_header_for_a_job() {
 }
 
 #[test]
-fn stratum_and_xatum_must_subscribe_first() {
+fn stratum_and_xatum_must_open_before_submitting() {
     for door in [Door::Stratum, Door::Xatum] {
         let mut session = session_with(config(), door, 1);
-        let reject = rejection(&authorize(&mut session, ADDRESS));
+        let reject = refusal(&judged(submit(&mut session, "1", 5, T0)));
         assert_eq!(reject.code, RejectCode::NotSubscribed);
         assert_eq!(reject.code.code(), 25);
         assert_eq!(reject.message, "not subscribed");
-        let reject = refusal(&judged(submit(&mut session, "1", 5, T0)));
-        assert_eq!(reject.code, RejectCode::NotSubscribed);
-        assert_eq!(session.counters().unauthorized, 2);
+        assert_eq!(session.counters().unauthorized, 1);
         assert!(session.login().is_none());
+        assert!(!session.is_ready());
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod config;
 mod flow;
+mod forms;
 mod shares;
 
 use std::sync::Arc;

@@ -166,11 +166,11 @@ fn bad_json_and_unknown_methods_are_typed_errors() {
         RequestErrorKind::BadJson(_)
     ));
 
-    let error = refused(r#"{"id":7,"method":"eth_getWork","params":[]}"#);
+    let error = refused(r#"{"id":7,"method":"eth_submitHashrate","params":[]}"#);
     assert_eq!(error.id, RequestId::from(7));
     assert_eq!(
         error.kind,
-        RequestErrorKind::UnknownMethod("eth_getWork".into())
+        RequestErrorKind::UnknownMethod("eth_submitHashrate".into())
     );
     let error = refused(r#"{"id":8,"params":[]}"#);
     assert_eq!(

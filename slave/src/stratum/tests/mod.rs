@@ -1,6 +1,7 @@
 //! Every Stratum message of PROTOCOLS.md, and malformed input.
 
 mod decode;
+mod dialects;
 mod encode;
 mod frame;
 mod fuzz;
