@@ -408,15 +408,25 @@ fn migrate_slave(old: &Mapping, master: &Mapping) -> MigratedSection {
             ),
         }
     }
-    if !has_tls && old.get("xatum_enabled").and_then(Value::as_bool) == Some(true) {
+    if !has_tls {
+        let asked = old.get("xatum_enabled").and_then(Value::as_bool);
         out.changes.retain(|change| {
             !matches!(change, super::Change::Set { key, .. } if key == "xatum_enabled" || key == "xatum_bind")
         });
+        let why = match asked {
+            Some(true) => "slave.xatum_enabled was true, but",
+            Some(false) => "slave.xatum_enabled: unchanged;",
+            None => {
+                "slave.xatum_enabled: new key (the Go example had none, and ours defaults to true);"
+            }
+        };
         out.set(
             "xatum_enabled",
             Value::Bool(false),
-            "slave.xatum_enabled was true, but Xatum runs over TLS and no tls_cert and tls_key \
-             were set; set them and xatum_enabled: true to serve it",
+            format!(
+                "{why} Xatum runs over TLS and no tls_cert and tls_key were set; set them and \
+                 xatum_enabled: true to serve it"
+            ),
         );
     }
     let given = old.get("master_url").and_then(text);
