@@ -34,6 +34,7 @@ pub use schema::{
     PplnsConfig, ProfilingConfig, RedisConfig, SecurityConfig, SlaveConfig, UnlockerConfig,
     UpstreamConfig, ValidationConfig,
 };
+pub use schema::{EndpointProtocol, WebConfig, WebEndpoint};
 pub use validate::is_loopback_host;
 
 /// Which binary reads the config; some rules hold for one role only.

@@ -2,6 +2,7 @@
 //! naming its key and the fix, so an operator sees all problems at once.
 
 mod rules;
+mod web;
 
 pub use rules::is_loopback_host;
 
@@ -108,6 +109,7 @@ pub(crate) fn check(config: &Config) -> Vec<Invalid> {
     rules::mining(config, &mut problems);
     rules::money(config, &mut problems);
     rules::service(config, &mut problems);
+    web::web(config, &mut problems);
     problems.0
 }
 

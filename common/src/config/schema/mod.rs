@@ -6,6 +6,7 @@ mod cluster;
 mod http;
 mod mining;
 mod service;
+mod web;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,7 @@ pub use service::{
     ApiConfig, LogConfig, LogFormat, NewRelicConfig, NewRelicRegion, NotifyConfig, ProfilingConfig,
     SecurityConfig,
 };
+pub use web::{EndpointProtocol, WebConfig, WebEndpoint};
 
 /// The whole configuration of a master or a slave.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +62,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// New Relic export.
     pub newrelic: NewRelicConfig,
+    /// The pool's web page and its charts' history (master).
+    pub web: WebConfig,
 }
 
 impl Default for Config {
@@ -83,6 +87,7 @@ impl Default for Config {
             profiling: ProfilingConfig::default(),
             http: HttpConfig::default(),
             newrelic: NewRelicConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
