@@ -5,15 +5,16 @@
 //! submits blocks (`blocks`), splits rewards by PPLNS (`pplns`) and moves
 //! blocks through their lifecycle (`lifecycle`, driven by `unlocker`) and
 //! pays matured balances through the wallet (`payouts`, `wallet`). It serves
-//! the REST API (`api`), sends block and payment notifications (`notify`),
-//! and `monitor` keeps the gauges for New Relic and `/metrics`; `app` wires
-//! it all together.
+//! the REST API and web page (`api`), sends block and payment notifications
+//! (`notify`), `history` samples the charts' history, and `monitor` keeps
+//! the gauges for New Relic and `/metrics`; `app` wires it all together.
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod app;
 pub mod blocks;
 pub mod gateway;
+pub mod history;
 pub mod jobs;
 pub mod ledger;
 pub mod lifecycle;

@@ -57,6 +57,7 @@ impl Ledger {
                 finder = %record.finder,
                 "block stored"
             );
+            self.close_round_at(record).await;
         }
         Ok(inserted == 1)
     }

@@ -163,6 +163,40 @@ impl Keys {
     pub fn audit_log(&self) -> String {
         format!("{}audit", self.prefix)
     }
+
+    /// Hash: block hash → the round shares of that block (the share
+    /// difficulty counted since the block before).
+    pub fn round_shares(&self) -> String {
+        format!("{}rounds", self.prefix)
+    }
+
+    /// Hash: `b:<hour>`, `s:<hour>`, `d:<hour>` → blocks, round shares and
+    /// network difficulty of the rounds closed in that hour (30 days kept).
+    pub fn luck_hourly(&self) -> String {
+        format!("{}luck:hours", self.prefix)
+    }
+
+    /// Hash: `blocks`, `round_shares`, `difficulty` of every round closed.
+    pub fn luck_total(&self) -> String {
+        format!("{}luck:total", self.prefix)
+    }
+
+    /// Hash: address → blocks it found.
+    pub fn blocks_found_by(&self) -> String {
+        format!("{}finders", self.prefix)
+    }
+
+    /// List: the pool's history samples
+    /// (`time:hashrate:workers:miners:network_hashrate`),
+    /// newest first.
+    pub fn pool_history(&self) -> String {
+        format!("{}history:pool", self.prefix)
+    }
+
+    /// List: one miner's history samples (`time:hashrate`), newest first.
+    pub fn miner_history(&self, address: &str) -> String {
+        format!("{}history:miner:{}", self.prefix, segment(address))
+    }
 }
 
 /// The lowercase name of a block state, as in keys and in the record JSON.

@@ -13,8 +13,10 @@ mod batch;
 mod blocks;
 mod connect;
 mod error;
+mod history;
 mod keys;
 mod payments;
+mod rounds;
 mod settings;
 mod share_log;
 mod stats;
@@ -30,6 +32,7 @@ pub use audit::AUDIT_LOG_LENGTH;
 pub use batch::{BatchOutcome, Counted, MAX_SHARE_DIFFICULTY, counted};
 pub use blocks::Balances;
 pub use error::{LedgerError, redacted_url};
+pub use history::{MINER_SAMPLE_WIDTH, POOL_SAMPLE_WIDTH};
 pub use keys::{Keys, segment, state_name};
 pub use connect::SENTINEL_POLL;
 pub use payments::{
@@ -51,6 +54,8 @@ struct Scripts {
     lock_renew: redis::Script,
     lock_release: redis::Script,
     audit_append: redis::Script,
+    round_close: redis::Script,
+    sum_hash: redis::Script,
 }
 
 impl Scripts {
@@ -66,6 +71,8 @@ impl Scripts {
             lock_renew: redis::Script::new(include_str!("scripts/lock_renew.lua")),
             lock_release: redis::Script::new(include_str!("scripts/lock_release.lua")),
             audit_append: redis::Script::new(include_str!("scripts/audit_append.lua")),
+            round_close: redis::Script::new(include_str!("scripts/round_close.lua")),
+            sum_hash: redis::Script::new(include_str!("scripts/sum_hash.lua")),
         }
     }
 }

@@ -112,7 +112,10 @@ while done < miners do
   done = done + n
 end
 
--- PPLNS share log: per second, summed weight per address.
+-- PPLNS share log: per second, summed weight per address. The weights
+-- also add up to the pool's current round (`round` in the pool's stats
+-- hash, KEYS[5]), which a found block closes (round_close.lua).
+local round = 0
 for _ = 1, seconds do
   local key = KEYS[tonumber(ARGV[at])]
   local second = ARGV[at + 1]
@@ -120,6 +123,7 @@ for _ = 1, seconds do
   local entries = tonumber(ARGV[at + 3])
   at = at + 4
   redis.call('HINCRBY', KEYS[3], second, total)
+  round = round + tonumber(total)
   redis.call('ZADD', KEYS[2], second, second)
   for _ = 1, entries do
     local address = ARGV[at]
@@ -127,6 +131,9 @@ for _ = 1, seconds do
     at = at + 2
     redis.call('HINCRBY', key, address, weight)
   end
+end
+if round > 0 then
+  redis.call('HINCRBY', KEYS[5], 'round', string.format('%.0f', round))
 end
 
 return {'ok', last}
