@@ -1,4 +1,5 @@
-//! `GET /api/blocks`: found blocks, highest first, paged.
+//! `GET /api/blocks`: found blocks, highest first, paged, each with its
+//! confirmations, round shares and effort.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -9,7 +10,7 @@ use crate::ledger::state_name;
 use crate::lifecycle::{BlockRecord, BlockState, BlockType};
 
 /// One found block as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BlockView {
     /// Block hash (64 hex).
     pub hash: String,
@@ -31,6 +32,31 @@ pub struct BlockView {
     pub block_type: Option<BlockType>,
     /// Difficulty of the network when the block was found.
     pub network_difficulty: u64,
+    /// Blocks on top of it (tip height − its height); `None` when refused
+    /// or while no job tells the tip.
+    pub confirmations: Option<u64>,
+    /// Share difficulty the pool did in its round (since the block before);
+    /// `None` when refused or found before rounds were counted.
+    pub round_shares: Option<u64>,
+    /// `round_shares / network_difficulty` (1.0 = as expected).
+    pub effort: Option<f64>,
+}
+
+impl BlockView {
+    /// The view of `record` with its round and, given the chain's tip
+    /// height, its confirmations.
+    pub fn with_round(record: &BlockRecord, round_shares: Option<u64>, tip: Option<u64>) -> Self {
+        let mut view = BlockView::from(record);
+        if record.state == BlockState::Refused {
+            return view;
+        }
+        view.confirmations = tip.map(|tip| tip.saturating_sub(record.height));
+        view.round_shares = round_shares;
+        view.effort = round_shares
+            .filter(|_| view.network_difficulty > 0)
+            .map(|shares| shares as f64 / view.network_difficulty as f64);
+        view
+    }
 }
 
 impl From<&BlockRecord> for BlockView {
@@ -50,6 +76,9 @@ impl From<&BlockRecord> for BlockView {
             reward_final: record.state == BlockState::Matured,
             block_type: record.block_type,
             network_difficulty: record.snapshot.network_difficulty(),
+            confirmations: None,
+            round_shares: None,
+            effort: None,
         }
     }
 }
@@ -65,6 +94,31 @@ pub async fn handler(
         ledger.recent_blocks(window.offset, window.limit),
         ledger.block_counts()
     );
-    let items = records?.iter().map(BlockView::from).collect();
+    let items = state.block_views(&records?).await?;
     Ok(Json(window.paged(items, counts?.total)))
+}
+
+impl ApiState {
+    /// The views of `records` with their rounds and confirmations (the tip
+    /// is the current job's height − 1).
+    pub(super) async fn block_views(
+        &self,
+        records: &[BlockRecord],
+    ) -> Result<Vec<BlockView>, ApiError> {
+        let hashes: Vec<&str> = records.iter().map(|record| record.hash.as_str()).collect();
+        let rounds = self.parts().ledger.round_shares(&hashes).await?;
+        let tip = self
+            .parts()
+            .jobs
+            .current()
+            .map(|job| job.height.saturating_sub(1));
+        Ok(records
+            .iter()
+            .enumerate()
+            .map(|(index, record)| {
+                let round = rounds.get(index).copied().flatten();
+                BlockView::with_round(record, round, tip)
+            })
+            .collect())
+    }
 }

@@ -34,6 +34,8 @@ pub struct MinerView {
     pub workers_total: u64,
     /// Balances in atomic units.
     pub balances: Balances,
+    /// Blocks whose winning share was its.
+    pub blocks_found: u64,
     /// One page of its workers, most recently active first (ties by name).
     pub workers: Vec<WorkerView>,
     /// Its latest confirmed payments, newest first (all of them at
@@ -68,13 +70,15 @@ pub async fn handler(
     let window = state.window(&query)?;
     let ledger = &state.parts().ledger;
     let now = unix_ms();
-    let (stats, workers, balances, payments) = tokio::join!(
+    let (stats, workers, balances, payments, blocks_found) = tokio::join!(
         ledger.miner_stats(&address, now),
         ledger.worker_stats(&address, now),
         ledger.balances(&address),
         ledger.miner_payments(&address, 0, RECENT_MINER_PAYMENTS),
+        ledger.blocks_found_by(&address),
     );
-    let (stats, workers, balances, payments) = (stats?, workers?, balances?, payments?);
+    let (stats, workers, balances, payments, blocks_found) =
+        (stats?, workers?, balances?, payments?, blocks_found?);
     let Some(stats) = stats else {
         if balances == Balances::default() && payments.total == 0 {
             return Err(ApiError::NotFound(format!(
@@ -90,6 +94,7 @@ pub async fn handler(
             workers_online: 0,
             workers_total: 0,
             balances,
+            blocks_found,
             workers: Vec::new(),
             payments: payments.items,
             payments_total: payments.total,
@@ -104,6 +109,7 @@ pub async fn handler(
         workers_online: stats.workers_online,
         workers_total: stats.workers_total,
         balances,
+        blocks_found,
         workers: page_of_workers(
             workers
                 .into_iter()

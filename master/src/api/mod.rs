@@ -11,23 +11,33 @@
 //! Lists are paged (`?page=&limit=` or `?offset=&limit=`) and carry their
 //! total; every failure is a JSON `{"error": …}` with its status. docs/API.md
 //! lists every endpoint with an example answer.
+//!
+//! The web page (`web`, docs/WEB.md) is served on the same bind: `/`,
+//! `/blocks`, `/payments`, `/connect`, `/miners/{address}` and its assets,
+//! drawing from the JSON API and from `/api/chart/*`,
+//! `/api/miners/{address}/chart`, `/api/luck` and `/api/connect`.
 
 mod admin;
 mod audit;
 mod auth;
 mod blocks;
 mod cache;
+mod charts;
+mod connect;
 mod cors;
 mod error;
 mod health;
+mod luck;
 mod miners;
 mod page;
 mod payments;
 mod stats;
+mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
@@ -38,7 +48,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tos_pool_common::address::Address;
-use tos_pool_common::config::Config;
+use tos_pool_common::config::{Config, WebConfig};
 use tos_pool_common::http::HttpLimits;
 use tos_pool_common::metrics::Metrics;
 use tos_pool_common::network::Network;
@@ -57,6 +67,7 @@ pub use cors::CorsPolicy;
 pub use error::{ApiError, ErrorBody};
 pub use page::{PageQuery, PageWindow, Paged, window};
 pub use stats::{NetworkView, PoolView, StatsView, network_hashrate};
+pub use web::{ASSETS, Asset, WebAssets};
 
 /// The parts of the master the API reads.
 #[derive(Debug, Clone)]
@@ -94,6 +105,18 @@ struct Inner {
     admin_lockout_ms: u64,
     ban_duration_ms: u64,
     stats: StatsCache<StatsView>,
+    payouts: PayoutRules,
+    sample_interval: Duration,
+    web: WebConfig,
+}
+
+/// The payout rules `/api/stats` shows.
+#[derive(Debug)]
+struct PayoutRules {
+    enabled: bool,
+    threshold: u64,
+    interval_ms: u64,
+    mature_depth: u64,
 }
 
 impl ApiState {
@@ -119,6 +142,15 @@ impl ApiState {
                 ban_duration_ms: u64::try_from(config.security.ban_duration.as_millis())
                     .unwrap_or(u64::MAX),
                 stats: StatsCache::new(ttl_ms),
+                payouts: PayoutRules {
+                    enabled: config.payouts.enabled,
+                    threshold: config.payouts.threshold,
+                    interval_ms: u64::try_from(config.payouts.interval.as_millis())
+                        .unwrap_or(u64::MAX),
+                    mature_depth: config.unlocker.mature_depth,
+                },
+                sample_interval: config.web.sample_interval,
+                web: config.web.clone(),
             }),
         }
     }
@@ -183,6 +215,18 @@ pub fn router(state: ApiState, cors: CorsPolicy) -> Router {
         .route("/api/payments", get(payments::list))
         .route("/api/miners/{address}", get(miners::handler))
         .route("/api/miners/{address}/payments", get(payments::of_miner))
+        .route("/api/miners/{address}/chart", get(charts::miner_hashrate))
+        .route("/api/chart/hashrate", get(charts::pool_hashrate))
+        .route("/api/chart/workers", get(charts::pool_workers))
+        .route("/api/luck", get(luck::handler))
+        .route("/api/connect", get(connect::handler))
+        .route("/", get(web::shell))
+        .route("/blocks", get(web::shell))
+        .route("/payments", get(web::shell))
+        .route("/connect", get(web::shell))
+        .route("/miners/{address}", get(web::shell))
+        .route("/assets/app.js", get(web::script))
+        .route("/assets/app.css", get(web::style))
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
         .nest("/api/admin", admin_routes)

@@ -1,6 +1,7 @@
 //! `GET /api/stats`: the pool (hashrate, miners, workers, shares, blocks,
-//! fee, last block) and the network (height, difficulty, hashrate), computed
-//! at most once per `api.stats_cache`.
+//! fee, last block, total paid, payout rules, current round) and the
+//! network (height, difficulty, hashrate), computed at most once per
+//! `api.stats_cache`.
 
 use axum::Json;
 use axum::extract::State;
@@ -51,6 +52,18 @@ pub struct PoolView {
     pub fee_percent: f64,
     /// The highest block found, if any.
     pub last_block: Option<BlockView>,
+    /// Everything the pool has paid miners, atomic units.
+    pub total_paid: u64,
+    /// Whether this master pays out (`payouts.enabled`).
+    pub payouts_enabled: bool,
+    /// Smallest balance paid out (`payouts.threshold`), atomic units.
+    pub payout_threshold: u64,
+    /// Time between payout runs (`payouts.interval`), ms.
+    pub payout_interval_ms: u64,
+    /// Depth at which a block matures (`unlocker.mature_depth`).
+    pub mature_depth: u64,
+    /// Share difficulty counted since the last found block.
+    pub round_shares: u64,
 }
 
 /// The network part of `/api/stats`.
@@ -95,15 +108,21 @@ pub async fn handler(State(state): State<ApiState>) -> Result<Json<StatsView>, A
 async fn compute(state: &ApiState, now: u64) -> Result<StatsView, ApiError> {
     let parts = state.parts();
     let ledger = &parts.ledger;
-    let (pool, counts, last, network) = tokio::join!(
+    let (pool, counts, last, network, total_paid, round_shares) = tokio::join!(
         ledger.pool_stats(now),
         ledger.block_counts(),
         ledger.recent_blocks(0, 1),
         network(state),
+        ledger.total_paid(),
+        ledger.current_round_shares(),
     );
     let pool = pool?;
     let counts = counts?;
     let last = last?;
+    let last_block = match last.first() {
+        Some(record) => Some(state.block_views(std::slice::from_ref(record)).await?),
+        None => None,
+    };
     let slaves = parts.gateway.connected_slaves();
     Ok(StatsView {
         pool: PoolView {
@@ -119,7 +138,13 @@ async fn compute(state: &ApiState, now: u64) -> Result<StatsView, ApiError> {
             blocks_found: counts.found(),
             blocks: counts,
             fee_percent: state.inner.fee_percent,
-            last_block: last.first().map(BlockView::from),
+            last_block: last_block.and_then(|views| views.into_iter().next()),
+            total_paid: total_paid?,
+            payouts_enabled: state.inner.payouts.enabled,
+            payout_threshold: state.inner.payouts.threshold,
+            payout_interval_ms: state.inner.payouts.interval_ms,
+            mature_depth: state.inner.payouts.mature_depth,
+            round_shares: round_shares?,
         },
         network,
         updated_ms: now,

@@ -25,6 +25,7 @@ use tos_pool_common::telemetry::events::EventSink;
 use crate::api::{self, ApiError, ApiParts};
 use crate::blocks::BlockService;
 use crate::gateway::{self, Gateway, GatewayError};
+use crate::history::Sampler;
 use crate::jobs::{JobError, JobManager};
 use crate::ledger::{Ledger, LedgerError, LedgerSettings};
 use crate::monitor;
@@ -158,6 +159,15 @@ impl MasterHandle {
                 stop.listener(),
             )),
         ];
+        tasks.push(tokio::spawn(
+            Sampler::new(
+                ledger.clone(),
+                gateway.clone(),
+                jobs.clone(),
+                config.web.sample_interval,
+            )
+            .run(stop.listener()),
+        ));
         if config.unlocker.enabled {
             let unlocker =
                 Unlocker::new(chain, ledger.clone(), policy).with_notifier(notifier.clone());
