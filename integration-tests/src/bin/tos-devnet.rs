@@ -2,6 +2,7 @@
 //! the pool by hand or from scripts.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -22,7 +23,13 @@ use tos_pool_integration_tests::devnet::{CONTROLS, Devnet, DevnetConfig};
         Names: set_difficulty {difficulty}, pause, resume, orphan {hash}, make_side {hash},\n  \
         advance {count}, fail {mode: http500|hang|refuse, duration_ms}, set_peer_count {count},\n  \
         blocks, submitted, top.\n\
-        While a `refuse` fault lasts the port is closed, so the controls are unreachable too."
+        While a `refuse` fault lasts the port is closed, so the controls are unreachable too.\n\n\
+        With --state-dir DIR every change to the chain (blocks submitted or from other miners,\n  \
+        difficulty, orphan, make_side) is appended to DIR/chain.journal and synced to disk\n  \
+        before it is answered or announced; a restart (even after kill -9) replays it and\n  \
+        goes on from the same top. A record cut short by a kill is dropped with a warning.\n  \
+        The journal's difficulty wins over --difficulty; --network and --miner-key must match\n  \
+        the journal's. Pause, faults and the peer count are not kept."
 )]
 struct Args {
     /// Address to listen on.
@@ -49,6 +56,10 @@ struct Args {
     /// Start with block production paused (resume with POST /control/resume).
     #[arg(long)]
     paused: bool,
+    /// Directory that keeps the chain across restarts (a journal replayed at
+    /// start); without it the chain lives in memory only.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
 }
 
 fn parse_interval(text: &str) -> anyhow::Result<Duration> {
@@ -100,6 +111,7 @@ async fn main() -> anyhow::Result<()> {
         block_interval: args.block_interval,
         miner_key: args.miner_key,
         produce_blocks: !args.paused,
+        state_dir: args.state_dir,
     })
     .await
     .context("starting the devnet")?;

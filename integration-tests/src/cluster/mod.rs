@@ -133,6 +133,7 @@ impl Cluster {
             block_interval: options.block_interval,
             miner_key,
             produce_blocks: options.produce_blocks,
+            state_dir: None,
         })
         .await
         .map_err(|e| fail("devnet")(e.to_string()))?;

@@ -355,6 +355,12 @@ impl Chain {
         Ok(block)
     }
 
+    /// Checks that `hash` may be orphaned or made a side block, without
+    /// changing anything.
+    pub fn check_changeable(&self, hash: &Hash) -> Result<(), ChainError> {
+        self.changeable(hash).map(|_| ())
+    }
+
     fn restand(&mut self, hash: &Hash, standing: Standing) -> Result<Option<u64>, ChainError> {
         let block = self.changeable(hash)?;
         let before = block.rewards();

@@ -14,10 +14,11 @@ use serde_json::{Value, json};
 use tos_pool_common::difficulty::Difficulty;
 
 use super::block::{Block, BlockType, Hash, PublicKey};
-use super::chain::{Chain, ChainError};
-use super::daemon::now_ms;
+use super::chain::Chain;
+use super::daemon::{CommitError, now_ms};
 use super::events;
 use super::faults::FaultMode;
+use super::persist::Record;
 use super::server::Shared;
 
 /// A block as the controls report it.
@@ -78,23 +79,30 @@ impl BlockInfo {
 
 impl Shared {
     /// Sets the network difficulty and announces a new template.
-    pub fn set_difficulty(&self, difficulty: Difficulty) {
+    pub fn set_difficulty(&self, difficulty: Difficulty) -> Result<(), CommitError> {
         let mut node = self.daemon.node();
-        node.set_difficulty(difficulty);
+        self.daemon
+            .commit(&mut node, Record::SetDifficulty { difficulty })?;
         self.daemon.send(events::new_template(&node, now_ms()));
+        Ok(())
     }
 
     /// Orphans a block and announces it.
-    pub fn orphan(&self, hash: &Hash) -> Result<(), ChainError> {
+    pub fn orphan(&self, hash: &Hash) -> Result<(), CommitError> {
         let mut node = self.daemon.node();
-        let changes = node.orphan(hash)?;
+        let changes = self
+            .daemon
+            .commit(&mut node, Record::Orphan { hash: *hash })?;
         self.daemon.publish(&node, &changes);
         Ok(())
     }
 
     /// Makes a block a side block.
-    pub fn make_side(&self, hash: &Hash) -> Result<(), ChainError> {
-        self.daemon.node().make_side(hash)
+    pub fn make_side(&self, hash: &Hash) -> Result<(), CommitError> {
+        let mut node = self.daemon.node();
+        self.daemon
+            .commit(&mut node, Record::MakeSide { hash: *hash })
+            .map(|_| ())
     }
 
     /// Sets the peer count `p2p_status` reports.
@@ -203,6 +211,18 @@ pub enum ControlError {
     /// The body or the block it names is wrong.
     #[error("{0}")]
     BadRequest(String),
+    /// The change could not be made durable in the state directory.
+    #[error("{0}")]
+    Persist(String),
+}
+
+impl From<CommitError> for ControlError {
+    fn from(error: CommitError) -> ControlError {
+        match error {
+            CommitError::Refused(reason) => ControlError::BadRequest(reason.to_string()),
+            error @ CommitError::Journal(_) => ControlError::Persist(error.to_string()),
+        }
+    }
 }
 
 impl IntoResponse for ControlError {
@@ -210,6 +230,7 @@ impl IntoResponse for ControlError {
         let status = match self {
             ControlError::Unknown(_) => StatusCode::NOT_FOUND,
             ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ControlError::Persist(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, axum::Json(json!({"error": self.to_string()}))).into_response()
     }
@@ -234,7 +255,7 @@ pub fn apply(shared: &Shared, name: &str, body: Value) -> Result<Value, ControlE
     match name {
         "set_difficulty" => {
             let body: DifficultyBody = parse(name, body)?;
-            shared.set_difficulty(body.difficulty);
+            shared.set_difficulty(body.difficulty)?;
             Ok(ok)
         }
         "pause" => {
@@ -253,7 +274,7 @@ pub fn apply(shared: &Shared, name: &str, body: Value) -> Result<Value, ControlE
             } else {
                 shared.make_side(&hash)
             };
-            outcome.map_err(|e| ControlError::BadRequest(e.to_string()))?;
+            outcome?;
             Ok(ok)
         }
         "advance" => {
@@ -264,7 +285,7 @@ pub fn apply(shared: &Shared, name: &str, body: Value) -> Result<Value, ControlE
                     body.count
                 )));
             }
-            shared.daemon.advance(body.count);
+            shared.daemon.advance(body.count)?;
             Ok(json!({"ok": true, "top": shared.top()}))
         }
         "fail" => {

@@ -10,7 +10,9 @@ use tokio::sync::broadcast;
 
 use super::chain::ChainEvent;
 use super::events::{self, Event};
+use super::journal::{Journal, JournalError};
 use super::node::Node;
+use super::persist::{self, ApplyError, Record};
 
 /// Events buffered per subscriber before a slow one starts missing some.
 pub const EVENT_BUFFER: usize = 1024;
@@ -21,6 +23,19 @@ pub struct Daemon {
     node: Mutex<Node>,
     events: broadcast::Sender<Event>,
     paused: AtomicBool,
+    /// Where chain changes are made durable; `None` keeps them in memory.
+    journal: Mutex<Option<Journal>>,
+}
+
+/// Why a change to the chain was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The node refused it; nothing changed.
+    #[error(transparent)]
+    Refused(#[from] ApplyError),
+    /// It could not be made durable; nothing changed.
+    #[error("cannot persist the change: {0}")]
+    Journal(#[from] JournalError),
 }
 
 /// Milliseconds since the Unix epoch.
@@ -39,7 +54,33 @@ impl Daemon {
             node: Mutex::new(node),
             events,
             paused: AtomicBool::new(paused),
+            journal: Mutex::new(None),
         }
+    }
+
+    /// Makes every later [`commit`](Self::commit) durable in `journal`.
+    pub fn with_journal(self, journal: Journal) -> Daemon {
+        Daemon {
+            journal: Mutex::new(Some(journal)),
+            ..self
+        }
+    }
+
+    /// Changes the chain of `node` (the guard of [`node`](Self::node), so
+    /// journal order is change order): checks `record`, journals it with
+    /// fsync when a journal is open, then applies it. Events are the
+    /// caller's to publish, after this returns.
+    pub fn commit(&self, node: &mut Node, record: Record) -> Result<Vec<ChainEvent>, CommitError> {
+        persist::check(node, &record)?;
+        if let Some(journal) = self
+            .journal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_mut()
+        {
+            journal.append(&persist::encode(&record))?;
+        }
+        Ok(persist::apply(node, &record)?)
     }
 
     /// The node, locked. A poisoned lock is recovered: the node's state is
@@ -77,12 +118,15 @@ impl Daemon {
         self.paused.store(paused, Ordering::SeqCst);
     }
 
-    /// Adds `count` blocks from the rest of the network now.
-    pub fn advance(&self, count: u64) {
+    /// Adds `count` blocks from the rest of the network now; stops at the
+    /// first that cannot be journaled.
+    pub fn advance(&self, count: u64) -> Result<(), CommitError> {
         let mut node = self.node();
         for _ in 0..count {
-            let changes = node.produce(now_ms());
+            let record = Record::Produce { now_ms: now_ms() };
+            let changes = self.commit(&mut node, record)?;
             self.publish(&node, &changes);
         }
+        Ok(())
     }
 }

@@ -8,8 +8,9 @@ use tos_pool_common::network::Network;
 use tos_pool_common::pow;
 
 use super::block::{Hash, PublicKey};
-use super::daemon::{Daemon, now_ms};
+use super::daemon::{CommitError, Daemon, now_ms};
 use super::node::Node;
+use super::persist::Record;
 use super::rpc::{METHOD_NOT_FOUND, Request, RpcError, no_params, params};
 use super::views;
 
@@ -198,7 +199,12 @@ fn submit_block(daemon: &Daemon, args: SubmitParams) -> Result<Value, RpcError> 
     // Hash before taking the lock: PoW is the slow part.
     let pow_hash = pow::hash(header.miner_work().as_bytes());
     let mut node = daemon.node();
-    match node.submit(&header, &pow_hash, now_ms()) {
+    let record = Record::Submit {
+        header: header.to_hex(),
+        pow_hash,
+        now_ms: now_ms(),
+    };
+    match daemon.commit(&mut node, record) {
         Ok(changes) => {
             tracing::info!(
                 height = header.height,
@@ -208,9 +214,13 @@ fn submit_block(daemon: &Daemon, args: SubmitParams) -> Result<Value, RpcError> 
             daemon.publish(&node, &changes);
             Ok(Value::Bool(true))
         }
-        Err(rejection) => {
-            tracing::info!(height = header.height, reason = %rejection, "block refused");
-            Err(RpcError::internal(format!("block rejected: {rejection}")))
+        Err(CommitError::Refused(reason)) => {
+            tracing::info!(height = header.height, %reason, "block refused");
+            Err(RpcError::internal(reason.to_string()))
+        }
+        Err(error @ CommitError::Journal(_)) => {
+            tracing::error!(height = header.height, %error, "block not persisted; refused");
+            Err(RpcError::internal(error.to_string()))
         }
     }
 }

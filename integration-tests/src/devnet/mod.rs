@@ -2,7 +2,10 @@
 //! developing and testing the pool: a real chain of real BlockHeaders, PoW
 //! checked with TOS Hash V3, the JSON-RPC methods and WebSocket events of
 //! TOS.md field for field, blocks from "other miners" every interval, and
-//! controls to orphan blocks, change difficulty and inject faults.
+//! controls to orphan blocks, change difficulty and inject faults. With a
+//! state directory ([`DevnetConfig::state_dir`]) every change to the chain
+//! is journaled before it is answered and replayed at start, so the
+//! emulator survives `kill -9` like a real daemon.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), tos_pool_integration_tests::devnet::DevnetError> {
@@ -19,14 +22,17 @@ mod control;
 mod daemon;
 mod events;
 mod faults;
+mod journal;
 mod methods;
 mod node;
+mod persist;
 mod rpc;
 mod server;
 mod views;
 mod websocket;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,11 +45,13 @@ pub use block::{BLOCK_REWARD, BlockType, Hash, PublicKey, STABLE_LIMIT};
 pub use chain::{ChainError, Rejection};
 pub use control::{BlockInfo, CONTROLS, ControlError, MAX_ADVANCE};
 pub use faults::FaultMode;
+pub use journal::JournalError;
 pub use methods::TOS_ASSET;
 pub use node::{BLOCK_VERSION, DEVNET_MINER_KEY, OTHER_MINERS_KEY};
+pub use persist::{ApplyError, JOURNAL_FILE, StateError};
 pub use rpc::{INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR};
 
-use daemon::{Daemon, now_ms};
+use daemon::{CommitError, Daemon, now_ms};
 use node::Node;
 use server::Shared;
 
@@ -64,6 +72,11 @@ pub struct DevnetConfig {
     /// Whether other miners produce blocks from the start (`resume` turns
     /// production on later).
     pub produce_blocks: bool,
+    /// Directory whose journal keeps the chain across restarts; `None`
+    /// keeps it in memory only. With a journal, the chain (and its
+    /// difficulty) comes from the journal and `difficulty` only seeds a new
+    /// one.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for DevnetConfig {
@@ -77,6 +90,7 @@ impl Default for DevnetConfig {
             block_interval: Duration::from_secs(1),
             miner_key: DEVNET_MINER_KEY,
             produce_blocks: true,
+            state_dir: None,
         }
     }
 }
@@ -98,6 +112,25 @@ pub enum DevnetError {
     /// A block control failed.
     #[error(transparent)]
     Chain(#[from] ChainError),
+    /// The state directory cannot be used.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A change could not be made durable in the state directory.
+    #[error("cannot persist the change: {0}")]
+    Persist(#[source] JournalError),
+    /// The node refused a change.
+    #[error(transparent)]
+    Refused(ApplyError),
+}
+
+impl From<CommitError> for DevnetError {
+    fn from(error: CommitError) -> DevnetError {
+        match error {
+            CommitError::Refused(ApplyError::Chain(chain)) => DevnetError::Chain(chain),
+            CommitError::Refused(other) => DevnetError::Refused(other),
+            CommitError::Journal(journal) => DevnetError::Persist(journal),
+        }
+    }
 }
 
 /// Starts emulators.
@@ -121,17 +154,37 @@ impl Devnet {
             addr: config.bind,
             source,
         })?;
-        let node = Node::new(
-            config.network,
-            config.miner_key,
-            config.difficulty,
-            now_ms(),
-        );
-        let shared = Arc::new(Shared::new(Daemon::new(node, !config.produce_blocks)));
+        let paused = !config.produce_blocks;
+        let daemon = match &config.state_dir {
+            None => {
+                let node = Node::new(
+                    config.network,
+                    config.miner_key,
+                    config.difficulty,
+                    now_ms(),
+                );
+                Daemon::new(node, paused)
+            }
+            Some(dir) => {
+                let start = persist::Start {
+                    network: config.network,
+                    miner_key: config.miner_key,
+                    difficulty: config.difficulty,
+                    now_ms: now_ms(),
+                };
+                let (node, journal) = persist::open(dir, start)?;
+                Daemon::new(node, paused).with_journal(journal)
+            }
+        };
+        let shared = Arc::new(Shared::new(daemon));
         let app = server::router(shared.clone());
         let serve = tokio::spawn(server::serve(listener, addr, shared.clone(), app));
         let produce = tokio::spawn(server::produce(shared.clone(), config.block_interval));
-        tracing::info!(%addr, network = %config.network, difficulty = %config.difficulty, "devnet started");
+        let (height, difficulty) = {
+            let node = shared.daemon.node();
+            (node.chain().height(), node.difficulty())
+        };
+        tracing::info!(%addr, network = %config.network, %difficulty, height, "devnet started");
         Ok(DevnetHandle {
             addr,
             shared,
@@ -164,9 +217,12 @@ impl DevnetHandle {
         format!("ws://{}/json_rpc", self.addr)
     }
 
-    /// Sets the network difficulty (any value ≥ 1) and pushes a new template.
+    /// Sets the network difficulty (any value ≥ 1) and pushes a new
+    /// template. A failure to journal it is logged and changes nothing.
     pub fn set_difficulty(&self, difficulty: Difficulty) {
-        self.shared.set_difficulty(difficulty);
+        if let Err(error) = self.shared.set_difficulty(difficulty) {
+            tracing::error!(%error, "difficulty not changed");
+        }
     }
 
     /// Stops blocks from other miners.
@@ -190,9 +246,12 @@ impl DevnetHandle {
         Ok(self.shared.make_side(hash)?)
     }
 
-    /// Adds `count` blocks from other miners now.
+    /// Adds `count` blocks from other miners now. A failure to journal one
+    /// is logged and stops there.
     pub fn advance(&self, count: u64) {
-        self.shared.daemon.advance(count);
+        if let Err(error) = self.shared.daemon.advance(count) {
+            tracing::error!(%error, "blocks from other miners not added");
+        }
     }
 
     /// Misbehaves as `mode` for `duration`.

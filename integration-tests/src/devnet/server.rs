@@ -200,8 +200,10 @@ pub async fn produce(shared: Arc<Shared>, interval: Duration) {
         tokio::select! {
             () = shared.stopped() => return,
             _ = ticks.tick() => {
-                if !shared.daemon.paused() {
-                    shared.daemon.advance(1);
+                if !shared.daemon.paused()
+                    && let Err(error) = shared.daemon.advance(1)
+                {
+                    tracing::error!(%error, "block from other miners not added");
                 }
             }
         }
