@@ -2,6 +2,7 @@
 //! running the pool's payouts against locally (see the `wallet` module docs).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -12,7 +13,15 @@ use tos_pool_integration_tests::wallet::{BasicAuth, FeePolicy, Wallet, WalletCon
 /// balance, chain and faults (`POST /control/advance|fault|balance`,
 /// `GET /control/transactions|state`).
 #[derive(Debug, Parser)]
-#[command(name = "tos-wallet-emulator", version)]
+#[command(
+    name = "tos-wallet-emulator",
+    version,
+    after_help = "With --state FILE the wallet's books (balance, nonce, transactions, fee,\n\
+        faults, refusals, the internal topoheight) are written to FILE after every change,\n\
+        before the request is answered (temporary file, fsync, rename), and loaded at start:\n\
+        a restart, even after kill -9, keeps them. An existing FILE wins over --balance and\n\
+        the --fee-* flags; it must belong to the same --address."
+)]
 struct Args {
     /// Address and port to listen on.
     #[arg(long, default_value = "127.0.0.1:18081")]
@@ -45,6 +54,10 @@ struct Args {
     /// Fee each transfer adds, atomic units.
     #[arg(long, default_value_t = FeePolicy::default().per_transfer)]
     fee_per_transfer: u64,
+    /// File that keeps the wallet's books across restarts; without it they
+    /// live in memory only.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -73,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
             base: args.fee_base,
             per_transfer: args.fee_per_transfer,
         },
+        state_file: args.state,
     };
     let wallet = Wallet::start(config)
         .await

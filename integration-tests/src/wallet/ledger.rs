@@ -128,7 +128,7 @@ pub enum BuildOutcome {
 }
 
 /// The wallet's state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ledger {
     network: Network,
     address: String,

@@ -25,8 +25,10 @@ mod client;
 mod ledger;
 mod rpc;
 mod server;
+mod state;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -43,6 +45,7 @@ pub use ledger::{
 pub use rpc::{
     INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR, RpcError, WALLET_ERROR,
 };
+pub use state::StateError;
 
 /// How long the emulator waits for its daemon's `get_topoheight`.
 const DAEMON_TIMEOUT: Duration = Duration::from_secs(2);
@@ -77,6 +80,10 @@ pub struct WalletConfig {
     pub auth: Option<BasicAuth>,
     /// The fee rule.
     pub fee: FeePolicy,
+    /// File that keeps the books across restarts; when it exists at start
+    /// its ledger (balance, nonce, transactions, fee, faults) replaces
+    /// `balance` and `fee`. `None` keeps everything in memory.
+    pub state_file: Option<PathBuf>,
 }
 
 impl WalletConfig {
@@ -92,6 +99,7 @@ impl WalletConfig {
             daemon_url: None,
             auth: None,
             fee: FeePolicy::default(),
+            state_file: None,
         }
     }
 }
@@ -113,6 +121,9 @@ pub enum WalletError {
     /// The daemon URL cannot be used.
     #[error("daemon URL: {0}")]
     InvalidDaemonUrl(#[source] RpcClientError),
+    /// The state file cannot be read or written.
+    #[error(transparent)]
+    State(#[from] StateError),
     /// The listen address could not be bound.
     #[error("cannot listen on {bind}: {source}; choose a free address or port 0")]
     Bind {
@@ -154,15 +165,27 @@ impl Wallet {
             bind: config.bind,
             source,
         })?;
-        let (stop, stopped) = watch::channel(false);
-        let shared = Arc::new(server::Shared {
-            ledger: std::sync::Mutex::new(Ledger::new(
+        let state = config.state_file.clone().map(state::StateFile::new);
+        let saved = match &state {
+            Some(state) => state.load(&config.address)?,
+            None => None,
+        };
+        let (ledger, internal_topoheight) = saved.unwrap_or_else(|| {
+            let ledger = Ledger::new(
                 config.network,
                 config.address.clone(),
                 config.balance,
                 config.fee,
-            )),
-            internal_topoheight: AtomicU64::new(0),
+            );
+            (ledger, 0)
+        });
+        if let Some(state) = &state {
+            state.save(&ledger, internal_topoheight)?;
+        }
+        let (stop, stopped) = watch::channel(false);
+        let shared = Arc::new(server::Shared {
+            ledger: std::sync::Mutex::new(ledger),
+            internal_topoheight: AtomicU64::new(internal_topoheight),
             daemon_topoheight: AtomicU64::new(0),
             confirmations: config.confirmations,
             daemon,
@@ -171,6 +194,7 @@ impl Wallet {
                 .as_ref()
                 .map(|auth| basic_authorization(&auth.username, &auth.password)),
             shutdown: stopped.clone(),
+            state,
         });
         let app = server::router(Arc::clone(&shared));
         let mut signal = stopped;

@@ -3,7 +3,7 @@
 //! and the link to the daemon that decides confirmations.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use super::client::RpcClient;
 use super::ledger::{Fault, Ledger};
 use super::rpc::{self, ChainView, Reply, Request};
+use super::state::{LedgerGuard, StateFile};
 
 /// What every request handler shares.
 #[derive(Debug)]
@@ -32,17 +33,22 @@ pub(super) struct Shared {
     /// The expected `Authorization` header, when auth is on.
     pub(super) authorization: Option<String>,
     pub(super) shutdown: watch::Receiver<bool>,
+    /// Where the books are saved after every change, if anywhere.
+    pub(super) state: Option<StateFile>,
 }
 
 impl Shared {
-    pub(super) fn ledger(&self) -> MutexGuard<'_, Ledger> {
-        // A panic while holding the lock cannot leave the ledger half-updated
-        // in a way that matters to tests: keep serving.
-        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The locked ledger; a change made through it is saved to the state
+    /// file when the guard drops.
+    pub(super) fn ledger(&self) -> LedgerGuard<'_> {
+        LedgerGuard::lock(&self.ledger, self.state.as_ref(), &self.internal_topoheight)
     }
 
     pub(super) fn advance(&self, blocks: u64) -> u64 {
+        // Under the ledger lock, so the saved state holds the new height.
+        let mut ledger = self.ledger();
         let before = self.internal_topoheight.fetch_add(blocks, Ordering::SeqCst);
+        ledger.mark_changed();
         before.saturating_add(blocks)
     }
 
