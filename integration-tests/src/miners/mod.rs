@@ -13,6 +13,7 @@ mod connection;
 mod core;
 mod queue;
 pub mod stratum;
+pub mod stratum_dialects;
 pub mod transcript;
 pub mod websocket;
 pub mod work;

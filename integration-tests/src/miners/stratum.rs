@@ -110,7 +110,7 @@ pub fn decode_notify(params: &Value, set_difficulty: Option<f64>) -> Result<Job,
 /// A Stratum test miner. Dereferences to its [`Connection`] for the
 /// transcript, jobs, pushes and close state.
 pub struct StratumMiner {
-    core: MinerCore,
+    pub(super) core: MinerCore,
     worker: Mutex<String>,
 }
 
@@ -179,7 +179,7 @@ impl StratumMiner {
         Ok(())
     }
 
-    fn set_worker(&self, worker: &str) {
+    pub(super) fn set_worker(&self, worker: &str) {
         let mut current = self
             .worker
             .lock()
@@ -187,7 +187,7 @@ impl StratumMiner {
         *current = worker.to_string();
     }
 
-    fn worker(&self) -> String {
+    pub(super) fn worker(&self) -> String {
         self.worker
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

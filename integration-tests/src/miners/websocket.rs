@@ -133,6 +133,42 @@ impl WebSocketMiner {
             .await
     }
 
+    /// The Go pool's `subscribe []`; returns the result.
+    pub async fn subscribe(&self) -> Result<Value, MinerError> {
+        self.call("subscribe", Some(json!([]))).await
+    }
+
+    /// The Go pool's `tos_getWork []`: the session's current job.
+    pub async fn tos_get_work(&self) -> Result<Job, MinerError> {
+        let method = "tos_getWork";
+        let result = self.call(method, Some(json!([]))).await?;
+        decode_getwork(&result).map_err(|why| MinerError::UnexpectedResponse {
+            method: method.to_string(),
+            response: format!("{why}: {result}"),
+        })
+    }
+
+    /// The Go pool's `tos_submitWork [jobId, "0x<nonce>"]`.
+    pub async fn tos_submit_work(
+        &self,
+        job_id: &str,
+        nonce: u64,
+    ) -> Result<SubmitOutcome, MinerError> {
+        self.submit_request("tos_submitWork", json!([job_id, nonce_hex_prefixed(nonce)]))
+            .await
+    }
+
+    /// `method [nonce, header]`: the share named by the header it was found
+    /// on, nonce and header hex written as given.
+    pub async fn submit_by_header(
+        &self,
+        method: &str,
+        nonce: &str,
+        header: &str,
+    ) -> Result<SubmitOutcome, MinerError> {
+        self.submit_request(method, json!([nonce, header])).await
+    }
+
     /// `submit` with any params, for malformed-share tests.
     pub async fn submit_params(&self, params: Value) -> Result<SubmitOutcome, MinerError> {
         self.submit_request("submit", params).await

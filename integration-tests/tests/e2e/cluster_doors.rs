@@ -3,7 +3,7 @@
 //! share lands in the ledger once under the right address and worker; each
 //! door gets every new job; blocks found through WebSocket and Xatum reach
 //! the emulator; every rejection comes back in each protocol's own error
-//! shape; requests before the handshake or login, and oversized ones, are
+//! shape; shares before the handshake or login, and oversized requests, are
 //! refused without disturbing other sessions; a drain says goodbye in each
 //! protocol's way.
 
@@ -270,7 +270,7 @@ async fn each_door_refuses_in_its_own_shape_without_disturbing_others() {
     let (_, outcome) = ws.submit_bad_share(&job).await.expect("answer");
     assert_eq!(outcome.rejection_code(), Some(23));
     assert_eq!(error_code(&last_error(&ws)), 23);
-    let answer = ws.request("mining.subscribe", None).await.expect("answer");
+    let answer = ws.request("mining.configure", None).await.expect("answer");
     assert_eq!(error_code(&answer), 20, "unknown method");
     ws.send_raw_text("{not json").await.expect("send");
     wait_until("the bad frame is answered", || async {
@@ -288,18 +288,12 @@ async fn each_door_refuses_in_its_own_shape_without_disturbing_others() {
         other => panic!("expected a close frame, got {other:?}"),
     }
 
-    // Xatum: nothing before the handshake, then every share rejection.
+    // Xatum: no share before the handshake (or a login, which opens the
+    // session too), then every share rejection.
     let xatum = XatumMiner::connect(xatum_addr, Transport::Tls(tls.clone()), options())
         .await
         .expect("connect xatum");
     let (address_only, worker) = login.split_once('.').expect("ADDRESS.WORKER");
-    let params = json!({"address": address_only, "worker": worker});
-    let answer = xatum
-        .request("authorize", Some(params.clone()))
-        .await
-        .expect("answer");
-    assert_eq!(error_code(&answer), 25, "authorize before handshake");
-    assert!(answer["id"].is_string(), "string ids are echoed: {answer}");
     let answer = xatum
         .request(
             "submit",
@@ -308,6 +302,7 @@ async fn each_door_refuses_in_its_own_shape_without_disturbing_others() {
         .await
         .expect("answer");
     assert_eq!(error_code(&answer), 25, "submit before handshake");
+    assert!(answer["id"].is_string(), "string ids are echoed: {answer}");
     let handshake = xatum.handshake().await.expect("handshake");
     assert_eq!(handshake.protocol, "xatum/1.0");
     assert_eq!(handshake.session_id.len(), 8);

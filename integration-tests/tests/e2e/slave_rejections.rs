@@ -43,16 +43,12 @@ async fn each_rejection_has_its_code_and_the_session_goes_on() {
 
     // Not subscribed (25), then unauthorized (24).
     let miner = tcp_miner(stratum).await;
+    let submit = json!([login, "job", "00000000", "0000000000000001"]);
     assert_eq!(
-        code(
-            miner
-                .call("mining.authorize", Some(json!([login, "x"])))
-                .await
-        ),
+        code(miner.call("mining.submit", Some(submit.clone())).await),
         25
     );
     miner.subscribe().await.expect("subscribe");
-    let submit = json!([login, "job", "00000000", "0000000000000001"]);
     assert_eq!(code(miner.call("mining.submit", Some(submit)).await), 24);
 
     // Bad address (24), then a good one works on the same session.
