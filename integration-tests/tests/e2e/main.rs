@@ -16,6 +16,7 @@ mod devnet_emulator;
 mod edge_admin;
 mod edge_ban_fanout;
 mod edge_slowloris;
+mod emulator_restart;
 mod go_pool_miners;
 mod loadgen;
 mod master_blocks;
