@@ -1,9 +1,11 @@
 //! The wallet's books, without I/O: balance, nonce, the transactions it has
 //! broadcast, the injected faults, and the rules `build_transaction` checks.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tos_pool_common::address::Address;
+use tos_pool_common::address::{Address, AddressError};
 use tos_pool_common::network::Network;
 
 use super::rpc::RpcError;
@@ -53,6 +55,27 @@ pub enum Fault {
     BroadcastThenLoseReply,
     /// Refuse with the wallet's insufficient-funds error whatever the balance.
     InsufficientFunds,
+    /// Broadcast (record the transaction, debit the balance, take the
+    /// nonce) and then answer with a wallet error, as a wallet does when its
+    /// daemon took the transaction but the daemon's answer to the wallet was
+    /// lost: the error says nothing about the broadcast.
+    BroadcastThenError,
+}
+
+/// How the wallet refuses a destination it will not send to (see
+/// [`Ledger::refuse_recipient`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// `-32602` invalid params whose message names the transfer's index and
+    /// its destination.
+    Named,
+    /// `-32602` invalid params that names no destination (the pool must
+    /// find it by splitting the batch).
+    Unnamed,
+    /// A `-32004` wallet error naming no destination: the pool cannot tell
+    /// it from a failure after a broadcast.
+    WalletError,
 }
 
 /// One transfer of a transaction, as sent and as reported back.
@@ -125,6 +148,8 @@ pub enum BuildOutcome {
     NotBroadcast(TransactionRecord),
     /// Broadcast and recorded, but the reply must be lost.
     LoseReply(TransactionRecord),
+    /// Broadcast and recorded, but the reply is this error.
+    ErrorAfterBroadcast(TransactionRecord, RpcError),
 }
 
 /// The wallet's state.
@@ -137,6 +162,8 @@ pub struct Ledger {
     fee: FeePolicy,
     fault: Option<(Fault, u32)>,
     transactions: Vec<TransactionRecord>,
+    refused: BTreeMap<String, Refusal>,
+    invalid: BTreeSet<String>,
 }
 
 impl Ledger {
@@ -150,6 +177,8 @@ impl Ledger {
             fee,
             fault: None,
             transactions: Vec::new(),
+            refused: BTreeMap::new(),
+            invalid: BTreeSet::new(),
         }
     }
 
@@ -198,6 +227,54 @@ impl Ledger {
     /// Removes any injected fault.
     pub fn clear_fault(&mut self) {
         self.fault = None;
+    }
+
+    /// Refuses every `build_transaction` with a transfer to `address`, the
+    /// way `refusal` says, until [`accept_recipient`](Self::accept_recipient).
+    pub fn refuse_recipient(&mut self, address: &str, refusal: Refusal) {
+        self.refused.insert(address.to_owned(), refusal);
+    }
+
+    /// Sends to `address` again.
+    pub fn accept_recipient(&mut self, address: &str) {
+        self.refused.remove(address);
+    }
+
+    /// Makes `validate_address` answer `is_valid: false` for `address`
+    /// (a well-formed address the wallet's checks reject, e.g. a public key
+    /// that is not a curve point).
+    pub fn set_address_invalid(&mut self, address: &str) {
+        self.invalid.insert(address.to_owned());
+    }
+
+    /// `validate_address`: the daemon's answer shape, `-32602` for a string
+    /// that is not an address of any network.
+    pub fn validate_address(
+        &self,
+        address: &str,
+        allow_integrated: bool,
+    ) -> Result<Value, RpcError> {
+        let other = if self.network == Network::Mainnet {
+            Network::Devnet
+        } else {
+            Network::Mainnet
+        };
+        let (same_network, outcome) = match Address::parse(address, self.network) {
+            Err(AddressError::WrongNetwork { .. }) => (false, Address::parse(address, other)),
+            outcome => (true, outcome),
+        };
+        let is_integrated = match outcome {
+            Ok(_) => false,
+            Err(AddressError::IntegratedNotAccepted) => true,
+            Err(error) => {
+                return Err(RpcError::invalid_params(format!(
+                    "invalid address {address:?}: {error}"
+                )));
+            }
+        };
+        let is_valid =
+            same_network && (!is_integrated || allow_integrated) && !self.invalid.contains(address);
+        Ok(serde_json::json!({"is_valid": is_valid, "is_integrated": is_integrated}))
     }
 
     /// The injected fault and how many more calls it hits.
@@ -272,6 +349,7 @@ impl Ledger {
         topoheight: u64,
     ) -> Result<BuildOutcome, RpcError> {
         let fee = self.check_transfers(&transfers, fee)?;
+        self.check_recipients(&transfers)?;
         let fault = self.take_fault();
         if fault == Some(Fault::FailBeforeBroadcast) {
             return Err(RpcError::wallet(
@@ -305,11 +383,41 @@ impl Ledger {
         self.balance -= needed;
         self.nonce += 1;
         self.transactions.push(record.clone());
-        Ok(if fault == Some(Fault::BroadcastThenLoseReply) {
-            BuildOutcome::LoseReply(record)
-        } else {
-            BuildOutcome::Broadcast(record)
+        Ok(match fault {
+            Some(Fault::BroadcastThenLoseReply) => BuildOutcome::LoseReply(record),
+            Some(Fault::BroadcastThenError) => BuildOutcome::ErrorAfterBroadcast(
+                record,
+                RpcError::wallet(
+                    "Error while broadcasting the transaction: the daemon did not answer (injected fault)",
+                ),
+            ),
+            _ => BuildOutcome::Broadcast(record),
         })
+    }
+
+    /// Refuses a request holding a refused destination, before anything is
+    /// built.
+    fn check_recipients(&self, transfers: &[Transfer]) -> Result<(), RpcError> {
+        for (index, transfer) in transfers.iter().enumerate() {
+            match self.refused.get(&transfer.destination) {
+                None => {}
+                Some(Refusal::Named) => {
+                    return Err(RpcError::invalid_params(format!(
+                        "Invalid params: transfer {index}: destination {} is refused by this wallet",
+                        transfer.destination
+                    )));
+                }
+                Some(Refusal::Unnamed) => {
+                    return Err(RpcError::invalid_params(
+                        "Invalid params: a destination is refused by this wallet",
+                    ));
+                }
+                Some(Refusal::WalletError) => {
+                    return Err(RpcError::wallet("Invalid address params"));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn take_fault(&mut self) -> Option<Fault> {

@@ -203,3 +203,71 @@ fn confirmation_needs_the_chain_to_grow() {
     assert_eq!(tx.confirmed_at(3, 12), None);
     assert_eq!(tx.confirmed_at(3, 20), Some(13));
 }
+
+#[test]
+fn an_error_after_the_broadcast_still_records_it() {
+    let mut ledger = ledger(1_000_000);
+    ledger.set_fault(Fault::BroadcastThenError, 1);
+    let outcome = ledger
+        .build_transaction(vec![transfer(2, 10)], None, true, 0)
+        .expect("broadcast happens");
+    let BuildOutcome::ErrorAfterBroadcast(tx, error) = outcome else {
+        panic!("expected an error after the broadcast, got {outcome:?}");
+    };
+    assert_eq!(error.code, super::super::rpc::WALLET_ERROR);
+    assert_eq!(ledger.transactions(), std::slice::from_ref(&tx));
+    assert_eq!(ledger.nonce(), 1);
+    assert_eq!(ledger.balance(), 1_000_000 - 10 - tx.fee);
+}
+
+#[test]
+fn a_refused_recipient_refuses_the_whole_request_before_anything_is_built() {
+    let mut ledger = ledger(1_000_000);
+    let bad = address(3, Network::Devnet);
+    for (refusal, code, names) in [
+        (Refusal::Named, super::super::rpc::INVALID_PARAMS, true),
+        (Refusal::Unnamed, super::super::rpc::INVALID_PARAMS, false),
+        (Refusal::WalletError, super::super::rpc::WALLET_ERROR, false),
+    ] {
+        ledger.refuse_recipient(&bad, refusal);
+        let error = ledger
+            .build_transaction(vec![transfer(2, 1), transfer(3, 1)], None, true, 0)
+            .expect_err("refused");
+        assert_eq!(error.code, code, "{refusal:?}");
+        assert_eq!(error.message.contains(&bad), names, "{}", error.message);
+        assert!(error.message.contains("transfer 1") == names);
+    }
+    assert!(ledger.transactions().is_empty());
+    assert_eq!((ledger.balance(), ledger.nonce()), (1_000_000, 0));
+    ledger.accept_recipient(&bad);
+    broadcast(
+        ledger
+            .build_transaction(vec![transfer(2, 1), transfer(3, 1)], None, true, 0)
+            .expect("accepted again"),
+    );
+}
+
+#[test]
+fn validate_address_answers_like_the_daemon() {
+    let mut ledger = ledger(0);
+    let good = address(2, Network::Devnet);
+    let valid = ledger.validate_address(&good, false).expect("an address");
+    assert_eq!(valid["is_valid"], true);
+    assert_eq!(valid["is_integrated"], false);
+    let mainnet = address(2, Network::Mainnet);
+    let other = ledger
+        .validate_address(&mainnet, false)
+        .expect("an address");
+    assert_eq!(other["is_valid"], false, "the other network's address");
+    let error = ledger
+        .validate_address("tst1notanaddress", false)
+        .expect_err("not an address");
+    assert_eq!(error.code, super::super::rpc::INVALID_PARAMS);
+    ledger.set_address_invalid(&good);
+    let chosen = ledger.validate_address(&good, false).expect("an address");
+    assert_eq!(chosen["is_valid"], false, "chosen invalid");
+    let still = ledger
+        .validate_address(&address(4, Network::Devnet), false)
+        .expect("an address");
+    assert_eq!(still["is_valid"], true);
+}

@@ -1,9 +1,11 @@
 //! An emulator of the TOS wallet's JSON-RPC (TOS.md "Wallet JSON-RPC"), for
 //! payout tests: `get_balance`, `build_transaction`, `get_transaction`,
 //! `estimate_fees`, `get_nonce`, `get_address`, `is_online`,
-//! `list_transactions` on `POST /json_rpc`, optional HTTP Basic auth, and
-//! injected faults (a broadcast whose reply is lost is the one that makes a
-//! careless pool pay twice).
+//! `list_transactions` and `validate_address` (the daemon's shape and
+//! errors, TOS.md) on `POST /json_rpc`, optional HTTP Basic auth, and
+//! injected faults (a broadcast whose reply is lost, or answered with an
+//! error, is what makes a careless pool pay twice; a recipient it refuses;
+//! an address it calls invalid).
 //!
 //! Model: the wallet holds one balance of the TOS asset. A broadcast
 //! transaction debits `amounts + fee` at once and takes the next nonce. Its
@@ -17,9 +19,11 @@
 //!
 //! Control endpoints (no auth; loopback test tool): `POST /control/advance
 //! {"blocks":N}`, `POST /control/fault {"fault":"fail_before_broadcast" |
-//! "broadcast_then_lose_reply" | "insufficient_funds" | "none", "times":N}`,
-//! `POST /control/balance {"balance":N}`, `GET /control/transactions`,
-//! `GET /control/state`.
+//! "broadcast_then_lose_reply" | "broadcast_then_error" |
+//! "insufficient_funds" | "none", "times":N}`, `POST /control/refuse
+//! {"address":A, "refusal":"named" | "unnamed" | "wallet_error" | null}`,
+//! `POST /control/invalid_address {"address":A}`, `POST /control/balance
+//! {"balance":N}`, `GET /control/transactions`, `GET /control/state`.
 
 mod client;
 mod ledger;
@@ -40,7 +44,8 @@ use tos_pool_common::network::Network;
 
 pub use client::{HttpReply, RpcClient, RpcClientError, basic_authorization};
 pub use ledger::{
-    Fault, FeePolicy, FeeRequest, Ledger, MAX_TRANSFERS, TOS_ASSET, TransactionRecord, Transfer,
+    Fault, FeePolicy, FeeRequest, Ledger, MAX_TRANSFERS, Refusal, TOS_ASSET, TransactionRecord,
+    Transfer,
 };
 pub use rpc::{
     INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR, RpcError, WALLET_ERROR,
@@ -274,6 +279,22 @@ impl WalletHandle {
     /// Removes any injected fault.
     pub fn clear_fault(&self) {
         self.shared.ledger().clear_fault();
+    }
+
+    /// Refuses every transaction with a transfer to `address`, the way
+    /// `refusal` says.
+    pub fn refuse_recipient(&self, address: &str, refusal: Refusal) {
+        self.shared.ledger().refuse_recipient(address, refusal);
+    }
+
+    /// Sends to `address` again.
+    pub fn accept_recipient(&self, address: &str) {
+        self.shared.ledger().accept_recipient(address);
+    }
+
+    /// Makes `validate_address` answer `is_valid: false` for `address`.
+    pub fn set_address_invalid(&self, address: &str) {
+        self.shared.ledger().set_address_invalid(address);
     }
 
     /// Grows the internal chain by `blocks` and returns its new topoheight

@@ -205,7 +205,12 @@ fn dispatch(
                     built_transaction_json(&tx, ledger.address())
                 }
                 BuildOutcome::LoseReply(_) => return Ok(None),
+                BuildOutcome::ErrorAfterBroadcast(_, error) => return Err(error),
             }
+        }
+        "validate_address" => {
+            let params: ValidateAddressParams = parse_params(params)?;
+            ledger.validate_address(&params.address, params.allow_integrated)?
         }
         "get_transaction" => {
             let params: GetTransactionParams = parse_params(params)?;
@@ -246,6 +251,13 @@ struct GetBalanceParams {
 #[derive(Deserialize)]
 struct EstimateFeesParams {
     transfers: Vec<Transfer>,
+}
+
+#[derive(Deserialize)]
+struct ValidateAddressParams {
+    address: String,
+    #[serde(default)]
+    allow_integrated: bool,
 }
 
 #[derive(Deserialize)]

@@ -204,3 +204,19 @@ fn notification_gets_no_reply_and_lost_reply_is_signalled() {
     );
     assert_eq!(ledger.transactions().len(), 2);
 }
+
+#[test]
+fn validate_address_and_an_error_after_the_broadcast_over_rpc() {
+    let mut ledger = ledger();
+    let address = Address::new([2; 32], Network::Devnet).to_string();
+    let reply = send(
+        &mut ledger,
+        CHAIN,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "validate_address", "params": {"address": address}}),
+    );
+    assert_eq!(reply["result"]["is_valid"], true, "{reply}");
+    ledger.set_fault(crate::wallet::ledger::Fault::BroadcastThenError, 1);
+    let reply = send(&mut ledger, CHAIN, build_request(1));
+    assert_eq!(error_code(&reply), WALLET_ERROR);
+    assert_eq!(ledger.transactions().len(), 1, "broadcast all the same");
+}

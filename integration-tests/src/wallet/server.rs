@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::client::RpcClient;
-use super::ledger::{Fault, Ledger};
+use super::ledger::{Fault, Ledger, Refusal};
 use super::rpc::{self, ChainView, Reply, Request};
 use super::state::{LedgerGuard, StateFile};
 
@@ -90,6 +90,8 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/control/advance", post(control_advance))
         .route("/control/fault", post(control_fault))
         .route("/control/balance", post(control_balance))
+        .route("/control/refuse", post(control_refuse))
+        .route("/control/invalid_address", post(control_invalid_address))
         .route("/control/transactions", get(control_transactions))
         .route("/control/state", get(control_state))
         .with_state(shared)
@@ -157,7 +159,7 @@ async fn control_advance(
     Json(json!({"topoheight": shared.advance(request.blocks)}))
 }
 
-/// `{"fault":"fail_before_broadcast"|"broadcast_then_lose_reply"|"insufficient_funds"|"none","times":N}`.
+/// `{"fault":"fail_before_broadcast"|"broadcast_then_lose_reply"|"broadcast_then_error"|"insufficient_funds"|"none","times":N}`.
 #[derive(Deserialize)]
 struct FaultRequest {
     fault: FaultName,
@@ -170,6 +172,7 @@ struct FaultRequest {
 enum FaultName {
     FailBeforeBroadcast,
     BroadcastThenLoseReply,
+    BroadcastThenError,
     InsufficientFunds,
     None,
     Clear,
@@ -187,6 +190,7 @@ async fn control_fault(
     let fault = match request.fault {
         FaultName::FailBeforeBroadcast => Some(Fault::FailBeforeBroadcast),
         FaultName::BroadcastThenLoseReply => Some(Fault::BroadcastThenLoseReply),
+        FaultName::BroadcastThenError => Some(Fault::BroadcastThenError),
         FaultName::InsufficientFunds => Some(Fault::InsufficientFunds),
         FaultName::None | FaultName::Clear => None,
     };
@@ -194,6 +198,41 @@ async fn control_fault(
         Some(fault) => ledger.set_fault(fault, request.times),
         None => ledger.clear_fault(),
     }
+    Json(state_json(&ledger, &shared))
+}
+
+/// `{"address":"tst1…","refusal":"named"|"unnamed"|"wallet_error"|"none"}`:
+/// `none` sends to the address again.
+#[derive(Deserialize)]
+struct RefuseRequest {
+    address: String,
+    refusal: Option<Refusal>,
+}
+
+async fn control_refuse(
+    State(shared): State<Arc<Shared>>,
+    Json(request): Json<RefuseRequest>,
+) -> Json<Value> {
+    let mut ledger = shared.ledger();
+    match request.refusal {
+        Some(refusal) => ledger.refuse_recipient(&request.address, refusal),
+        None => ledger.accept_recipient(&request.address),
+    }
+    Json(state_json(&ledger, &shared))
+}
+
+/// `{"address":"tst1…"}`: `validate_address` answers `is_valid: false` for it.
+#[derive(Deserialize)]
+struct InvalidAddressRequest {
+    address: String,
+}
+
+async fn control_invalid_address(
+    State(shared): State<Arc<Shared>>,
+    Json(request): Json<InvalidAddressRequest>,
+) -> Json<Value> {
+    let mut ledger = shared.ledger();
+    ledger.set_address_invalid(&request.address);
     Json(state_json(&ledger, &shared))
 }
 
