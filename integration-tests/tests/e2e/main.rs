@@ -26,6 +26,7 @@ mod master_ledger;
 mod master_ledger_miners;
 mod master_many_miners;
 mod master_upstream;
+mod payout_faults;
 mod payouts;
 mod redis_failover;
 mod redis_harness;

@@ -1,6 +1,6 @@
 //! Payouts end to end, with a real Redis, the wallet emulator and the devnet
 //! emulator: matured balances are paid exactly once, through lost replies,
-//! refusals and a payer that dies right after the send; a dry run changes
+//! wallet errors and a payer that dies right after the send; a dry run changes
 //! nothing; the lock keeps a second payer out; too few peers pay nothing.
 
 use std::sync::Arc;
@@ -23,15 +23,17 @@ use tos_pool_proto::v1::{master_message, slave_message};
 const THRESHOLD: u64 = 1_000;
 const WITHDRAWAL_FEE: u64 = 10;
 
-struct Bench {
-    cluster: Cluster,
-    wallet: WalletHandle,
+/// A paused devnet, Redis, a master and a wallet emulator: what payout
+/// tests run on (payout_faults.rs too).
+pub(crate) struct Bench {
+    pub(crate) cluster: Cluster,
+    pub(crate) wallet: WalletHandle,
 }
 
 impl Bench {
     /// A paused devnet, Redis, a master without its own payouts, and a
     /// wallet following the devnet's chain.
-    async fn start(
+    pub(crate) async fn start(
         produce_blocks: bool,
         tweak: impl FnOnce(&mut tos_pool_common::config::Config),
     ) -> Bench {
@@ -45,11 +47,11 @@ impl Bench {
         Bench { cluster, wallet }
     }
 
-    fn ledger(&self) -> Arc<Ledger> {
+    pub(crate) fn ledger(&self) -> Arc<Ledger> {
         self.cluster.master.ledger().clone()
     }
 
-    fn settings(&self) -> PayoutSettings {
+    pub(crate) fn settings(&self) -> PayoutSettings {
         PayoutSettings {
             interval: Duration::from_millis(100),
             rules: PlanRules {
@@ -66,9 +68,14 @@ impl Bench {
         }
     }
 
-    fn payouts(&self, settings: PayoutSettings) -> Payouts {
-        let wallet = WalletClient::new(&self.wallet.url(), settings.wallet_timeout, None)
-            .expect("the wallet URL is valid");
+    pub(crate) fn payouts(&self, settings: PayoutSettings) -> Payouts {
+        self.payouts_at(&self.wallet.url(), settings)
+    }
+
+    /// A payout service paying from the wallet at `url`.
+    pub(crate) fn payouts_at(&self, url: &str, settings: PayoutSettings) -> Payouts {
+        let wallet =
+            WalletClient::new(url, settings.wallet_timeout, None).expect("the wallet URL is valid");
         Payouts::new(
             self.ledger(),
             wallet,
@@ -79,7 +86,7 @@ impl Bench {
     }
 
     /// Credits confirmed balances directly, as matured blocks do.
-    async fn seed(&self, balances: &[(String, i64)]) {
+    pub(crate) async fn seed(&self, balances: &[(String, i64)]) {
         let client = redis::Client::open(self.cluster.redis.url()).expect("the URL is valid");
         let mut connection = client
             .get_multiplexed_async_connection()
@@ -99,7 +106,7 @@ impl Bench {
 
     /// Runs `payouts` (advancing the chain a block each time) until nothing
     /// is confirmed, pending or unsettled.
-    async fn settle(&self, payouts: &Payouts, addresses: &[String]) {
+    pub(crate) async fn settle(&self, payouts: &Payouts, addresses: &[String]) {
         let ledger = self.ledger();
         eventually("every balance paid and confirmed", || {
             let ledger = ledger.clone();
@@ -123,7 +130,7 @@ impl Bench {
 
     /// Each seeded balance was paid once: paid + fees equal it, the history
     /// sums to `paid`, and the wallet sent each address one transfer.
-    async fn assert_paid_exactly_once(&self, seeded: &[(String, i64)]) {
+    pub(crate) async fn assert_paid_exactly_once(&self, seeded: &[(String, i64)]) {
         let ledger = self.ledger();
         let sent = self.wallet.transactions();
         for (address, amount) in seeded {
@@ -159,13 +166,13 @@ impl Bench {
     }
 }
 
-fn miners(count: u8) -> Vec<(String, i64)> {
+pub(crate) fn miners(count: u8) -> Vec<(String, i64)> {
     (0..count)
         .map(|i| (miner_address(0x10 + i), 5_000 + 1_000 * i64::from(i)))
         .collect()
 }
 
-fn addresses(seeded: &[(String, i64)]) -> Vec<String> {
+pub(crate) fn addresses(seeded: &[(String, i64)]) -> Vec<String> {
     seeded.iter().map(|(a, _)| a.clone()).collect()
 }
 
@@ -258,7 +265,7 @@ async fn a_payer_dying_right_after_the_send_pays_once() {
 }
 
 #[tokio::test]
-async fn a_refusal_before_broadcast_returns_the_amounts() {
+async fn a_wallet_error_without_a_broadcast_is_reconciled_then_paid() {
     let bench = Bench::start(false, |_| {}).await;
     let seeded = miners(2);
     bench.seed(&seeded).await;
@@ -269,28 +276,40 @@ async fn a_refusal_before_broadcast_returns_the_amounts() {
         matches!(report.outcome, RunOutcome::Stopped { .. }),
         "{report:?}"
     );
-    let record = bench
-        .ledger()
-        .payment(&report.payments[0])
-        .await
-        .expect("ledger")
-        .expect("the record");
-    assert_eq!(record.status, PaymentStatus::Failed);
+    // A wallet error may follow a broadcast: the amounts stay pending.
+    let ledger = bench.ledger();
+    let id = report.payments[0].clone();
+    let record = ledger.payment(&id).await.expect("ledger").expect("record");
+    assert_eq!(record.status, PaymentStatus::Pending);
+    for (address, amount) in &seeded {
+        let balances = ledger.balances(address).await.expect("balances");
+        assert_eq!((balances.confirmed, balances.pending), (0, *amount));
+    }
+    assert!(bench.wallet.transactions().is_empty());
+    // The wallet's nonce never moved: after the grace it is failed and the
+    // amounts go back, then they are paid.
+    let failed = eventually("the pending payment reconciled as never sent", || {
+        let ledger = ledger.clone();
+        let payouts = payouts.clone();
+        let id = id.clone();
+        async move {
+            let _ = payouts.run_once().await;
+            ledger
+                .payment(&id)
+                .await
+                .expect("ledger")
+                .filter(|record| record.status == PaymentStatus::Failed)
+        }
+    })
+    .await;
     assert!(
-        record
+        failed
             .error
             .as_deref()
             .unwrap_or_default()
-            .contains("nothing was sent")
+            .contains("never broadcast"),
+        "{failed:?}"
     );
-    for (address, amount) in &seeded {
-        let balances = bench.ledger().balances(address).await.expect("balances");
-        assert_eq!(
-            (balances.confirmed, balances.pending, balances.paid),
-            (*amount, 0, 0)
-        );
-    }
-    assert!(bench.wallet.transactions().is_empty());
     bench.settle(&payouts, &addresses(&seeded)).await;
     bench.assert_paid_exactly_once(&seeded).await;
 }

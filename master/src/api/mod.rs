@@ -31,6 +31,7 @@ mod luck;
 mod miners;
 mod page;
 mod payments;
+mod quarantine;
 mod stats;
 mod web;
 
@@ -205,6 +206,8 @@ pub fn router(state: ApiState, cors: CorsPolicy) -> Router {
         .route("/payments/pending", get(payments::unsettled))
         .route("/payments/{id}/resolve", post(payments::resolve))
         .route("/audit", get(audit::list))
+        .route("/quarantine", get(quarantine::list))
+        .route("/quarantine/{address}", delete(quarantine::release))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_admin,

@@ -158,6 +158,24 @@ impl Keys {
         format!("{}payouts:lock", self.prefix)
     }
 
+    /// Hash: address → quarantine entry (JSON): recipients payouts leave
+    /// out until an admin releases them.
+    pub fn payouts_quarantine(&self) -> String {
+        format!("{}payouts:quarantine", self.prefix)
+    }
+
+    /// Hash: address → the wallet error of a payment that may have failed
+    /// because of it; such addresses are paid alone until cleared.
+    pub fn payouts_suspects(&self) -> String {
+        format!("{}payouts:suspects", self.prefix)
+    }
+
+    /// Hash: address → when the wallet said it is valid (ms): the cached
+    /// answers of `validate_address`.
+    pub fn payouts_valid_addresses(&self) -> String {
+        format!("{}payouts:valid", self.prefix)
+    }
+
     /// List: the admin audit log, newest first, one JSON entry per admin
     /// action; trimmed to a fixed length.
     pub fn audit_log(&self) -> String {

@@ -36,7 +36,8 @@ pub use history::{MINER_SAMPLE_WIDTH, POOL_SAMPLE_WIDTH};
 pub use keys::{Keys, segment, state_name};
 pub use connect::SENTINEL_POLL;
 pub use payments::{
-    MinerPayment, Page, PaymentRecord, PaymentStatus, PaymentTransfer, PaymentUpdate, StoredPayment,
+    MinerPayment, Page, PaymentRecord, PaymentStatus, PaymentTransfer, PaymentUpdate,
+    QuarantineCause, QuarantineEntry, StoredPayment,
 };
 pub use settings::{HIGH_WATER_TTL, IDLE_TTL, LedgerSettings, SHARE_LOG_MARGIN};
 pub use stats::{Activity, MinerStats, PoolStats, ShareCounts, StatsHash, WorkerStats, hashrate};

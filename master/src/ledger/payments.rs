@@ -8,12 +8,14 @@
 //! describes the keys.
 
 mod lock;
+mod quarantine;
 mod write;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Ledger, LedgerError};
 
+pub use quarantine::{QuarantineCause, QuarantineEntry};
 pub use write::PaymentUpdate;
 
 /// Where a payment stands.

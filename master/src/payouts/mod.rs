@@ -5,20 +5,28 @@
 //!
 //! 1. one atomic step moves the amounts confirmed → pending and stores the
 //!    record `pending` with the wallet nonce read just before;
-//! 2. `build_transaction`: its hash ⇒ `sent`; a clean refusal ⇒ `failed`,
-//!    amounts back; no readable answer ⇒ the record stays `pending` and no
+//! 2. `build_transaction`: its hash ⇒ `sent`; a refusal that provably came
+//!    before any broadcast ([`crate::wallet::classify`]) ⇒ `failed`, amounts
+//!    back, and the refused recipient is found and quarantined while the
+//!    others are retried at once ([`quarantine`], pure); any other error
+//!    (it may have followed a broadcast) ⇒ the record stays `pending` and no
 //!    further payout runs until it is reconciled ([`reconcile`], pure) or
 //!    resolved by an operator ([`Payouts::resolve`]);
 //! 3. with `payouts.confirmations` blocks on top ⇒ `confirmed`: pending →
 //!    paid, one history entry per miner, a `Payment` event per transfer.
 //!
 //! A crash between any two steps leaves a record the next run finds, so a
-//! balance is never paid twice.
+//! balance is never paid twice. Only addresses the wallet has validated are
+//! planned ([`validate`], pure); quarantined ones are left out until an
+//! admin releases them.
 
+mod payable;
 mod plan;
+mod quarantine;
 mod reconcile;
 mod run;
 mod settings;
+mod validate;
 
 #[cfg(test)]
 mod proptests;
@@ -36,14 +44,18 @@ use crate::notify::Notifier;
 use crate::ledger::{Ledger, LedgerError, PaymentRecord, PaymentStatus, StoredPayment};
 use crate::rpc::RpcError;
 use crate::upstream::{UpstreamError, UpstreamPool};
-use crate::wallet::WalletClient;
+use crate::wallet::{AddressValidity, WalletClient};
 
-pub use plan::{PPB, Plan, PlanRules, SkipReason, plan};
+pub use plan::{PPB, Plan, PlanRules, SkipReason, plan, plan_with_alone};
+pub use quarantine::{
+    MAX_REFUSALS_PER_RUN, RefusalStep, after_not_sent, after_refusal, lone_verdict, named_recipient,
+};
 pub use reconcile::{
     NotSentEvidence, PendingAction, WalletFacts, is_confirmed, not_sent_evidence, reconcile_pending,
 };
 pub use run::{RunOutcome, RunReport};
 pub use settings::{PayoutSettings, WALLET_TIMEOUT};
+pub use validate::{CheckFailure, Checker, Validity, verdict};
 
 /// Why a payout run or an operator resolution stopped.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +132,9 @@ pub trait PayoutChain: Send + Sync {
     async fn peer_count(&self) -> Result<u64, PayoutError>;
     /// The daemon's current topoheight.
     async fn topoheight(&self) -> Result<u64, PayoutError>;
+    /// The daemon's `validate_address` of a normal address (asked when the
+    /// wallet has no such method).
+    async fn validate_address(&self, address: &str) -> Result<AddressValidity, CheckFailure>;
 }
 
 #[async_trait::async_trait]
@@ -136,6 +151,20 @@ impl PayoutChain for UpstreamPool {
             .await
             .map(|info| info.topoheight)
             .map_err(chain_error)
+    }
+
+    async fn validate_address(&self, address: &str) -> Result<AddressValidity, CheckFailure> {
+        let params = serde_json::json!({ "address": address, "allow_integrated": false });
+        self.request(|upstream| {
+            let params = params.clone();
+            async move { upstream.client().call("validate_address", params).await }
+        })
+        .await
+        .map(|(validity, _)| validity)
+        .map_err(|error| CheckFailure {
+            code: error.rpc_code(),
+            message: error.to_string(),
+        })
     }
 }
 

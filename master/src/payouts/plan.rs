@@ -13,11 +13,12 @@
 //!   reserves `network_fee` of the wallet's spendable balance, and the sum of
 //!   all amounts and reserved fees never exceeds it. A transfer that does not
 //!   fit is skipped this run and stays in the balance.
+//! - Suspects ([`plan_with_alone`]) travel alone, one transaction each.
 //!
 //! Amounts are u64 atomic units; products and sums are u128 before they are
 //! narrowed, so nothing overflows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ledger::PaymentTransfer;
 
@@ -117,6 +118,19 @@ pub fn plan(
     spendable: u64,
     network_fee: u64,
 ) -> Plan {
+    plan_with_alone(balances, rules, spendable, network_fee, &BTreeSet::new())
+}
+
+/// [`plan`], with each address of `alone` paid in a transaction of its own
+/// (payout suspects: a refusal of theirs then names no one else), reserving
+/// a network fee for each.
+pub fn plan_with_alone(
+    balances: &BTreeMap<String, i64>,
+    rules: &PlanRules,
+    spendable: u64,
+    network_fee: u64,
+    alone: &BTreeSet<String>,
+) -> Plan {
     let max_per_tx = rules.max_per_tx.max(1);
     let mut payable: Vec<(&String, u64)> = balances
         .iter()
@@ -140,8 +154,9 @@ pub fn plan(
         // fee < balance ≤ u64::MAX, so both fit.
         let fee = u64::try_from(fee).unwrap_or(u64::MAX);
         let amount = balance - fee;
+        let single = alone.contains(address);
         let cost = u128::from(amount)
-            + if batch.is_empty() {
+            + if batch.is_empty() || single {
                 u128::from(network_fee)
             } else {
                 0
@@ -151,11 +166,16 @@ pub fn plan(
             continue;
         }
         budget -= cost;
-        batch.push(PaymentTransfer {
+        let transfer = PaymentTransfer {
             address: address.clone(),
             amount,
             fee,
-        });
+        };
+        if single {
+            out.batches.push(vec![transfer]);
+            continue;
+        }
+        batch.push(transfer);
         if batch.len() == max_per_tx {
             out.batches.push(std::mem::take(&mut batch));
         }
@@ -261,6 +281,24 @@ mod tests {
             .map(|t| t.address.as_str())
             .collect();
         assert_eq!(order, vec!["m0", "m1", "m2", "m3", "m4", "m5", "m6"]);
+    }
+
+    #[test]
+    fn suspects_are_paid_alone_with_their_own_network_fee() {
+        let map = balances(&[("a", 500), ("b", 400), ("c", 300), ("d", 200)]);
+        let alone: BTreeSet<String> = ["b".to_owned()].into();
+        let plan = plan_with_alone(&map, &rules(1, 0, 0.0, 3), 1_000_000, 20, &alone);
+        let shapes: Vec<Vec<&str>> = plan
+            .batches
+            .iter()
+            .map(|batch| batch.iter().map(|t| t.address.as_str()).collect())
+            .collect();
+        assert_eq!(shapes, vec![vec!["b"], vec!["a", "c", "d"]]);
+        // 1400 sent + two network fees, exactly: the budget holds no more.
+        let tight = plan_with_alone(&map, &rules(1, 0, 0.0, 3), 1_440, 20, &alone);
+        assert_eq!(tight.transfers(), 4);
+        let short = plan_with_alone(&map, &rules(1, 0, 0.0, 3), 1_439, 20, &alone);
+        assert_eq!(short.transfers(), 3);
     }
 
     #[test]

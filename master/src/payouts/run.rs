@@ -1,18 +1,24 @@
 //! One payout run: lock, settle, check, plan, pay.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use tos_pool_common::clock::unix_ms;
 use tos_pool_common::telemetry::events::{Event, Payment};
 use tracing::Instrument;
 
-use super::plan::{Plan, plan};
+use super::plan::{Plan, plan_with_alone};
+use super::quarantine::{
+    MAX_REFUSALS_PER_RUN, RefusalStep, after_not_sent, after_refusal, lone_verdict,
+};
 use super::reconcile::{PendingAction, WalletFacts, is_confirmed, reconcile_pending};
 use super::{PayoutError, Payouts, lock_token, renew_every};
-use crate::ledger::{LedgerError, PaymentRecord, PaymentStatus, PaymentUpdate, StoredPayment};
+use crate::ledger::{
+    LedgerError, PaymentRecord, PaymentStatus, PaymentTransfer, PaymentUpdate, QuarantineCause,
+    QuarantineEntry, StoredPayment,
+};
 use crate::notify::Notification;
-use crate::wallet::{BuildError, WalletTransaction, WalletTransfer};
+use crate::wallet::{BuildError, Refusal, WalletTransaction, WalletTransfer};
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +34,9 @@ pub enum RunOutcome {
         /// How many.
         pending: usize,
     },
+    /// The wallet says it is not connected to its daemon: it cannot
+    /// broadcast, so nothing is attempted.
+    WalletOffline,
     /// The daemon has fewer peers than `payouts.min_peers`.
     NotEnoughPeers {
         /// Peers it has.
@@ -59,6 +68,8 @@ pub struct RunReport {
     pub settled: usize,
     /// Ids of the payments it wrote.
     pub payments: Vec<String>,
+    /// Recipients it quarantined.
+    pub quarantined: Vec<String>,
 }
 
 impl RunReport {
@@ -67,6 +78,7 @@ impl RunReport {
             outcome,
             settled: 0,
             payments: Vec::new(),
+            quarantined: Vec::new(),
         }
     }
 }
@@ -147,6 +159,7 @@ impl Payouts {
         let mut settled = 0;
         let mut pending = 0;
         let mut wallet_txs: Option<(u64, Vec<WalletTransaction>)> = None;
+        let mut suspects: Option<BTreeMap<String, String>> = None;
         let mut tip: Option<u64> = None;
         for payment in unsettled {
             let id = payment.record.id.clone();
@@ -185,7 +198,28 @@ impl Payouts {
                             tracing::info!(payment = %id, update = ?update, "pending payment reconciled");
                             settled += 1;
                         }
-                        None => pending += 1,
+                        None => {
+                            pending += 1;
+                            continue;
+                        }
+                    }
+                    let addresses = addresses_of(&payment.record.transfers);
+                    match update {
+                        PaymentUpdate::Sent { .. } => {
+                            inner.ledger.clear_payout_suspects(&addresses).await?;
+                        }
+                        PaymentUpdate::Failed { .. } => {
+                            let suspects = match suspects.as_ref() {
+                                Some(suspects) => suspects,
+                                None => suspects.insert(inner.ledger.payout_suspects().await?),
+                            };
+                            if let Some((address, reason)) =
+                                after_not_sent(&payment.record.transfers, suspects)
+                            {
+                                self.quarantine(&address, reason, &id).await?;
+                            }
+                        }
+                        PaymentUpdate::Confirmed => {}
                     }
                 }
                 PaymentStatus::Sent => {
@@ -226,17 +260,28 @@ impl Payouts {
                 return Ok(Some(RunOutcome::NotEnoughPeers { peers, min }));
             }
         }
+        // A wallet without its daemon fails every transaction with an error
+        // that may follow a broadcast; do not make suspects of everyone.
+        if !self.inner.wallet.is_online().await? {
+            tracing::warn!("the wallet is not connected to its daemon: not paying");
+            return Ok(Some(RunOutcome::WalletOffline));
+        }
         Ok(None)
     }
 
     /// The plan for the current balances and wallet, with the network fee of
     /// its largest transaction reserved per transaction.
-    async fn current_plan(&self) -> Result<(Plan, BTreeMap<String, i64>), PayoutError> {
+    async fn current_plan(
+        &self,
+        dry_run: bool,
+    ) -> Result<(Plan, BTreeMap<String, i64>), PayoutError> {
         let inner = &self.inner;
         let spendable = inner.wallet.get_balance().await?;
         let balances = inner.ledger.confirmed_balances().await?;
+        let balances = self.payable_balances(balances, dry_run).await?;
+        let alone: BTreeSet<String> = inner.ledger.payout_suspects().await?.into_keys().collect();
         let rules = &inner.settings.rules;
-        let first = plan(&balances, rules, spendable, 0);
+        let first = plan_with_alone(&balances, rules, spendable, 0, &alone);
         let Some(largest) = first.largest_batch() else {
             return Ok((first, balances));
         };
@@ -245,7 +290,7 @@ impl Payouts {
             .map(|t| WalletTransfer::tos(&t.address, t.amount))
             .collect();
         let network_fee = inner.wallet.estimate_fees(&transfers).await?;
-        let planned = plan(&balances, rules, spendable, network_fee);
+        let planned = plan_with_alone(&balances, rules, spendable, network_fee, &alone);
         if !planned.skipped.is_empty() {
             tracing::info!(
                 skipped = planned.skipped.len(),
@@ -258,7 +303,7 @@ impl Payouts {
     }
 
     async fn dry_run(&self) -> Result<RunReport, PayoutError> {
-        let (plan, _) = self.current_plan().await?;
+        let (plan, _) = self.current_plan(true).await?;
         for (index, batch) in plan.batches.iter().enumerate() {
             for transfer in batch {
                 tracing::info!(
@@ -283,48 +328,85 @@ impl Payouts {
         }))
     }
 
-    /// Writes ahead and sends each batch of the plan, stopping at the first
-    /// refusal or ambiguous answer.
+    /// Writes ahead and sends each batch of the plan. A refusal that
+    /// provably came before the broadcast returns the amounts, quarantines
+    /// the refused recipient (named by the wallet, or found by halving the
+    /// batch) and retries the others at once; an answer that may follow a
+    /// broadcast leaves the payment pending and stops the run.
     async fn pay(&self) -> Result<RunReport, PayoutError> {
-        let inner = &self.inner;
-        let (plan, _) = self.current_plan().await?;
+        let (plan, _) = self.current_plan(false).await?;
         if plan.batches.is_empty() {
             return Ok(RunReport::new(RunOutcome::NothingToPay));
         }
         let mut report = RunReport::new(RunOutcome::Paid);
-        let run_tag = format!("{:08x}", rand::random::<u32>());
-        for (index, batch) in plan.batches.into_iter().enumerate() {
+        let mut run = PayRun {
+            tag: format!("{:08x}", rand::random::<u32>()),
+            queue: plan.batches.into_iter().collect(),
+            attempts: 0,
+            sent: 0,
+            refusals: 0,
+            lone: Vec::new(),
+        };
+        let stop = self.pay_queue(&mut run, &mut report).await;
+        // Lone refusals are the recipients' when the wallet took others.
+        if !run.lone.is_empty() {
+            if lone_verdict(run.sent) {
+                for (transfer, reason, payment) in std::mem::take(&mut run.lone) {
+                    self.quarantine(&transfer.address, reason, &payment).await?;
+                    report.quarantined.push(transfer.address);
+                }
+            } else if stop.as_ref().is_ok_and(Option::is_none) {
+                report.outcome = RunOutcome::Stopped {
+                    reason: format!(
+                        "the wallet refused every transaction of the run ({} lone transfers, none named): the request is refused, not a recipient; nobody was quarantined",
+                        run.lone.len()
+                    ),
+                };
+            }
+        }
+        match stop? {
+            Some(reason) => report.outcome = RunOutcome::Stopped { reason },
+            None if report.outcome == RunOutcome::Paid && run.sent == 0 => {
+                report.outcome = RunOutcome::NothingToPay;
+            }
+            None => {}
+        }
+        Ok(report)
+    }
+
+    /// Sends the queued batches until the queue is empty (`Ok(None)`) or
+    /// the run must stop (`Ok(Some(reason))`).
+    async fn pay_queue(
+        &self,
+        run: &mut PayRun,
+        report: &mut RunReport,
+    ) -> Result<Option<String>, PayoutError> {
+        let inner = &self.inner;
+        while let Some(batch) = run.queue.pop_front() {
+            if batch.is_empty() {
+                continue;
+            }
+            if run.refusals >= MAX_REFUSALS_PER_RUN {
+                return Ok(Some(format!(
+                    "{} refused transactions in one run: stopping until the next",
+                    run.refusals
+                )));
+            }
             let nonce = inner.wallet.get_nonce().await?;
-            let created_ms = unix_ms();
-            let (amount, fee) = batch.iter().fold((0u64, 0u64), |(a, f), t| {
-                (a.saturating_add(t.amount), f.saturating_add(t.fee))
-            });
-            let payment = StoredPayment {
-                record: PaymentRecord {
-                    id: format!("{created_ms}-{index}-{run_tag}"),
-                    status: PaymentStatus::Pending,
-                    tx_hash: None,
-                    created_ms,
-                    updated_ms: created_ms,
-                    transfers: batch,
-                    amount,
-                    fee,
-                    error: None,
-                },
-                nonce,
-            };
+            let payment = write_ahead(batch, nonce, run.attempts, &run.tag);
+            run.attempts += 1;
             match inner.ledger.begin_payment(&payment).await {
                 Ok(()) => {}
                 Err(LedgerError::BalanceChanged { address }) => {
                     tracing::warn!(%address, "a balance changed since planning; paying it next run");
-                    report.outcome = RunOutcome::Stopped {
-                        reason: format!("the balance of {address} changed during the run"),
-                    };
-                    return Ok(report);
+                    return Ok(Some(format!(
+                        "the balance of {address} changed during the run"
+                    )));
                 }
                 Err(error) => return Err(error.into()),
             }
-            report.payments.push(payment.record.id.clone());
+            let id = payment.record.id.clone();
+            report.payments.push(id.clone());
             let transfers: Vec<WalletTransfer> = payment
                 .record
                 .transfers
@@ -334,40 +416,81 @@ impl Payouts {
             match inner.wallet.build_transaction(&transfers).await {
                 Ok(built) => {
                     tracing::info!(
-                        payment = %payment.record.id,
+                        payment = %id,
                         tx_hash = %built.hash,
                         transfers = transfers.len(),
-                        amount,
+                        amount = payment.record.amount,
                         "payment sent"
                     );
+                    run.sent += 1;
                     let update = PaymentUpdate::Sent {
                         tx_hash: built.hash,
                     };
                     if self.update(&payment, &update).await?.is_none() {
-                        tracing::warn!(payment = %payment.record.id, "payment changed before its hash was stored; reconciling next run");
+                        tracing::warn!(payment = %id, "payment changed before its hash was stored; reconciling next run");
                     }
+                    inner
+                        .ledger
+                        .clear_payout_suspects(&addresses_of(&payment.record.transfers))
+                        .await?;
                 }
-                Err(BuildError::Refused(error)) => {
-                    tracing::warn!(payment = %payment.record.id, %error, "the wallet refused the payment; amounts returned");
+                Err(BuildError::Refused { refusal, error }) => {
+                    run.refusals += 1;
+                    let reason = error.to_string();
+                    tracing::warn!(payment = %id, %reason, "the wallet refused the payment before broadcasting it; amounts returned");
                     let update = PaymentUpdate::Failed {
-                        reason: error.to_string(),
+                        reason: reason.clone(),
                     };
                     self.update(&payment, &update).await?;
-                    report.outcome = RunOutcome::Stopped {
-                        reason: error.to_string(),
-                    };
-                    return Ok(report);
+                    if refusal == Refusal::NotSent {
+                        return Ok(Some(reason));
+                    }
+                    match after_refusal(payment.record.transfers, &reason) {
+                        RefusalStep::Quarantine { culprit, rest } => {
+                            self.quarantine(&culprit.address, reason, &id).await?;
+                            report.quarantined.push(culprit.address);
+                            run.queue.push_front(rest);
+                        }
+                        RefusalStep::Split { first, second } => {
+                            tracing::info!(payment = %id, first = first.len(), second = second.len(), "no recipient named: retrying each half");
+                            run.queue.push_front(second);
+                            run.queue.push_front(first);
+                        }
+                        RefusalStep::Lone(transfer) => run.lone.push((transfer, reason, id)),
+                    }
                 }
-                Err(BuildError::Ambiguous(error)) => {
-                    tracing::error!(payment = %payment.record.id, %error, "payment outcome unknown: it stays pending and blocks payouts until reconciled");
-                    report.outcome = RunOutcome::Stopped {
-                        reason: error.to_string(),
-                    };
-                    return Ok(report);
+                Err(BuildError::Ambiguous { answered, error }) => {
+                    let reason = error.to_string();
+                    tracing::error!(payment = %id, %reason, "payment outcome unknown: it stays pending and blocks payouts until reconciled");
+                    if answered {
+                        let addresses = addresses_of(&payment.record.transfers);
+                        inner
+                            .ledger
+                            .add_payout_suspects(&addresses, &reason)
+                            .await?;
+                    }
+                    return Ok(Some(reason));
                 }
             }
         }
-        Ok(report)
+        Ok(None)
+    }
+
+    /// Quarantines `address`, refused by the wallet in `payment`.
+    async fn quarantine(
+        &self,
+        address: &str,
+        reason: String,
+        payment: &str,
+    ) -> Result<(), PayoutError> {
+        let entry = QuarantineEntry {
+            address: address.to_owned(),
+            cause: QuarantineCause::Refused,
+            reason,
+            payment_id: Some(payment.to_owned()),
+            since_ms: unix_ms(),
+        };
+        Ok(self.inner.ledger.quarantine(&entry).await?)
     }
 
     async fn update(
@@ -411,4 +534,53 @@ impl Payouts {
                 }));
         }
     }
+}
+
+/// One run's paying state.
+struct PayRun {
+    /// Tags the payment ids of this run.
+    tag: String,
+    /// Batches still to send, in order.
+    queue: VecDeque<Vec<PaymentTransfer>>,
+    /// Payments written so far (numbers the ids).
+    attempts: usize,
+    /// Transactions the wallet took.
+    sent: usize,
+    /// Refused `build_transaction` calls.
+    refusals: usize,
+    /// Lone transfers refused without being named: the transfer, the
+    /// wallet's error and the payment.
+    lone: Vec<(PaymentTransfer, String, String)>,
+}
+
+/// The `pending` record of `transfers`, written ahead with the wallet's
+/// `nonce`.
+fn write_ahead(
+    transfers: Vec<PaymentTransfer>,
+    nonce: u64,
+    index: usize,
+    tag: &str,
+) -> StoredPayment {
+    let created_ms = unix_ms();
+    let (amount, fee) = transfers.iter().fold((0u64, 0u64), |(a, f), t| {
+        (a.saturating_add(t.amount), f.saturating_add(t.fee))
+    });
+    StoredPayment {
+        record: PaymentRecord {
+            id: format!("{created_ms}-{index}-{tag}"),
+            status: PaymentStatus::Pending,
+            tx_hash: None,
+            created_ms,
+            updated_ms: created_ms,
+            transfers,
+            amount,
+            fee,
+            error: None,
+        },
+        nonce,
+    }
+}
+
+fn addresses_of(transfers: &[PaymentTransfer]) -> Vec<String> {
+    transfers.iter().map(|t| t.address.clone()).collect()
 }

@@ -31,6 +31,17 @@ pub enum RpcError {
         /// What failed.
         reason: String,
     },
+    /// No connection could be opened: the request was never sent, so the
+    /// server cannot have acted on it.
+    #[error("{method} on {url} could not connect: {reason}; is the server running and reachable?")]
+    Connect {
+        /// Where the request was to go.
+        url: String,
+        /// The JSON-RPC method.
+        method: String,
+        /// What failed.
+        reason: String,
+    },
     /// No full answer within the deadline; the daemon may still have acted.
     #[error(
         "{method} on {url} got no answer within {timeout:?}; the daemon is slow or stuck (raise the upstream timeout if it is only slow)"
@@ -89,7 +100,10 @@ impl RpcError {
     pub fn is_transport(&self) -> bool {
         matches!(
             self,
-            RpcError::Transport { .. } | RpcError::Timeout { .. } | RpcError::HttpStatus { .. }
+            RpcError::Connect { .. }
+                | RpcError::Transport { .. }
+                | RpcError::Timeout { .. }
+                | RpcError::HttpStatus { .. }
         )
     }
 

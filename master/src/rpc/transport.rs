@@ -186,12 +186,20 @@ impl HttpTransport {
         let request = builder
             .body(Full::new(Bytes::from(body)))
             .map_err(|error| transport(format!("cannot build the request: {error}")))?;
-        let response = self
-            .client
-            .request(request)
-            .await
-            // "connection refused" sits deep inside hyper's error.
-            .map_err(|error| transport(chain(&error)))?;
+        let response = self.client.request(request).await.map_err(|error| {
+            // "connection refused" sits deep inside hyper's error. A failed
+            // connect means the request never left: callers that must know
+            // whether a server may have acted (payouts) rely on the variant.
+            if error.is_connect() {
+                RpcError::Connect {
+                    url: self.url.clone(),
+                    method: method.to_string(),
+                    reason: chain(&error),
+                }
+            } else {
+                transport(chain(&error))
+            }
+        })?;
         let status = response.status().as_u16();
         let bytes = Limited::new(response.into_body(), MAX_REPLY_BYTES)
             .collect()
@@ -233,7 +241,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_closed_port_is_a_transport_error() {
+    async fn a_closed_port_is_a_connect_error() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let port = listener.local_addr().expect("bound").port();
         drop(listener);
@@ -246,7 +254,7 @@ mod tests {
             .call::<_, Value>("get_info", ())
             .await
             .expect_err("nothing listens there");
-        assert!(matches!(error, RpcError::Transport { .. }), "{error}");
+        assert!(matches!(error, RpcError::Connect { .. }), "{error}");
         assert!(error.is_transport());
     }
 }

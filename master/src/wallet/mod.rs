@@ -2,11 +2,11 @@
 //! calls payouts need, over the same HTTP transport as the daemon client,
 //! with optional HTTP Basic auth.
 //!
-//! [`WalletClient::build_transaction`] tells a clean refusal (the wallet
-//! answered with a JSON-RPC error: nothing was broadcast) from an ambiguous
-//! failure (no readable answer: it may or may not have been broadcast), the
-//! distinction payouts are built on.
+//! [`WalletClient::build_transaction`] tells a refusal that provably came
+//! before any broadcast from a failure that may have followed one
+//! ([`classify`]), the distinction payouts are built on.
 
+mod classify;
 mod types;
 
 use std::time::Duration;
@@ -16,21 +16,13 @@ use serde_json::json;
 
 use crate::rpc::{HttpTransport, RpcError, TOS_ASSET};
 
-pub use types::{BuiltTransaction, Outgoing, WalletEntry, WalletTransaction, WalletTransfer};
-
-/// How a `build_transaction` call failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BuildError {
-    /// The wallet answered with an error: nothing was broadcast.
-    #[error("the wallet refused the transaction: {0}")]
-    Refused(#[source] RpcError),
-    /// No readable answer (timeout, connection lost, unreadable reply): the
-    /// transaction may have been broadcast. Reconcile before paying again.
-    #[error(
-        "the wallet's answer to build_transaction was lost: {0}; the transaction may have been broadcast"
-    )]
-    Ambiguous(#[source] RpcError),
-}
+pub use classify::{
+    BuildError, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR, Refusal, classify,
+    is_pre_broadcast_code,
+};
+pub use types::{
+    AddressValidity, BuiltTransaction, Outgoing, WalletEntry, WalletTransaction, WalletTransfer,
+};
 
 /// A client of one wallet RPC. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -106,23 +98,26 @@ impl WalletClient {
             .await
     }
 
+    /// `validate_address` of a normal address (integrated ones are not
+    /// payout destinations): whether the wallet accepts it.
+    pub async fn validate_address(&self, address: &str) -> Result<AddressValidity, RpcError> {
+        self.transport
+            .call(
+                "validate_address",
+                json!({ "address": address, "allow_integrated": false }),
+            )
+            .await
+    }
+
+    /// `is_online`: whether the wallet is connected to its daemon (it can
+    /// broadcast).
+    pub async fn is_online(&self) -> Result<bool, RpcError> {
+        self.transport.call("is_online", ()).await
+    }
+
     /// `list_transactions`: every transaction the wallet knows.
     pub async fn list_transactions(&self) -> Result<Vec<WalletTransaction>, RpcError> {
         self.transport.call("list_transactions", ()).await
-    }
-}
-
-/// A JSON-RPC error object is the wallet's real answer: a refusal. Anything
-/// else (no answer, a broken or unreadable one) leaves the outcome unknown.
-fn classify(error: RpcError) -> BuildError {
-    match error {
-        RpcError::Rpc { .. } | RpcError::Encode { .. } | RpcError::InvalidUrl { .. } => {
-            BuildError::Refused(error)
-        }
-        RpcError::Transport { .. }
-        | RpcError::Timeout { .. }
-        | RpcError::HttpStatus { .. }
-        | RpcError::BadResponse { .. } => BuildError::Ambiguous(error),
     }
 }
 
@@ -135,47 +130,6 @@ fn basic_authorization(user: &str, password: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn error(kind: &str) -> RpcError {
-        let (url, method) = (
-            "http://w/json_rpc".to_string(),
-            "build_transaction".to_string(),
-        );
-        match kind {
-            "rpc" => RpcError::Rpc {
-                url,
-                method,
-                code: -32004,
-                message: "Insufficient funds".into(),
-            },
-            "timeout" => RpcError::Timeout {
-                url,
-                method,
-                timeout: Duration::from_secs(1),
-            },
-            "transport" => RpcError::Transport {
-                url,
-                method,
-                reason: "connection reset".into(),
-            },
-            _ => RpcError::BadResponse {
-                url,
-                method,
-                reason: "not JSON".into(),
-            },
-        }
-    }
-
-    #[test]
-    fn only_a_wallet_error_object_is_a_clean_refusal() {
-        assert!(matches!(classify(error("rpc")), BuildError::Refused(_)));
-        for kind in ["timeout", "transport", "bad"] {
-            assert!(
-                matches!(classify(error(kind)), BuildError::Ambiguous(_)),
-                "{kind}"
-            );
-        }
-    }
 
     #[test]
     fn basic_auth_is_base64_of_user_colon_password() {

@@ -45,6 +45,17 @@ pub struct BuiltTransaction {
     pub nonce: Option<u64>,
 }
 
+/// The answer of `validate_address` (the daemon's shape, TOS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct AddressValidity {
+    /// Whether the address is valid for this network (and a normal address
+    /// when integrated ones are not allowed).
+    pub is_valid: bool,
+    /// Whether it is an integrated address.
+    #[serde(default)]
+    pub is_integrated: bool,
+}
+
 /// A transaction as `get_transaction` and `list_transactions` report it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct WalletTransaction {
