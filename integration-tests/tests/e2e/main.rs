@@ -8,6 +8,7 @@ mod master_support;
 mod miner_mocks;
 
 mod api;
+mod block_spool;
 mod cluster_doors;
 mod cluster_launcher;
 mod cluster_mining;

@@ -20,7 +20,8 @@ pub struct BlockView {
     pub found_at_ms: u64,
     /// Address of the miner whose share was the block.
     pub finder: String,
-    /// `candidate`, `immature`, `matured`, `orphaned` or `refused`.
+    /// `submitting`, `candidate`, `immature`, `matured`, `orphaned` or
+    /// `refused`.
     pub state: &'static str,
     /// The reward in atomic units: the chain's final reward once matured,
     /// the expected one before, 0 when orphaned or refused.
@@ -64,7 +65,9 @@ impl From<&BlockRecord> for BlockView {
         let reward = match record.state {
             BlockState::Matured => record.final_reward.unwrap_or(record.expected_reward),
             BlockState::Orphaned | BlockState::Refused => 0,
-            BlockState::Candidate | BlockState::Immature => record.expected_reward,
+            BlockState::Submitting | BlockState::Candidate | BlockState::Immature => {
+                record.expected_reward
+            }
         };
         BlockView {
             hash: record.hash.clone(),

@@ -6,7 +6,8 @@
 //! `api.admin_password` (Bearer or Basic, constant time):
 //! `/api/admin/upstreams`, `/api/admin/slaves`, `/api/admin/bans`,
 //! `/api/admin/payments/pending`, `POST /api/admin/payments/{id}/resolve`,
-//! `/api/admin/audit`. Failed admin logins are throttled per address (429
+//! `/api/admin/audit`, `/api/admin/blocks/unrecorded`,
+//! `POST /api/admin/blocks`. Failed admin logins are throttled per address (429
 //! with `Retry-After`), and every admin action is audited (`audit`).
 //! Lists are paged (`?page=&limit=` or `?offset=&limit=`) and carry their
 //! total; every failure is a JSON `{"error": …}` with its status. docs/API.md
@@ -18,6 +19,7 @@
 //! `/api/miners/{address}/chart`, `/api/luck` and `/api/connect`.
 
 mod admin;
+mod admin_blocks;
 mod audit;
 mod auth;
 mod blocks;
@@ -55,6 +57,7 @@ use tos_pool_common::metrics::Metrics;
 use tos_pool_common::network::Network;
 use tos_pool_common::shutdown::Shutdown;
 
+use crate::blocks::BlockAdder;
 use crate::gateway::Gateway;
 use crate::jobs::JobManager;
 use crate::ledger::Ledger;
@@ -86,6 +89,8 @@ pub struct ApiParts {
     /// The payout service when `payouts.enabled` (operator resolution of
     /// pending payments).
     pub payouts: Option<Payouts>,
+    /// Adds the pool's unrecorded blocks (`POST /api/admin/blocks`).
+    pub block_adder: Arc<BlockAdder>,
 }
 
 /// What every handler shares; cheap to clone.
@@ -206,6 +211,8 @@ pub fn router(state: ApiState, cors: CorsPolicy) -> Router {
         .route("/payments/pending", get(payments::unsettled))
         .route("/payments/{id}/resolve", post(payments::resolve))
         .route("/audit", get(audit::list))
+        .route("/blocks", post(admin_blocks::add))
+        .route("/blocks/unrecorded", get(admin_blocks::unrecorded))
         .route("/quarantine", get(quarantine::list))
         .route("/quarantine/{address}", delete(quarantine::release))
         .route_layer(middleware::from_fn_with_state(

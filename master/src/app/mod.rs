@@ -16,14 +16,14 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
-use tos_pool_common::config::Config;
+use tos_pool_common::config::{Config, ConfigError};
 use tos_pool_common::metrics::Metrics;
 use tos_pool_common::shutdown::{Shutdown, ShutdownTrigger};
 use tos_pool_common::telemetry::Telemetry;
 use tos_pool_common::telemetry::events::EventSink;
 
 use crate::api::{self, ApiError, ApiParts};
-use crate::blocks::BlockService;
+use crate::blocks::{BlockAdder, BlockService, BlockSpool, SpoolError, SpoolReplayer};
 use crate::gateway::{self, Gateway, GatewayError};
 use crate::history::Sampler;
 use crate::jobs::{JobError, JobManager};
@@ -32,7 +32,7 @@ use crate::monitor;
 use crate::notify::{Notifier, NotifyError};
 use crate::payouts::{PayoutError, Payouts};
 use crate::pplns::{PplnsError, PplnsWindow};
-use crate::unlocker::{self, Unlocker, UnlockerError};
+use crate::unlocker::{self, Discovery, Unlocker, UnlockerError};
 use crate::upstream::{UpstreamError, UpstreamPool};
 
 pub use chain::DaemonChain;
@@ -71,6 +71,12 @@ pub enum MasterError {
     /// The REST API cannot start.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The block spool directory cannot be used.
+    #[error(transparent)]
+    BlockSpool(#[from] SpoolError),
+    /// The pool's miner key cannot be read from the config.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 /// A running master.
@@ -119,16 +125,31 @@ impl MasterHandle {
             Notifier::start(&config.notify, config.network, stop.listener())?;
 
         let share_wait = (config.slave.share_flush_interval * 20).max(Duration::from_secs(1));
-        let blocks = Arc::new(
-            BlockService::new(
-                chain.clone(),
-                ledger.clone(),
-                window,
-                share_wait,
-                telemetry.clone(),
-            )
-            .with_notifier(notifier.clone()),
-        );
+        let spool = match &config.master.block_spool_dir {
+            Some(dir) => Some(BlockSpool::open(dir)?),
+            None => None,
+        };
+        let pool_key = config.miner_public_key()?;
+        let mut blocks = BlockService::new(
+            chain.clone(),
+            ledger.clone(),
+            window,
+            share_wait,
+            telemetry.clone(),
+        )
+        .with_notifier(notifier.clone());
+        if let Some(spool) = &spool {
+            blocks = blocks.with_spool(spool.clone());
+        }
+        let blocks = Arc::new(blocks);
+        let block_adder = Arc::new(BlockAdder::new(
+            chain.clone(),
+            ledger.clone(),
+            window,
+            pool_key,
+            config.network,
+            spool.clone(),
+        ));
         let gateway = Gateway::new(
             config,
             ledger.clone(),
@@ -168,9 +189,28 @@ impl MasterHandle {
             )
             .run(stop.listener()),
         ));
+        if let Some(spool) = &spool {
+            let replayer = SpoolReplayer::new(
+                spool.clone(),
+                ledger.clone(),
+                share_wait,
+                telemetry.metrics().clone(),
+            )
+            .with_notifier(notifier.clone());
+            tasks.push(tokio::spawn(replayer.run(stop.listener())));
+        }
         if config.unlocker.enabled {
-            let unlocker =
-                Unlocker::new(chain, ledger.clone(), policy).with_notifier(notifier.clone());
+            let discovery = Discovery::new(
+                pool_key,
+                config.network,
+                config.unlocker.mature_depth,
+                config.unlocker.immature_depth,
+                telemetry.metrics().clone(),
+            )
+            .with_spool(spool.clone());
+            let unlocker = Unlocker::new(chain, ledger.clone(), policy)
+                .with_notifier(notifier.clone())
+                .with_discovery(discovery);
             tasks.push(tokio::spawn(
                 unlocker.run(config.unlocker.interval, stop.listener()),
             ));
@@ -194,6 +234,7 @@ impl MasterHandle {
                 gateway: gateway.clone(),
                 metrics: telemetry.metrics().clone(),
                 payouts: payouts.clone(),
+                block_adder,
             };
             let server = api::start(config, parts, stop.listener()).await?;
             api_addr = Some(server.addr);
