@@ -17,17 +17,26 @@ pub enum Gauge {
     NetworkDifficulty,
     /// The network hashrate in hashes per second.
     NetworkHashrate,
+    /// Found blocks waiting in the master's spool for Redis.
+    BlockSpoolPending,
+    /// Torn block spool files found since the master started.
+    BlockSpoolTorn,
+    /// Blocks the daemon says the pool mined that have no record.
+    BlocksUnrecorded,
 }
 
 impl Gauge {
     /// All gauges, in rendering order.
-    pub const ALL: [Gauge; 6] = [
+    pub const ALL: [Gauge; 9] = [
         Gauge::PoolHashrate,
         Gauge::PoolMiners,
         Gauge::PoolWorkers,
         Gauge::NetworkHeight,
         Gauge::NetworkDifficulty,
         Gauge::NetworkHashrate,
+        Gauge::BlockSpoolPending,
+        Gauge::BlockSpoolTorn,
+        Gauge::BlocksUnrecorded,
     ];
 
     /// The metric name sent to New Relic over OTLP.
@@ -39,6 +48,9 @@ impl Gauge {
             Gauge::NetworkHeight => "Custom/Network/Height",
             Gauge::NetworkDifficulty => "Custom/Network/Difficulty",
             Gauge::NetworkHashrate => "Custom/Network/Hashrate",
+            Gauge::BlockSpoolPending => "Custom/Blocks/SpoolPending",
+            Gauge::BlockSpoolTorn => "Custom/Blocks/SpoolTorn",
+            Gauge::BlocksUnrecorded => "Custom/Blocks/Unrecorded",
         }
     }
 
@@ -51,6 +63,9 @@ impl Gauge {
             Gauge::NetworkHeight => "tos_pool_network_height",
             Gauge::NetworkDifficulty => "tos_pool_network_difficulty",
             Gauge::NetworkHashrate => "tos_pool_network_hashrate",
+            Gauge::BlockSpoolPending => "tos_pool_block_spool_pending",
+            Gauge::BlockSpoolTorn => "tos_pool_block_spool_torn",
+            Gauge::BlocksUnrecorded => "tos_pool_blocks_unrecorded",
         }
     }
 
@@ -63,6 +78,9 @@ impl Gauge {
             Gauge::NetworkHeight => "Height of the chain tip the pool mines on.",
             Gauge::NetworkDifficulty => "Network difficulty of the current job.",
             Gauge::NetworkHashrate => "Network hashrate in hashes per second.",
+            Gauge::BlockSpoolPending => "Found blocks waiting in the spool for Redis.",
+            Gauge::BlockSpoolTorn => "Torn block spool files found since the start.",
+            Gauge::BlocksUnrecorded => "Blocks the pool mined that have no record.",
         }
     }
 
@@ -71,7 +89,8 @@ impl Gauge {
         match self {
             Gauge::PoolHashrate | Gauge::NetworkHashrate => "H/s",
             Gauge::PoolMiners | Gauge::PoolWorkers => "{miner}",
-            Gauge::NetworkHeight => "{block}",
+            Gauge::NetworkHeight | Gauge::BlockSpoolPending | Gauge::BlocksUnrecorded => "{block}",
+            Gauge::BlockSpoolTorn => "{file}",
             Gauge::NetworkDifficulty => "1",
         }
     }

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::blocks::{BlockJob, Chain, ChainError};
+use crate::blocks::{BlockJob, Chain, ChainError, MinedBlock};
 use crate::jobs::JobManager;
 use crate::lifecycle::ObservedBlock;
-use crate::rpc::RpcError;
+use crate::rpc::{Block, RpcError};
 use crate::upstream::{UpstreamError, UpstreamPool};
 
 /// The daemon's JSON-RPC error code for an unknown block hash.
@@ -79,5 +79,34 @@ impl Chain for DaemonChain {
             Err(error) if error.rpc_code() == Some(UNKNOWN_HASH) => Ok(None),
             Err(error) => Err(chain_error(error)),
         }
+    }
+
+    async fn mined_block(&self, hash: &str) -> Result<Option<MinedBlock>, ChainError> {
+        match self.upstreams.get_block_by_hash(hash).await {
+            Ok(block) => Ok(Some(mined(&block))),
+            Err(error) if error.rpc_code() == Some(UNKNOWN_HASH) => Ok(None),
+            Err(error) => Err(chain_error(error)),
+        }
+    }
+
+    async fn blocks_at_height(&self, height: u64) -> Result<Vec<MinedBlock>, ChainError> {
+        let blocks = self
+            .upstreams
+            .get_blocks_at_height(height)
+            .await
+            .map_err(chain_error)?;
+        Ok(blocks.iter().map(mined).collect())
+    }
+}
+
+/// What the block path and the unlocker need of a daemon block.
+fn mined(block: &Block) -> MinedBlock {
+    MinedBlock {
+        hash: block.hash.clone(),
+        height: block.height,
+        timestamp_ms: block.timestamp,
+        miner: block.miner.clone(),
+        difficulty: block.difficulty.to_u64_saturating(),
+        observed: block.observed(),
     }
 }

@@ -20,6 +20,24 @@ pub struct BlockJob {
     pub network_difficulty: Difficulty,
 }
 
+/// A block as the daemon reports it, with what tells who mined it and
+/// when: for finding the pool's blocks that have no record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinedBlock {
+    /// Block hash (64 hex).
+    pub hash: String,
+    /// Block height.
+    pub height: u64,
+    /// Block timestamp, ms.
+    pub timestamp_ms: u64,
+    /// The daemon's `miner` field: the address of the key in the header.
+    pub miner: String,
+    /// Difficulty the block met (saturated to u64).
+    pub difficulty: u64,
+    /// Type, topoheight and miner reward.
+    pub observed: ObservedBlock,
+}
+
 /// Why a daemon call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
@@ -55,4 +73,11 @@ pub trait Chain: Send + Sync {
     /// `get_block_by_hash`: the block as the daemon sees it, `None` when the
     /// daemon does not know the hash.
     async fn block(&self, hash: &str) -> Result<Option<ObservedBlock>, ChainError>;
+
+    /// `get_block_by_hash` with the miner and timestamp; `None` when the
+    /// daemon does not know the hash.
+    async fn mined_block(&self, hash: &str) -> Result<Option<MinedBlock>, ChainError>;
+
+    /// `get_blocks_at_height`: every block the daemon holds at `height`.
+    async fn blocks_at_height(&self, height: u64) -> Result<Vec<MinedBlock>, ChainError>;
 }

@@ -7,21 +7,32 @@
 //!    must be the job's work;
 //! 3. the PoW hashed again (off the I/O runtime) against the job's network
 //!    target;
-//! 4. `submit_block` through the upstreams, with `get_info` read at the same
-//!    time for the reward the block is expected to pay: nothing else is
-//!    awaited before the submission;
-//! 5. after the daemon answered: the PPLNS snapshot, taken once the ledger
-//!    holds the finding share itself (the slave's ack point reached
-//!    `share_seq`, or after a short wait), so the window ends at the block;
-//! 6. the block recorded as a candidate (or as refused, with the daemon's
-//!    reason), and the slave answered.
+//! 4. at the same time: `submit_block` through the upstreams, `get_info`
+//!    for the reward the block is expected to pay, and the record written
+//!    ahead (`Submitting`, with its PPLNS snapshot) to Redis within
+//!    [`WRITE_AHEAD_BOUND`], or, when Redis fails or is slower, to the spool
+//!    on local disk (fsynced). Nothing is awaited before the submission
+//!    leaves;
+//! 5. after the daemon answered: the record settled as `Candidate`
+//!    (accepted, or no daemon answered) or `Refused`, with the PPLNS
+//!    snapshot taken again once the ledger holds the finding share (the
+//!    slave's ack point reached `share_seq`, or after a short wait); where
+//!    the record went ahead it is settled ([`plan::settle_in`]), and a
+//!    Redis write that fails puts it in the spool;
+//! 6. the slave answered.
 //!
-//! A submission whose outcome is unknown (no daemon answered) is recorded as
-//! a candidate: if the chain has it the unlocker credits it, otherwise the
-//! unlocker gives it up.
+//! The PPLNS window of a block always ends at the share-log second the
+//! block was found in ([`WindowCut`]), so a snapshot taken late (a replay
+//! from the spool, a block added by the operator) is the one taken on time.
+//! The spool is replayed by [`SpoolReplayer`]; the decisions are pure, in
+//! [`plan`].
 
 mod chain;
+mod manual;
 mod path;
+pub mod plan;
+mod replay;
+pub mod spool;
 mod verify;
 
 use std::sync::Arc;
@@ -35,17 +46,27 @@ use tos_pool_common::telemetry::events::{BlockFound, Event};
 use tos_pool_proto::v1::{BlockCandidate, BlockResult};
 use tracing::Instrument;
 
-use crate::ledger::Ledger;
-use crate::lifecycle::BlockRecord;
+use crate::ledger::{Ledger, state_name};
+use crate::lifecycle::BlockState;
 use crate::notify::{Notification, Notifier};
-use crate::pplns::{PplnsSnapshot, PplnsWindow};
+use crate::pplns::PplnsWindow;
 
-pub use chain::{BlockJob, Chain, ChainError};
+pub use chain::{BlockJob, Chain, ChainError, MinedBlock};
+pub use manual::{AddBlockError, BlockAdder};
 pub use path::{PathStamps, PathTimes};
+pub use plan::{SpooledBlock, WindowCut};
+pub use replay::{RecordError, ReplayReport, SpoolReplayer, store};
+pub use spool::{BlockSpool, SpoolError};
 pub use verify::{Rebuilt, Refusal, check_pow, rebuild};
 
-/// Tries at recording a found block before giving up (logged as an error).
-const RECORD_ATTEMPTS: u32 = 3;
+use plan::{Answer, SettleIn, WriteAhead, settle_in};
+
+/// Longest the record written ahead of a submission waits for Redis before
+/// it goes to the spool instead.
+pub const WRITE_AHEAD_BOUND: Duration = Duration::from_millis(500);
+
+/// Longest the settled record waits for Redis before it goes to the spool.
+pub const SETTLE_BOUND: Duration = Duration::from_secs(2);
 
 /// Where a candidate came from: the slave, and its stream's ack point, to
 /// wait for the finding share before the PPLNS snapshot.
@@ -68,6 +89,7 @@ pub struct BlockService {
     share_wait: Duration,
     telemetry: Telemetry,
     notifier: Notifier,
+    spool: Option<BlockSpool>,
 }
 
 impl std::fmt::Debug for BlockService {
@@ -75,6 +97,7 @@ impl std::fmt::Debug for BlockService {
         f.debug_struct("BlockService")
             .field("window", &self.window)
             .field("share_wait", &self.share_wait)
+            .field("spool", &self.spool)
             .finish_non_exhaustive()
     }
 }
@@ -98,6 +121,7 @@ impl BlockService {
             share_wait,
             telemetry,
             notifier: Notifier::disabled(),
+            spool: None,
         }
     }
 
@@ -105,6 +129,13 @@ impl BlockService {
     /// found.
     pub fn with_notifier(mut self, notifier: Notifier) -> Self {
         self.notifier = notifier;
+        self
+    }
+
+    /// The same service, keeping in `spool` the records Redis cannot take
+    /// at once.
+    pub fn with_spool(mut self, spool: BlockSpool) -> Self {
+        self.spool = Some(spool);
         self
     }
 
@@ -168,19 +199,42 @@ impl BlockService {
             leaving_at_us: unix_us(),
         }
         .times();
-        let (submitted, reward) = tokio::join!(
+        let found_at_ms = if candidate.found_at_ms == 0 {
+            unix_ms()
+        } else {
+            candidate.found_at_ms
+        };
+        let ahead = SpooledBlock {
+            hash: rebuilt.hash.clone(),
+            height: job.height,
+            found_at_ms,
+            finder: candidate.address.clone(),
+            state: BlockState::Submitting,
+            expected_reward: 0,
+            cut: WindowCut::new(
+                &self.window,
+                job.network_difficulty.to_u64_saturating(),
+                found_at_ms,
+            ),
+        };
+        // The submission is polled first: its request leaves before the
+        // Redis write ahead of it is even started.
+        let (submitted, reward, write_ahead) = tokio::join!(
             self.chain.submit_block(&job.template_hex, &work_hex),
-            self.chain.miner_reward()
+            self.chain.miner_reward(),
+            self.write_ahead(&ahead)
         );
         self.record_path(&path);
         let expected_reward = reward.unwrap_or_else(|error| {
             tracing::warn!(%error, "cannot read the block reward at submission; recording 0");
             0
         });
-        let (accepted, reason) = match &submitted {
-            Ok(true) => (true, String::new()),
-            Ok(false) => (false, "the daemon did not accept the block".to_owned()),
-            Err(error) => (false, error.to_string()),
+        let answer = Answer::of(&submitted);
+        let accepted = answer == Answer::Accepted;
+        let reason = match &submitted {
+            Ok(true) => String::new(),
+            Ok(false) => "the daemon did not accept the block".to_owned(),
+            Err(error) => error.to_string(),
         };
         tracing::info!(
             hash = %rebuilt.hash,
@@ -190,17 +244,18 @@ impl BlockService {
             worker = %candidate.worker,
             accepted,
             reason = %reason,
+            write_ahead = ?write_ahead,
             path_us = PathTimes::micros(path.total),
             slave_us = PathTimes::micros(path.slave),
             wire_us = PathTimes::micros(path.wire),
             master_us = PathTimes::micros(path.master),
             "block submitted"
         );
-        let counts = !matches!(submitted, Ok(false) | Err(ChainError::Refused(_)));
-        if counts {
-            self.wait_for_share(&source, candidate.share_seq).await;
-        }
-        self.record(&candidate, &job, &rebuilt, counts, expected_reward)
+        let settled = SpooledBlock {
+            expected_reward,
+            ..ahead.settled(answer.settled_state())
+        };
+        self.settle(&settled, write_ahead, answer, &source, candidate.share_seq)
             .await;
         if accepted {
             self.telemetry
@@ -218,13 +273,118 @@ impl BlockService {
                 reason: String::new(),
                 height: job.height,
             }
-        } else if counts {
+        } else if answer.counts() {
             refused(format!(
                 "{reason}; the block is tracked and credited if the chain has it"
             ))
         } else {
             refused(reason)
         }
+    }
+
+    /// Step 4's write: the `Submitting` record to Redis within
+    /// [`WRITE_AHEAD_BOUND`], else to the spool.
+    async fn write_ahead(&self, ahead: &SpooledBlock) -> WriteAhead {
+        let in_redis = tokio::time::timeout(WRITE_AHEAD_BOUND, store(&self.ledger, ahead)).await;
+        let redis_ok = match in_redis {
+            Ok(Ok(_)) => true,
+            Ok(Err(error)) => {
+                tracing::warn!(hash = %ahead.hash, %error, "cannot write the block ahead of its submission to Redis; spooling it");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(hash = %ahead.hash, bound_ms = WRITE_AHEAD_BOUND.as_millis(), "Redis is too slow to take the block ahead of its submission; spooling it");
+                false
+            }
+        };
+        let spooled = match (redis_ok, &self.spool) {
+            (true, _) => None,
+            (false, Some(_)) => Some(self.spool_write(ahead).await),
+            (false, None) => {
+                tracing::warn!(hash = %ahead.hash, "no block spool is configured (master.block_spool_dir): the block is recorded only if Redis takes the daemon's answer");
+                None
+            }
+        };
+        WriteAhead::of(redis_ok, spooled)
+    }
+
+    /// Step 5: the daemon's answer written where the record went ahead
+    /// (Redis, else the spool).
+    async fn settle(
+        &self,
+        settled: &SpooledBlock,
+        write_ahead: WriteAhead,
+        answer: Answer,
+        source: &CandidateSource,
+        share_seq: u64,
+    ) {
+        match settle_in(write_ahead) {
+            SettleIn::Spool => {
+                self.spool_write(settled).await;
+            }
+            SettleIn::Redis => {
+                if answer.counts() {
+                    self.wait_for_share(source, share_seq).await;
+                }
+                match tokio::time::timeout(SETTLE_BOUND, store(&self.ledger, settled)).await {
+                    Ok(Ok(action)) => {
+                        if action != plan::ReplayAction::Done
+                            && settled.state == BlockState::Candidate
+                        {
+                            self.notify_found(settled);
+                        }
+                    }
+                    Ok(Err(error)) => {
+                        tracing::warn!(hash = %settled.hash, %error, "cannot record the daemon's answer in Redis; spooling it");
+                        self.spool_write(settled).await;
+                    }
+                    Err(_) => {
+                        tracing::warn!(hash = %settled.hash, bound_ms = SETTLE_BOUND.as_millis(), "Redis is too slow to record the daemon's answer; spooling it");
+                        self.spool_write(settled).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes `block` to the spool (off the I/O runtime); whether it is
+    /// there. Without a spool, or when the disk fails, the block is lost to
+    /// the ledger: logged at error level with what the operator must do.
+    async fn spool_write(&self, block: &SpooledBlock) -> bool {
+        let Some(spool) = self.spool.clone() else {
+            tracing::error!(
+                hash = %block.hash,
+                height = block.height,
+                state = state_name(block.state),
+                "found block NOT recorded and no block spool is configured (master.block_spool_dir): add it with POST /api/admin/blocks or it will never be credited"
+            );
+            return false;
+        };
+        let entry = block.clone();
+        let written = tokio::task::spawn_blocking(move || spool.write(&entry)).await;
+        match written {
+            Ok(Ok(())) => {
+                tracing::info!(hash = %block.hash, height = block.height, state = state_name(block.state), "found block spooled to disk; it is replayed into Redis when Redis answers");
+                true
+            }
+            Ok(Err(error)) => {
+                tracing::error!(hash = %block.hash, height = block.height, %error, "found block NOT recorded: the spool write failed; add it with POST /api/admin/blocks or it will never be credited");
+                false
+            }
+            Err(error) => {
+                tracing::error!(hash = %block.hash, height = block.height, %error, "found block NOT recorded: the spool write did not finish; add it with POST /api/admin/blocks or it will never be credited");
+                false
+            }
+        }
+    }
+
+    fn notify_found(&self, block: &SpooledBlock) {
+        self.notifier.notify(Notification::BlockFound {
+            hash: block.hash.clone(),
+            height: block.height,
+            finder: block.finder.clone(),
+            reward: block.expected_reward,
+        });
     }
 
     /// Puts the block path in the `block_path` histogram and on the
@@ -276,68 +436,5 @@ impl BlockService {
                 "the finding share is not in the ledger yet: snapshot taken without it"
             );
         }
-    }
-
-    /// Steps 5–6: snapshot and record.
-    async fn record(
-        &self,
-        candidate: &BlockCandidate,
-        job: &BlockJob,
-        rebuilt: &Rebuilt,
-        counts: bool,
-        expected_reward: u64,
-    ) {
-        let difficulty = job.network_difficulty.to_u64_saturating();
-        let found_at_ms = if candidate.found_at_ms == 0 {
-            unix_ms()
-        } else {
-            candidate.found_at_ms
-        };
-        for attempt in 1..=RECORD_ATTEMPTS {
-            let outcome = async {
-                let buckets = self
-                    .ledger
-                    .share_log(self.window.size(difficulty, None))
-                    .await?;
-                let snapshot =
-                    PplnsSnapshot::from_share_log(buckets, &self.window, difficulty, None);
-                let make = if counts {
-                    BlockRecord::candidate
-                } else {
-                    BlockRecord::refused
-                };
-                let record = make(
-                    rebuilt.hash.clone(),
-                    job.height,
-                    found_at_ms,
-                    candidate.address.clone(),
-                    snapshot,
-                    expected_reward,
-                );
-                self.ledger.insert_candidate(&record).await
-            }
-            .await;
-            match outcome {
-                Ok(inserted) => {
-                    if inserted && counts {
-                        self.notifier.notify(Notification::BlockFound {
-                            hash: rebuilt.hash.clone(),
-                            height: job.height,
-                            finder: candidate.address.clone(),
-                            reward: expected_reward,
-                        });
-                    }
-                    return;
-                }
-                Err(error) => {
-                    tracing::error!(hash = %rebuilt.hash, attempt, %error, "cannot record the found block");
-                }
-            }
-        }
-        tracing::error!(
-            hash = %rebuilt.hash,
-            height = job.height,
-            "found block NOT recorded: add it by hand or it will never be credited"
-        );
     }
 }

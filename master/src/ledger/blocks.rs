@@ -23,10 +23,14 @@ pub struct Balances {
 }
 
 impl Ledger {
-    /// Stores a block found (a candidate) or refused at submission, once:
-    /// returns `false`, changing nothing, when the hash is already stored.
+    /// Stores a block being submitted, found (a candidate) or refused at
+    /// submission, once: returns `false`, changing nothing, when the hash is
+    /// already stored.
     pub async fn insert_candidate(&self, record: &BlockRecord) -> Result<bool, LedgerError> {
-        if !matches!(record.state, BlockState::Candidate | BlockState::Refused) {
+        if !matches!(
+            record.state,
+            BlockState::Submitting | BlockState::Candidate | BlockState::Refused
+        ) {
             return Err(LedgerError::NotInsertable {
                 hash: record.hash.clone(),
                 state: record.state,
@@ -173,6 +177,91 @@ impl Ledger {
             );
         }
         Ok(applied == 1)
+    }
+
+    /// Settles a block written ahead of its submission: replaces the stored
+    /// `Submitting` record with `record` (state `Candidate` or `Refused`,
+    /// with the snapshot taken once the daemon answered), in one atomic
+    /// step. Returns `false`, changing nothing, when the stored block is no
+    /// longer `Submitting` (settled before, or already stepped by the
+    /// unlocker): calling it again is safe.
+    pub async fn settle_submission(&self, record: &BlockRecord) -> Result<bool, LedgerError> {
+        if !matches!(record.state, BlockState::Candidate | BlockState::Refused) {
+            return Err(LedgerError::NotInsertable {
+                hash: record.hash.clone(),
+                state: record.state,
+            });
+        }
+        let json = serde_json::to_string(record).map_err(|source| LedgerError::CorruptBlock {
+            hash: record.hash.clone(),
+            source,
+        })?;
+        let mut connection = self.connection();
+        let settled: u8 = self
+            .scripts
+            .apply_transition
+            .key(self.keys.blocks())
+            .key(self.keys.blocks_in_state(BlockState::Submitting))
+            .key(self.keys.blocks_in_state(record.state))
+            .key(self.keys.balance_immature())
+            .key(self.keys.balance_confirmed())
+            .arg(&record.hash)
+            .arg(json)
+            .arg(record.height)
+            .arg(0)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("settling a submitted block"))?;
+        if settled == 1 {
+            self.close_round_at(record).await;
+            tracing::info!(
+                hash = %record.hash,
+                height = record.height,
+                state = state_name(record.state),
+                "block submission settled"
+            );
+        }
+        Ok(settled == 1)
+    }
+
+    /// Notes a block the daemon says the pool mined but that has no record
+    /// (`detail` is its JSON); returns `true` the first time.
+    pub async fn note_unrecorded_block(
+        &self,
+        hash: &str,
+        detail: &str,
+    ) -> Result<bool, LedgerError> {
+        let mut connection = self.connection();
+        let added: u8 = redis::cmd("HSETNX")
+            .arg(self.keys.blocks_unrecorded())
+            .arg(hash)
+            .arg(detail)
+            .query_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("noting an unrecorded block"))?;
+        Ok(added == 1)
+    }
+
+    /// Every noted unrecorded block: hash → its JSON.
+    pub async fn unrecorded_blocks(&self) -> Result<Vec<(String, String)>, LedgerError> {
+        let mut connection = self.connection();
+        redis::cmd("HGETALL")
+            .arg(self.keys.blocks_unrecorded())
+            .query_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("listing unrecorded blocks"))
+    }
+
+    /// Drops `hash` from the unrecorded blocks (it has a record now).
+    pub async fn forget_unrecorded_block(&self, hash: &str) -> Result<(), LedgerError> {
+        let mut connection = self.connection();
+        let _: u8 = redis::cmd("HDEL")
+            .arg(self.keys.blocks_unrecorded())
+            .arg(hash)
+            .query_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("forgetting an unrecorded block"))?;
+        Ok(())
     }
 
     /// The balances of `address` (0 where nothing was ever credited).

@@ -138,7 +138,7 @@ pub enum LedgerError {
     },
     /// Only fresh blocks can be inserted.
     #[error(
-        "block {hash} is {state:?}: only candidate or refused records are inserted; later states come from apply_transition"
+        "block {hash} is {state:?}: only submitting, candidate or refused records are inserted (and a submitting one settled as candidate or refused); later states come from apply_transition"
     )]
     NotInsertable {
         /// The block hash.

@@ -105,6 +105,12 @@ impl Keys {
         format!("{}blocks:height", self.prefix)
     }
 
+    /// Hash: block hash → JSON of a block the daemon says the pool mined
+    /// but that has no record (found by the unlocker's scan).
+    pub fn blocks_unrecorded(&self) -> String {
+        format!("{}blocks:unrecorded", self.prefix)
+    }
+
     /// Hash: address → immature balance (atomic units).
     pub fn balance_immature(&self) -> String {
         format!("{}balance:immature", self.prefix)
@@ -220,6 +226,7 @@ impl Keys {
 /// The lowercase name of a block state, as in keys and in the record JSON.
 pub fn state_name(state: BlockState) -> &'static str {
     match state {
+        BlockState::Submitting => "submitting",
         BlockState::Candidate => "candidate",
         BlockState::Immature => "immature",
         BlockState::Matured => "matured",
@@ -293,6 +300,7 @@ mod tests {
     #[test]
     fn state_names_match_the_record_json() {
         for state in [
+            BlockState::Submitting,
             BlockState::Candidate,
             BlockState::Immature,
             BlockState::Matured,

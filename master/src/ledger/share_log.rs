@@ -42,6 +42,74 @@ impl Ledger {
         Ok(buckets)
     }
 
+    /// The share log as it stood at `last_second` (Unix seconds): the
+    /// newest seconds at or before it, newest first, enough to cover
+    /// `window_size` (all of them when the log holds less). Shares booked
+    /// later are not read, so the window of a block is the same whenever it
+    /// is taken, once the shares sent before the block are stored.
+    pub async fn share_log_until(
+        &self,
+        window_size: u128,
+        last_second: u64,
+    ) -> Result<Vec<LogBucket>, LedgerError> {
+        if window_size == 0 {
+            return Ok(Vec::new());
+        }
+        let mut connection = self.connection();
+        let mut buckets = Vec::new();
+        let mut sum: u128 = 0;
+        let mut offset = 0usize;
+        loop {
+            let seconds: Vec<u64> = redis::cmd("ZREVRANGEBYSCORE")
+                .arg(self.keys.share_log_index())
+                .arg(last_second)
+                .arg("-inf")
+                .arg("LIMIT")
+                .arg(offset)
+                .arg(PAGE)
+                .query_async(&mut connection)
+                .await
+                .map_err(LedgerError::redis("paging the PPLNS share log"))?;
+            let full_page = seconds.len() == PAGE;
+            let mut pipe = redis::pipe();
+            for second in &seconds {
+                pipe.hgetall(self.keys.share_log_bucket(*second));
+            }
+            let hashes: Vec<HashMap<String, u64>> = pipe
+                .query_async(&mut connection)
+                .await
+                .map_err(LedgerError::redis("reading the PPLNS share log"))?;
+            for weights in hashes {
+                sum = weights
+                    .values()
+                    .fold(sum, |sum, weight| sum.saturating_add(u128::from(*weight)));
+                buckets.push(LogBucket {
+                    weights: weights.into_iter().collect(),
+                });
+                if sum >= window_size {
+                    return Ok(buckets);
+                }
+            }
+            if !full_page {
+                return Ok(buckets);
+            }
+            offset += PAGE;
+        }
+    }
+
+    /// The newest second the share log holds, if any.
+    pub async fn newest_share_second(&self) -> Result<Option<u64>, LedgerError> {
+        let mut connection = self.connection();
+        let newest: Vec<u64> = redis::cmd("ZREVRANGE")
+            .arg(self.keys.share_log_index())
+            .arg(0)
+            .arg(0)
+            .query_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("reading the newest PPLNS second"))?;
+        Ok(newest.first().copied())
+    }
+
     /// [`share_log`](Self::share_log) cut to `window_size` by
     /// [`crate::pplns::cut`], as share-log entries: for reading the window
     /// back ([`crate::pplns::walk`], [`crate::pplns::PplnsSnapshot::take`]).

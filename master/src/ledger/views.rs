@@ -11,7 +11,7 @@ use crate::lifecycle::BlockState;
 pub struct BlockCounts {
     /// Every stored block, refused ones included.
     pub total: u64,
-    /// Submitted, nothing credited yet.
+    /// Submitted (or being submitted), nothing credited yet.
     pub candidate: u64,
     /// Credited to immature balances.
     pub immature: u64,
@@ -57,7 +57,7 @@ impl Ledger {
         let count = |index: usize| counts.get(index).copied().unwrap_or(0);
         Ok(BlockCounts {
             total: count(0),
-            candidate: count(1),
+            candidate: count(1) + count(6),
             immature: count(2),
             matured: count(3),
             orphaned: count(4),
@@ -67,12 +67,13 @@ impl Ledger {
 }
 
 /// The states in the order [`Ledger::block_counts`] reads them.
-const STATES: [BlockState; 5] = [
+const STATES: [BlockState; 6] = [
     BlockState::Candidate,
     BlockState::Immature,
     BlockState::Matured,
     BlockState::Orphaned,
     BlockState::Refused,
+    BlockState::Submitting,
 ];
 
 #[cfg(test)]

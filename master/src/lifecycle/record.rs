@@ -9,6 +9,10 @@ use crate::pplns::{PplnsSnapshot, Split};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BlockState {
+    /// Written ahead of `submit_block`: the daemon's answer is not known
+    /// yet (or never was, after a crash). The unlocker treats it as a
+    /// candidate: credited if the chain has it, given up if it does not.
+    Submitting,
     /// Submitted and accepted by the daemon; nothing credited yet.
     Candidate,
     /// Deep enough to show: immature balances credited.
@@ -149,6 +153,22 @@ impl BlockRecord {
             matured_credits: None,
             final_reward: None,
             block_type: None,
+        }
+    }
+
+    /// A block written ahead of its submission: a candidate whose outcome
+    /// is not known yet.
+    pub fn submitting(
+        hash: String,
+        height: u64,
+        found_at_ms: u64,
+        finder: String,
+        snapshot: PplnsSnapshot,
+        expected_reward: u64,
+    ) -> Self {
+        BlockRecord {
+            state: BlockState::Submitting,
+            ..Self::candidate(hash, height, found_at_ms, finder, snapshot, expected_reward)
         }
     }
 

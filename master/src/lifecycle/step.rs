@@ -59,7 +59,9 @@ pub fn step(
                 block_type: Some(block.block_type),
             });
         }
-        if depth >= policy.immature_depth && record.state == BlockState::Candidate {
+        if depth >= policy.immature_depth
+            && matches!(record.state, BlockState::Candidate | BlockState::Submitting)
+        {
             let immature = split();
             let ledger_ops = credits(&immature, |address, amount| LedgerOp::CreditImmature {
                 address,
@@ -378,6 +380,35 @@ mod tests {
             step(&block, &seen(1_000, BlockType::Normal, 1_000), &policy()),
             None
         );
+    }
+
+    #[test]
+    fn a_submitting_block_left_by_a_crash_is_stepped_as_a_candidate() {
+        let base = record();
+        let submitting = BlockRecord::submitting(
+            base.hash.clone(),
+            base.height,
+            base.found_at_ms,
+            base.finder.clone(),
+            base.snapshot.clone(),
+            base.expected_reward,
+        );
+        // Shallow: left alone (the block path may still settle it).
+        let mut block = submitting.clone();
+        assert_eq!(
+            advance(&mut block, &seen(9, BlockType::Normal, 1_000)),
+            None
+        );
+        // Ordered and deep enough: credited like a candidate.
+        let t = advance(&mut block, &seen(10, BlockType::Normal, 1_000)).expect("immature");
+        assert_eq!(t.new_state, BlockState::Immature);
+        assert_eq!(t.ledger_ops.len(), 3);
+        // Unknown to the chain at the grace depth: given up, nothing owed.
+        let mut lost = submitting;
+        assert_eq!(advance(&mut lost, &unknown(29)), None);
+        let t = advance(&mut lost, &unknown(30)).expect("given up");
+        assert_eq!(t.new_state, BlockState::Orphaned);
+        assert!(t.ledger_ops.is_empty());
     }
 
     #[test]

@@ -3,14 +3,23 @@
 //! block lifecycle ([`crate::lifecycle::step`]) and its transition written
 //! by the ledger in one atomic, idempotent step. A run that fails halfway
 //! changes nothing twice: the next run reads the stored states again.
+//! Each run also reads the chain's newly settled heights for blocks the
+//! pool mined that have no record ([`discover`]).
 
-use std::sync::Arc;
+mod discover;
+
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tos_pool_common::clock::unix_ms;
 use tos_pool_common::config::Config;
+use tos_pool_common::metrics::{Gauge, Metrics};
+use tos_pool_common::network::Network;
 use tos_pool_common::shutdown::Shutdown;
 
-use crate::blocks::{Chain, ChainError};
+pub use discover::{MAX_HEIGHTS_PER_RUN, ScanCursor, UnrecordedBlock, is_pool_miner};
+
+use crate::blocks::{BlockSpool, Chain, ChainError};
 use crate::ledger::{Ledger, LedgerError, state_name};
 use crate::lifecycle::{BlockState, ChainObservation, LifecycleError, LifecyclePolicy, step};
 use crate::notify::{Notification, Notifier};
@@ -65,6 +74,61 @@ pub struct RunReport {
     pub moved: usize,
     /// Blocks skipped because the daemon could not be asked.
     pub skipped: usize,
+    /// Pool blocks without a record noticed for the first time.
+    pub unrecorded: usize,
+}
+
+/// What the unlocker needs to find the pool's blocks that have no record.
+#[derive(Debug)]
+pub struct Discovery {
+    /// The key in the miner field of every header the pool builds.
+    pub pool_key: [u8; 32],
+    /// The network the daemon's addresses are on.
+    pub network: Network,
+    /// The block spool, whose records are not missing, only not in Redis yet.
+    pub spool: Option<BlockSpool>,
+    /// Where the count of unrecorded blocks is shown.
+    pub metrics: Metrics,
+    cursor: Mutex<ScanCursor>,
+}
+
+impl Discovery {
+    /// Discovery of blocks mined with `pool_key` on `network`, reading back
+    /// `lookback` blocks at start and each height once it is `settle_depth`
+    /// deep.
+    pub fn new(
+        pool_key: [u8; 32],
+        network: Network,
+        lookback: u64,
+        settle_depth: u64,
+        metrics: Metrics,
+    ) -> Self {
+        Discovery {
+            pool_key,
+            network,
+            spool: None,
+            metrics,
+            cursor: Mutex::new(ScanCursor::new(lookback, settle_depth)),
+        }
+    }
+
+    /// The same discovery, counting the records in `spool` as recorded.
+    pub fn with_spool(mut self, spool: Option<BlockSpool>) -> Self {
+        self.spool = spool;
+        self
+    }
+
+    fn due(&self, tip_height: u64) -> Option<std::ops::RangeInclusive<u64>> {
+        self.cursor
+            .lock()
+            .map_or(None, |cursor| cursor.due(tip_height))
+    }
+
+    fn advance_to(&self, next: u64) {
+        if let Ok(mut cursor) = self.cursor.lock() {
+            cursor.advance_to(next);
+        }
+    }
 }
 
 /// Moves found blocks through their lifecycle.
@@ -73,6 +137,7 @@ pub struct Unlocker {
     ledger: Arc<Ledger>,
     policy: LifecyclePolicy,
     notifier: Notifier,
+    discovery: Option<Discovery>,
 }
 
 impl std::fmt::Debug for Unlocker {
@@ -91,7 +156,15 @@ impl Unlocker {
             ledger,
             policy,
             notifier: Notifier::disabled(),
+            discovery: None,
         }
+    }
+
+    /// The same unlocker, also looking for the pool's blocks that have no
+    /// record.
+    pub fn with_discovery(mut self, discovery: Discovery) -> Self {
+        self.discovery = Some(discovery);
+        self
     }
 
     /// The same unlocker, telling `notifier` of every block it orphans.
@@ -104,7 +177,11 @@ impl Unlocker {
     pub async fn run_once(&self) -> Result<RunReport, UnlockerError> {
         let tip_height = self.chain.tip_height().await?;
         let mut report = RunReport::default();
-        for state in [BlockState::Candidate, BlockState::Immature] {
+        for state in [
+            BlockState::Submitting,
+            BlockState::Candidate,
+            BlockState::Immature,
+        ] {
             for record in self.ledger.blocks_in_state(state).await? {
                 report.checked += 1;
                 let block = match self.chain.block(&record.hash).await {
@@ -145,7 +222,80 @@ impl Unlocker {
                 }
             }
         }
+        if let Some(discovery) = &self.discovery {
+            report.unrecorded = self.discover(discovery, tip_height).await?;
+        }
         Ok(report)
+    }
+
+    /// Reads the heights due for blocks mined by the pool without a record,
+    /// notes and reports each new one, drops the notes of blocks recorded
+    /// since, and sets the gauge. Returns how many were new.
+    async fn discover(
+        &self,
+        discovery: &Discovery,
+        tip_height: u64,
+    ) -> Result<usize, UnlockerError> {
+        let mut new = 0;
+        if let Some(due) = discovery.due(tip_height) {
+            let mut next = *due.start();
+            for height in due {
+                let blocks = match self.chain.blocks_at_height(height).await {
+                    Ok(blocks) => blocks,
+                    Err(error) => {
+                        tracing::warn!(height, %error, "cannot read the blocks at a height; the scan for unrecorded pool blocks resumes there");
+                        break;
+                    }
+                };
+                for block in blocks {
+                    if !is_pool_miner(&block.miner, &discovery.pool_key, discovery.network)
+                        || self.ledger.block(&block.hash).await?.is_some()
+                        || discovery
+                            .spool
+                            .as_ref()
+                            .is_some_and(|spool| spool.contains(&block.hash))
+                    {
+                        continue;
+                    }
+                    let noted = UnrecordedBlock {
+                        hash: block.hash.clone(),
+                        height: block.height,
+                        timestamp_ms: block.timestamp_ms,
+                        miner_reward: block.observed.miner_reward,
+                        noticed_at_ms: unix_ms(),
+                    };
+                    let json = serde_json::to_string(&noted).unwrap_or_default();
+                    if self
+                        .ledger
+                        .note_unrecorded_block(&block.hash, &json)
+                        .await?
+                    {
+                        new += 1;
+                        tracing::error!(
+                            hash = %block.hash,
+                            height = block.height,
+                            block_type = ?block.observed.block_type,
+                            miner_reward = block.observed.miner_reward,
+                            "the pool mined this block but has no record of it: it will not be credited until added with POST /api/admin/blocks"
+                        );
+                    }
+                }
+                next = height + 1;
+            }
+            discovery.advance_to(next);
+        }
+        let mut still_missing = 0usize;
+        for (hash, _) in self.ledger.unrecorded_blocks().await? {
+            if self.ledger.block(&hash).await?.is_some() {
+                self.ledger.forget_unrecorded_block(&hash).await?;
+            } else {
+                still_missing += 1;
+            }
+        }
+        discovery
+            .metrics
+            .set_gauge(Gauge::BlocksUnrecorded, still_missing as f64);
+        Ok(new)
     }
 
     /// Runs every `interval` until `shutdown` fires.

@@ -48,6 +48,11 @@ pub struct MasterConfig {
     /// Connections the gateway keeps open at once; one beyond it is closed
     /// as soon as it is accepted.
     pub max_connections: u32,
+    /// Directory where a found block's record waits, written and fsynced,
+    /// when Redis cannot take it at once; replayed into Redis when it
+    /// answers again and at every start. Unset: no spool, and a block found
+    /// while Redis is down is only logged.
+    pub block_spool_dir: Option<PathBuf>,
 }
 
 impl Default for MasterConfig {
@@ -63,6 +68,7 @@ impl Default for MasterConfig {
             keepalive_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
             max_connections: 1_024,
+            block_spool_dir: None,
         }
     }
 }
