@@ -260,6 +260,8 @@ async fn miner_chosen_difficulties_are_clamped_and_vardiff_leaves_them() {
         }
     }
     for (miner, difficulty) in [(&fixed, 40), (&low, 5), (&suggested, 5), (&asked, 60)] {
+        // A job sent after the retargets, not one queued before them.
+        let _queued = miner.latest_job();
         let newest = miner.next_job(DEADLINE).await.expect("a job");
         assert_eq!(newest.target, target(difficulty), "held at {difficulty}");
         assert_eq!(miner.stratum_difficulty(), Some(difficulty as f64));
