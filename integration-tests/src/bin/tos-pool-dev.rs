@@ -1,6 +1,8 @@
 //! `tos-pool-dev`: the whole pool on one machine for local work — a private
 //! Redis, the devnet and wallet emulators, the master and two slaves — with
-//! optional demo miners, until Ctrl-C or SIGTERM.
+//! optional demo miners, until Ctrl-C or SIGTERM. Like the pool's own
+//! binaries, it serves what its config turns on: the profiling server when
+//! `profiling.enabled`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -12,7 +14,8 @@ use clap::Parser;
 use tokio::sync::watch;
 use tos_pool_common::config::parse_duration;
 use tos_pool_common::config::{Config, Role};
-use tos_pool_common::telemetry;
+use tos_pool_common::http::HttpLimits;
+use tos_pool_common::{profiling, telemetry};
 use tos_pool_integration_tests::cluster::{Cluster, ClusterOptions, demo};
 
 /// The local development cluster.
@@ -66,6 +69,22 @@ async fn run(args: Args, config: Config) -> anyhow::Result<()> {
         .validate_for(Role::Master)
         .context("the config is not valid for the master")?;
     let network = config.network;
+    let (stop, stopped) = watch::channel(false);
+    let profiling = if config.profiling.enabled {
+        let mut stopping = stopped.clone();
+        let server = profiling::serve(
+            &config.profiling,
+            HttpLimits::from_config(&config.http),
+            async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            },
+        )
+        .await
+        .context("starting the profiling server (profiling.enabled)")?;
+        Some(server)
+    } else {
+        None
+    };
     let cluster = Cluster::start(
         config,
         ClusterOptions {
@@ -86,10 +105,13 @@ async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     for (name, place) in cluster.endpoints() {
         writeln!(out, "  {name:<28} {place}")?;
     }
+    if let Some(server) = &profiling {
+        let place = format!("http://{}/debug/pprof/", server.local_addr);
+        writeln!(out, "  {:<28} {place}", "profiling")?;
+    }
     writeln!(out, "Stop with Ctrl-C.")?;
     out.flush()?;
 
-    let (stop, stopped) = watch::channel(false);
     let doors = cluster
         .slaves()
         .map(|slave| slave.doors().stratum)
@@ -130,6 +152,12 @@ async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     }
     stop.send_replace(true);
     cluster.shutdown().await;
+    if let Some(server) = profiling {
+        server
+            .stopped()
+            .await
+            .context("stopping the profiling server")?;
+    }
     writeln!(out, "stopped")?;
     Ok(())
 }

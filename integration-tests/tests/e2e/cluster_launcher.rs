@@ -1,10 +1,11 @@
 //! `tos-pool-dev`, the README's first command, starts the local cluster,
-//! prints every endpoint and stops cleanly on SIGTERM.
+//! prints every endpoint and stops cleanly on SIGTERM; it serves profiling
+//! when its config turns it on.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -17,20 +18,36 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[test]
-fn tos_pool_dev_prints_its_endpoints_and_stops_on_sigterm() {
+/// The first slave's ports of one `tos-pool-dev` run.
+struct DevPorts {
+    master: u16,
+    stratum: u16,
+    tls: u16,
+    ws: u16,
+    wss: u16,
+    xatum: u16,
+}
+
+/// A running `tos-pool-dev` on free ports with `extra` variables set, and
+/// the lines it printed up to its endpoint list's end.
+fn start_dev(workdir: &Path, extra: &[(&str, String)]) -> (Child, DevPorts, Vec<String>) {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/dev.yaml");
-    let workdir = tempfile::tempdir().expect("temp dir");
-    let master = free_port();
     let local = |port: u16| format!("127.0.0.1:{port}");
     // The second slave takes these ports + 100; pick first-slave ports whose
     // +100 is very likely free too.
-    let (stratum, tls, http) = (free_port(), free_port(), free_port());
-    let (ws, wss, xatum) = (free_port(), free_port(), free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tos-pool-dev"))
+    let ports = DevPorts {
+        master: free_port(),
+        stratum: free_port(),
+        tls: free_port(),
+        ws: free_port(),
+        wss: free_port(),
+        xatum: free_port(),
+    };
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tos-pool-dev"));
+    command
         .arg("--config")
         .arg(&config)
-        .current_dir(workdir.path())
+        .current_dir(workdir)
         .env(
             "TOS_POOL_REDIS_URL",
             format!("redis://127.0.0.1:{}/0", free_port()),
@@ -43,20 +60,24 @@ fn tos_pool_dev_prints_its_endpoints_and_stops_on_sigterm() {
             "TOS_POOL_PAYOUTS_WALLET_RPC",
             format!("http://127.0.0.1:{}/json_rpc", free_port()),
         )
-        .env("TOS_POOL_MASTER_BIND", local(master))
+        .env("TOS_POOL_MASTER_BIND", local(ports.master))
         .env(
             "TOS_POOL_SLAVE_MASTER_URL",
-            format!("http://127.0.0.1:{master}"),
+            format!("http://127.0.0.1:{}", ports.master),
         )
-        .env("TOS_POOL_SLAVE_STRATUM_BIND", local(stratum))
-        .env("TOS_POOL_SLAVE_STRATUM_TLS_BIND", local(tls))
-        .env("TOS_POOL_SLAVE_HTTP_BIND", local(http))
-        .env("TOS_POOL_SLAVE_WEBSOCKET_BIND", local(ws))
-        .env("TOS_POOL_SLAVE_WEBSOCKET_TLS_BIND", local(wss))
-        .env("TOS_POOL_SLAVE_XATUM_BIND", local(xatum))
+        .env("TOS_POOL_SLAVE_STRATUM_BIND", local(ports.stratum))
+        .env("TOS_POOL_SLAVE_STRATUM_TLS_BIND", local(ports.tls))
+        .env("TOS_POOL_SLAVE_HTTP_BIND", local(free_port()))
+        .env("TOS_POOL_SLAVE_WEBSOCKET_BIND", local(ports.ws))
+        .env("TOS_POOL_SLAVE_WEBSOCKET_TLS_BIND", local(ports.wss))
+        .env("TOS_POOL_SLAVE_XATUM_BIND", local(ports.xatum))
         .env("TOS_POOL_API_BIND", local(free_port()))
         .env("TOS_POOL_PROFILING_ENABLED", "false")
-        .env("TOS_POOL_LOG_LEVEL", "warn")
+        .env("TOS_POOL_LOG_LEVEL", "warn");
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -64,10 +85,10 @@ fn tos_pool_dev_prints_its_endpoints_and_stops_on_sigterm() {
     let stdout = child.stdout.take().expect("piped stdout");
     let (lines_tx, lines) = mpsc::channel();
     std::thread::spawn(move || {
+        // Read to the end even after the test stops listening: a closed
+        // pipe would fail the launcher's later writes.
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
+            let _ = lines_tx.send(line);
         }
     });
     let mut seen = Vec::new();
@@ -86,6 +107,43 @@ fn tos_pool_dev_prints_its_endpoints_and_stops_on_sigterm() {
             }
         }
     }
+    (child, ports, seen)
+}
+
+/// Sends SIGTERM and waits for a clean exit.
+fn stop_dev(mut child: Child) {
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("tos-pool-dev did not stop after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn tos_pool_dev_prints_its_endpoints_and_stops_on_sigterm() {
+    let workdir = tempfile::tempdir().expect("temp dir");
+    let (child, ports, seen) = start_dev(workdir.path(), &[]);
+    let DevPorts {
+        master,
+        stratum,
+        tls,
+        ws,
+        wss,
+        xatum,
+    } = ports;
     let text = seen.join("\n");
     for expected in [
         format!("stratum+tcp://127.0.0.1:{stratum}"),
@@ -110,22 +168,37 @@ fn tos_pool_dev_prints_its_endpoints_and_stops_on_sigterm() {
         "a self-signed certificate was made"
     );
 
-    let killed = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .expect("run kill");
-    assert!(killed.success());
-    let deadline = std::time::Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("tos-pool-dev did not stop after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        !text.contains("profiling"),
+        "profiling is off, so not served:\n{text}"
+    );
+    stop_dev(child);
+}
+
+#[test]
+fn tos_pool_dev_serves_profiling_when_its_config_enables_it() {
+    let workdir = tempfile::tempdir().expect("temp dir");
+    let profiling = free_port();
+    let (child, _, seen) = start_dev(
+        workdir.path(),
+        &[
+            ("TOS_POOL_PROFILING_ENABLED", "true".to_owned()),
+            ("TOS_POOL_PROFILING_BIND", format!("127.0.0.1:{profiling}")),
+        ],
+    );
+    let text = seen.join("\n");
+    let place = format!("http://127.0.0.1:{profiling}/debug/pprof/");
+    assert!(text.contains(&place), "{place} missing from:\n{text}");
+    let mut stream = TcpStream::connect(("127.0.0.1", profiling)).expect("profiling listens");
+    stream
+        .set_read_timeout(Some(DEADLINE))
+        .expect("set a read timeout");
+    stream
+        .write_all(b"GET /debug/pprof/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send a request");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read the reply");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("profile"), "{reply}");
+    stop_dev(child);
 }
