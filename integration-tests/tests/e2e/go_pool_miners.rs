@@ -1,10 +1,10 @@
 //! Miners written for the Go pool mine here unchanged, on a real cluster
 //! over real sockets: `tosminer` in its three Stratum modes (stratum,
 //! ethproxy, ethereumstratum) with the exact messages its source sends; a
-//! login without a subscribe and the 5-parameter submit; `eth_getWork` and
-//! `eth_submitWork`; a `d=` password and `mining.suggest_difficulty` /
-//! client-sent `mining.set_difficulty`, held within the bounds with vardiff
-//! off; the WebSocket `subscribe`, `tos_getWork`, `tos_submitWork` and
+//! login without a subscribe and the 5-parameter submit; `eth_getWork`,
+//! `eth_submitWork` and `eth_submitHashrate`; a `d=` password and
+//! `mining.suggest_difficulty` / client-sent `mining.set_difficulty`, held
+//! within the bounds with vardiff off; the WebSocket `subscribe`, `tos_getWork`, `tos_submitWork` and
 //! `[nonce, header]` forms; a Xatum login without a handshake. Every
 //! accepted share lands in the ledger; malformed forms get a clear error
 //! and the session goes on.
@@ -166,6 +166,11 @@ async fn login_without_subscribe_five_param_submit_and_eth_work() {
     eth.eth_submit_login(&format!("{owner}.ethwork"), "x")
         .await
         .expect("eth_submitLogin");
+    let hashrate = eth
+        .call("eth_submitHashrate", Some(json!(["0x1e8480", "0x01"])))
+        .await
+        .expect("eth_submitHashrate is answered");
+    assert_eq!(hashrate, json!(true));
     let work = eth.eth_get_work().await.expect("eth_getWork");
     let header = hex::encode(work.header);
     for form in [format!("0x{header}"), header.clone(), work.job_id.clone()] {

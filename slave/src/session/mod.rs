@@ -290,7 +290,9 @@ impl Session {
             }
             Request::GetWork => vec![Output::Answer(self.get_work(now_ms))],
             Request::Ping => vec![Output::Answer(Answer::Pong)],
-            Request::ExtranonceSubscribe => vec![Output::Answer(Answer::Accepted)],
+            Request::ExtranonceSubscribe | Request::HashrateReport => {
+                vec![Output::Answer(Answer::Accepted)]
+            }
         };
         Step::Done(outputs)
     }

@@ -37,6 +37,10 @@ pub enum Request {
     Ping,
     /// Stratum `mining.extranonce.subscribe`; answered `true`, nothing changes.
     ExtranonceSubscribe,
+    /// ethproxy `eth_submitHashrate`: the miner's own hashrate figure.
+    /// Answered `true` so ethproxy miners are not refused for sending it;
+    /// the pool measures hashrate from shares, never from this claim.
+    HashrateReport,
 }
 
 /// How a miner named itself.

@@ -102,7 +102,7 @@ pub enum RequestErrorKind {
     MissingMethod,
     /// A method the pool does not offer.
     #[error(
-        "unknown method {0:?}: use mining.subscribe, mining.authorize, mining.submit, mining.suggest_difficulty, mining.set_difficulty, mining.ping, mining.extranonce.subscribe, eth_submitLogin, eth_getWork or eth_submitWork"
+        "unknown method {0:?}: use mining.subscribe, mining.authorize, mining.submit, mining.suggest_difficulty, mining.set_difficulty, mining.ping, mining.extranonce.subscribe, eth_submitLogin, eth_getWork, eth_submitWork or eth_submitHashrate"
     )]
     UnknownMethod(String),
     /// The method's parameters are not as expected.
@@ -154,7 +154,7 @@ pub fn parse_request(line: &[u8]) -> Result<StratumRequest, RequestError> {
         "mining.set_difficulty" => set_difficulty("mining.set_difficulty", params),
         "mining.ping" => Ok(Request::Ping),
         "mining.extranonce.subscribe" => Ok(Request::ExtranonceSubscribe),
-        "eth_submitLogin" | "eth_getWork" | "eth_submitWork" => {
+        "eth_submitLogin" | "eth_getWork" | "eth_submitWork" | "eth_submitHashrate" => {
             dialect = Dialect::EthProxy;
             eth_proxy(method, params)
         }

@@ -1,6 +1,7 @@
 //! The Stratum forms beyond the plain one: what `tosminer`'s `ethproxy` and
 //! `ethereumstratum` modes and miners written for other pools send
-//! (`eth_submitLogin`, `eth_getWork`, `eth_submitWork`, an
+//! (`eth_submitLogin`, `eth_getWork`, `eth_submitWork`,
+//! `eth_submitHashrate`, an
 //! EthereumStratum/1.0.0 subscribe, `mining.suggest_difficulty`, a
 //! client-sent `mining.set_difficulty`).
 
@@ -52,6 +53,7 @@ pub(super) fn eth_proxy(method: &str, params: &[Value]) -> Result<Request, Reque
             })
         }
         "eth_getWork" => Ok(Request::GetWork),
+        "eth_submitHashrate" => Ok(Request::HashrateReport),
         _ => submit_work(params),
     }
 }

@@ -166,11 +166,11 @@ fn bad_json_and_unknown_methods_are_typed_errors() {
         RequestErrorKind::BadJson(_)
     ));
 
-    let error = refused(r#"{"id":7,"method":"eth_submitHashrate","params":[]}"#);
+    let error = refused(r#"{"id":7,"method":"eth_getBalance","params":[]}"#);
     assert_eq!(error.id, RequestId::from(7));
     assert_eq!(
         error.kind,
-        RequestErrorKind::UnknownMethod("eth_submitHashrate".into())
+        RequestErrorKind::UnknownMethod("eth_getBalance".into())
     );
     let error = refused(r#"{"id":8,"params":[]}"#);
     assert_eq!(

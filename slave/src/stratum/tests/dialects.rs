@@ -100,6 +100,13 @@ fn ethproxy_logs_in_gets_and_submits_work() {
         Request::Authorize { password: Some(ref password), .. } if password == "d=9000"
     ));
 
+    let hashrate = r#"{"id":6,"method":"eth_submitHashrate","params":["0x1e8480","0xab"]}"#;
+    assert_eq!(request(hashrate).request, Request::HashrateReport);
+    assert_eq!(
+        replies(hashrate, &[Output::Answer(Answer::Accepted)]),
+        "{\"id\":6,\"result\":true,\"error\":null}\n"
+    );
+
     let get_work = r#"{"id":2,"method":"eth_getWork","params":[]}"#;
     assert_eq!(request(get_work).request, Request::GetWork);
     let answer = replies(get_work, &[Output::Answer(Answer::Work(work()))]);
