@@ -351,6 +351,10 @@ fn slave_proxies_batches_and_tls_pairs() {
         &[("TOS_POOL_SLAVE_MAX_UNACKED_SHARES", "10")],
         &["slave.max_unacked_shares"],
     );
+    assert_invalid(
+        &[("TOS_POOL_SLAVE_JOURNAL_FSYNC_INTERVAL", "2s")],
+        &["slave.journal_fsync_interval"],
+    );
     assert_invalid(&[("TOS_POOL_SLAVE_TLS_KEY", "/k.pem")], &["slave.tls_cert"]);
 }
 

@@ -1,6 +1,7 @@
 //! The rules, section by section.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use super::{Problems, has_scheme, is_ip_or_cidr};
 use crate::config::duration::format_duration;
@@ -15,6 +16,8 @@ pub(crate) const MAX_TRANSFERS_PER_TX: u32 = 500;
 /// Largest `slave.share_batch_size`: `tos_pool_proto::MAX_SHARES_PER_BATCH`,
 /// what one frame of the master link is sized for.
 pub(crate) const MAX_SHARE_BATCH_SIZE: u32 = 10_000;
+/// Longest `slave.journal_fsync_interval`: accepted answers wait for it.
+const MAX_JOURNAL_FSYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// Smallest `security.max_request_size`: a Stratum submit must fit.
 pub(crate) const MIN_REQUEST_SIZE: usize = 512;
 
@@ -199,6 +202,16 @@ pub(super) fn cluster(config: &Config, p: &mut Problems) {
         );
     }
     p.positive("slave.share_flush_interval", slave.share_flush_interval);
+    if slave.journal_fsync_interval > MAX_JOURNAL_FSYNC_INTERVAL {
+        p.add(
+            "slave.journal_fsync_interval",
+            format!(
+                "must be at most {}: every accepted answer waits for \
+                 the next sync (a few ms is plenty)",
+                format_duration(MAX_JOURNAL_FSYNC_INTERVAL)
+            ),
+        );
+    }
     for (i, proxy) in slave.trusted_proxies.iter().enumerate() {
         if !is_ip_or_cidr(proxy) {
             p.add(
