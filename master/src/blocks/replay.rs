@@ -202,12 +202,14 @@ impl SpoolReplayer {
                 "spooled block replayed into Redis"
             );
             let spool = self.spool.clone();
-            let hash = block.hash.clone();
-            tokio::task::spawn_blocking(move || spool.remove(&hash))
+            let replayed = block.clone();
+            let removed = tokio::task::spawn_blocking(move || spool.remove_if_same(&replayed))
                 .await
                 .map_err(|error| RecordError::Task(error.to_string()))??;
-            self.waiting.remove(&block.hash);
-            report.pending -= 1;
+            if removed {
+                self.waiting.remove(&block.hash);
+                report.pending -= 1;
+            }
         }
         Ok(())
     }

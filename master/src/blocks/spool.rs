@@ -185,6 +185,27 @@ impl BlockSpool {
         self.path_of(hash).is_ok_and(|path| path.exists())
     }
 
+    /// Removes the record of `block`'s hash if the spool still holds
+    /// `block` as it is; a record rewritten since (the daemon's answer
+    /// arriving during a replay) stays for the next replay. Whether it was
+    /// removed.
+    pub fn remove_if_same(&self, block: &SpooledBlock) -> Result<bool, SpoolError> {
+        let path = self.path_of(&block.hash)?;
+        match fs::read(&path) {
+            Ok(bytes) if decode(&bytes).as_ref() == Ok(block) => {
+                self.remove(&block.hash)?;
+                Ok(true)
+            }
+            Ok(_) => Ok(false),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(SpoolError::Io {
+                path,
+                action: "read",
+                source,
+            }),
+        }
+    }
+
     /// Removes the record of `hash` (Redis holds it now).
     pub fn remove(&self, hash: &str) -> Result<(), SpoolError> {
         let path = self.path_of(hash)?;
@@ -331,7 +352,9 @@ mod tests {
         assert!(scan.torn.is_empty());
         assert_eq!(scan.blocks.len(), 2);
         assert!(scan.blocks.contains(&settled));
-        spool.remove(&settled.hash).expect("removed");
+        // The entry as first written is no longer there: not removed.
+        assert!(!spool.remove_if_same(&first).expect("checked"));
+        assert!(spool.remove_if_same(&settled).expect("removed"));
         spool.remove(&settled.hash).expect("removing twice is fine");
         assert_eq!(spool.scan().expect("scans").blocks.len(), 1);
         assert!(matches!(

@@ -242,6 +242,29 @@ impl Ledger {
         Ok(added == 1)
     }
 
+    /// The next height the unlocker's scan for unrecorded pool blocks
+    /// reads, as the last run stored it.
+    pub async fn scan_height(&self) -> Result<Option<u64>, LedgerError> {
+        let mut connection = self.connection();
+        redis::cmd("GET")
+            .arg(self.keys.blocks_scanned())
+            .query_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("reading the block scan height"))
+    }
+
+    /// Stores the next height the scan for unrecorded pool blocks reads.
+    pub async fn set_scan_height(&self, height: u64) -> Result<(), LedgerError> {
+        let mut connection = self.connection();
+        let () = redis::cmd("SET")
+            .arg(self.keys.blocks_scanned())
+            .arg(height)
+            .query_async(&mut connection)
+            .await
+            .map_err(LedgerError::redis("storing the block scan height"))?;
+        Ok(())
+    }
+
     /// Every noted unrecorded block: hash → its JSON.
     pub async fn unrecorded_blocks(&self) -> Result<Vec<(String, String)>, LedgerError> {
         let mut connection = self.connection();

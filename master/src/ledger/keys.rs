@@ -105,6 +105,12 @@ impl Keys {
         format!("{}blocks:height", self.prefix)
     }
 
+    /// String: the next chain height the unlocker reads for pool blocks
+    /// without a record.
+    pub fn blocks_scanned(&self) -> String {
+        format!("{}blocks:scanned", self.prefix)
+    }
+
     /// Hash: block hash → JSON of a block the daemon says the pool mined
     /// but that has no record (found by the unlocker's scan).
     pub fn blocks_unrecorded(&self) -> String {

@@ -19,6 +19,10 @@ use tos_pool_common::network::Network;
 /// over several runs instead of one long one.
 pub const MAX_HEIGHTS_PER_RUN: u64 = 200;
 
+/// How far below the tip a scan resumed from Redis may start: a day of
+/// 1-second blocks. A master stopped longer resumes this far back.
+pub const MAX_RESUME_GAP: u64 = 86_400;
+
 /// A block of the pool's with no record, as the unlocker noted it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnrecordedBlock {
@@ -39,8 +43,9 @@ pub fn is_pool_miner(miner: &str, pool_key: &[u8; 32], network: Network) -> bool
     Address::parse(miner, network).is_ok_and(|address| &address.public_key() == pool_key)
 }
 
-/// The heights still to read, remembered between runs (not across
-/// restarts: a new master reads back `lookback` blocks from the tip).
+/// The heights still to read, remembered between runs and, through Redis
+/// (`P:blocks:scanned`), across restarts: a master with nothing stored
+/// reads back `lookback` blocks from the tip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanCursor {
     next: Option<u64>,
@@ -72,6 +77,25 @@ impl ScanCursor {
         }
         let last = last.min(first.saturating_add(MAX_HEIGHTS_PER_RUN - 1));
         Some(first..=last)
+    }
+
+    /// Whether the cursor has not started yet (resume it first).
+    pub fn is_fresh(&self) -> bool {
+        self.next.is_none()
+    }
+
+    /// Starts where an earlier master stopped (`stored`, the next height it
+    /// would have read), at most [`MAX_RESUME_GAP`] below `tip_height`;
+    /// with nothing stored, the cursor starts `lookback` below the tip.
+    pub fn resume(&mut self, stored: Option<u64>, tip_height: u64) {
+        if let (None, Some(stored)) = (self.next, stored) {
+            self.next = Some(stored.max(tip_height.saturating_sub(MAX_RESUME_GAP)));
+        }
+    }
+
+    /// The next height to read, once started.
+    pub fn next(&self) -> Option<u64> {
+        self.next
     }
 
     /// Records that every height below `next` was read.
@@ -113,6 +137,27 @@ mod tests {
         // The cursor never goes back.
         cursor.advance_to(10);
         assert_eq!(cursor.due(503), Some(500..=501));
+    }
+
+    #[test]
+    fn a_restarted_master_resumes_where_the_last_one_stopped() {
+        let mut cursor = ScanCursor::new(100, 2);
+        assert!(cursor.is_fresh());
+        cursor.resume(Some(350), 500);
+        assert!(!cursor.is_fresh());
+        assert_eq!(cursor.due(500), Some(350..=498));
+        // Resuming again changes nothing once started.
+        cursor.resume(Some(10), 500);
+        assert_eq!(cursor.next(), Some(350));
+        // Stored too far back: at most MAX_RESUME_GAP below the tip.
+        let mut cursor = ScanCursor::new(100, 2);
+        cursor.resume(Some(5), MAX_RESUME_GAP + 1_000);
+        assert_eq!(cursor.next(), Some(1_000));
+        // Nothing stored: the lookback.
+        let mut cursor = ScanCursor::new(100, 2);
+        cursor.resume(None, 500);
+        assert!(cursor.is_fresh());
+        assert_eq!(cursor.due(500), Some(400..=498));
     }
 
     #[test]

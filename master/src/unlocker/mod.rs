@@ -17,7 +17,9 @@ use tos_pool_common::metrics::{Gauge, Metrics};
 use tos_pool_common::network::Network;
 use tos_pool_common::shutdown::Shutdown;
 
-pub use discover::{MAX_HEIGHTS_PER_RUN, ScanCursor, UnrecordedBlock, is_pool_miner};
+pub use discover::{
+    MAX_HEIGHTS_PER_RUN, MAX_RESUME_GAP, ScanCursor, UnrecordedBlock, is_pool_miner,
+};
 
 use crate::blocks::{BlockSpool, Chain, ChainError};
 use crate::ledger::{Ledger, LedgerError, state_name};
@@ -116,6 +118,16 @@ impl Discovery {
     pub fn with_spool(mut self, spool: Option<BlockSpool>) -> Self {
         self.spool = spool;
         self
+    }
+
+    fn is_fresh(&self) -> bool {
+        self.cursor.lock().is_ok_and(|cursor| cursor.is_fresh())
+    }
+
+    fn resume(&self, stored: Option<u64>, tip_height: u64) {
+        if let Ok(mut cursor) = self.cursor.lock() {
+            cursor.resume(stored, tip_height);
+        }
     }
 
     fn due(&self, tip_height: u64) -> Option<std::ops::RangeInclusive<u64>> {
@@ -237,6 +249,9 @@ impl Unlocker {
         tip_height: u64,
     ) -> Result<usize, UnlockerError> {
         let mut new = 0;
+        if discovery.is_fresh() {
+            discovery.resume(self.ledger.scan_height().await?, tip_height);
+        }
         if let Some(due) = discovery.due(tip_height) {
             let mut next = *due.start();
             for height in due {
@@ -283,6 +298,7 @@ impl Unlocker {
                 next = height + 1;
             }
             discovery.advance_to(next);
+            self.ledger.set_scan_height(next).await?;
         }
         let mut still_missing = 0usize;
         for (hash, _) in self.ledger.unrecorded_blocks().await? {
