@@ -20,6 +20,7 @@
 //! planned ([`validate`], pure); quarantined ones are left out until an
 //! admin releases them.
 
+mod pay;
 mod payable;
 mod plan;
 mod quarantine;
