@@ -6,6 +6,7 @@
 //! `api.admin_password` (Bearer or Basic, constant time):
 //! `/api/admin/upstreams`, `/api/admin/slaves`, `/api/admin/bans`,
 //! `/api/admin/payments/pending`, `POST /api/admin/payments/{id}/resolve`,
+//! `/api/admin/quarantine`, `DELETE /api/admin/quarantine/{address}`,
 //! `/api/admin/audit`, `/api/admin/blocks/unrecorded`,
 //! `POST /api/admin/blocks`. Failed admin logins are throttled per address (429
 //! with `Retry-After`), and every admin action is audited (`audit`).

@@ -46,8 +46,10 @@ pub enum RunOutcome {
         /// Atomic units that would be sent.
         amount: u64,
     },
-    /// A payment was refused by the wallet or left ambiguous: the run
-    /// stopped after it.
+    /// The run stopped early: a payment left pending (an error that may
+    /// follow a broadcast), the wallet unreachable for a send, a balance
+    /// that changed, or every transaction refused without a recipient to
+    /// blame. Refused recipients alone do not stop a run.
     Stopped {
         /// What happened.
         reason: String,
