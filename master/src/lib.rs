@@ -15,6 +15,7 @@ pub mod app;
 pub mod blocks;
 pub mod gateway;
 pub mod history;
+pub mod import;
 pub mod jobs;
 pub mod ledger;
 pub mod lifecycle;

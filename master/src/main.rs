@@ -9,6 +9,8 @@ use tos_pool_common::config::{Config, Role};
 use tos_pool_common::launch;
 use tos_pool_common::shutdown::Shutdown;
 use tos_pool_common::telemetry::Telemetry;
+use tos_pool_master::import::{self, ImportOptions, Totals};
+use tos_pool_master::ledger::Ledger;
 
 tos_pool_common::install_jemalloc!();
 
@@ -50,6 +52,20 @@ enum Command {
         /// The Go pool's YAML config.
         old: PathBuf,
     },
+    /// Copy balances, matured blocks and confirmed payments from the Go
+    /// pool's Redis into this pool's (`redis.*` of --config); a second run
+    /// changes nothing. See docs/MIGRATION.md.
+    ImportSeed {
+        /// The Go pool's Redis, e.g. redis://10.0.0.5:6379/0.
+        #[arg(long)]
+        from: String,
+        /// Read both sides and print what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Overwrite balances this pool already holds.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -59,6 +75,19 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = launch::load_config(&cli.config, Role::Master)?;
+    if let Some(Command::ImportSeed {
+        from,
+        dry_run,
+        force,
+    }) = cli.command
+    {
+        let options = ImportOptions {
+            from,
+            dry_run,
+            force,
+        };
+        return import_seed(&config, &options);
+    }
     if cli.check {
         println!(
             "{}: valid master config for {} (gRPC {}, API {})",
@@ -70,6 +99,65 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     launch::run(config, Role::Master, serve)
+}
+
+/// `import-seed`: runs the import and prints what it did.
+fn import_seed(config: &Config, options: &ImportOptions) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let report = runtime.block_on(async {
+        let ledger = Ledger::connect(&config.redis)
+            .await
+            .context("connecting to this pool's Redis (redis.*)")?;
+        import::run(&ledger, config.network, options)
+            .await
+            .context("importing from the Go pool")
+    })?;
+    let line = |name: &str, totals: &Totals| {
+        println!(
+            "{name:<10} miners {:>6}  immature {:>18}  payable {:>18}  pending {:>18}  paid {:>18}  blocks {:>6}  payments {:>6}",
+            totals.miners,
+            totals.immature,
+            totals.confirmed,
+            totals.pending,
+            totals.paid,
+            totals.blocks,
+            totals.payments
+        );
+    };
+    println!("amounts in atomic units (1 TOS = 100000000), the same unit in both pools");
+    line("Go pool", &report.source);
+    line("before", &report.before);
+    line("after", &report.after);
+    println!(
+        "{} balance fields set, {} blocks and {} payments added{}",
+        report.balances_set,
+        report.blocks_added,
+        report.payments_added,
+        match (options.dry_run, report.written) {
+            (true, _) => " (dry run: nothing written)",
+            (false, false) => " (nothing to change)",
+            (false, true) => "",
+        }
+    );
+    for skipped in &report.skipped {
+        println!("skipped: {skipped}");
+    }
+    if !report.blacklist.is_empty() {
+        println!(
+            "the Go pool's blacklist (add to security.blacklist): {}",
+            report.blacklist.join(", ")
+        );
+    }
+    if !report.whitelist.is_empty() {
+        println!(
+            "the Go pool's whitelist of IPs never banned (see docs/MIGRATION.md): {}",
+            report.whitelist.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// The master's part of the run: it serves until `shutdown` fires or its

@@ -18,6 +18,7 @@ mod edge_admin;
 mod edge_ban_fanout;
 mod edge_slowloris;
 mod hwm_regression;
+mod import_seed;
 mod emulator_restart;
 mod go_pool_miners;
 mod loadgen;

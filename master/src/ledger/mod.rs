@@ -127,7 +127,7 @@ impl Ledger {
     }
 
     /// The next connection in turn (a cheap clone of its handle).
-    fn connection(&self) -> ConnectionManager {
+    pub(crate) fn connection(&self) -> ConnectionManager {
             min_replicas: config.min_replicas,
         self.connections
             .get(self.next.fetch_add(1, Ordering::Relaxed))
