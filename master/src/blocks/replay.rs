@@ -179,7 +179,16 @@ impl SpoolReplayer {
             ) {
                 continue;
             }
-            let action = store(&self.ledger, block).await?;
+            let action = match store(&self.ledger, block).await {
+                Ok(action) => action,
+                Err(RecordError::Ledger(error)) => return Err(RecordError::Ledger(error)),
+                Err(error) => {
+                    // Not Redis: this record cannot be written as it is; the
+                    // others are not held up behind it.
+                    tracing::error!(hash = %block.hash, height = block.height, %error, "spooled block cannot be replayed; it stays in the spool");
+                    continue;
+                }
+            };
             match action {
                 ReplayAction::Done => report.already_stored += 1,
                 ReplayAction::Insert | ReplayAction::Settle => {
