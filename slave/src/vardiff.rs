@@ -150,10 +150,13 @@ impl Vardiff {
         }
     }
 
-    /// Starts measuring afresh from `now_ms` (the miner just logged in):
-    /// the window and the estimate are cleared, the difficulty and whether
-    /// it is fixed are kept.
+    /// Starts measuring afresh from `now_ms` (the miner just logged in), as
+    /// [`Vardiff::new`] with the settings in use, except that a difficulty
+    /// the miner fixed is kept.
     pub fn restart(&mut self, now_ms: u64) {
+        if !self.fixed {
+            self.difficulty = self.config.clamp(self.config.initial_difficulty);
+        }
         self.window_start_ms = now_ms;
         self.window_shares = 0;
         self.window_work = 0.0;

@@ -373,6 +373,17 @@ fn restart_keeps_a_fixed_difficulty_and_new_bounds_clamp_it() {
     assert!(vardiff.is_fixed());
     assert_eq!(vardiff.hashrate(), None, "the estimate starts afresh");
     assert_eq!(vardiff.next_retarget_ms(), 5_000 + RETARGET_MS);
+    let mut free = Vardiff::new(config(), 0);
+    free.set_config(VardiffConfig {
+        initial_difficulty: 20_000,
+        ..config()
+    });
+    free.restart(5_000);
+    assert_eq!(
+        free.difficulty(),
+        20_000,
+        "a free session starts at the initial one in use"
+    );
 
     let mut disabled = VardiffConfig {
         enabled: false,
