@@ -130,7 +130,8 @@ impl Payouts {
                         reason: reason.clone(),
                     };
                     self.update(&payment, &update).await?;
-                    if refusal == Refusal::NotSent {
+                    if refusal != Refusal::Params {
+                        // The whole request is refused: no recipient to blame.
                         return Ok(Some(reason));
                     }
                     match after_refusal(payment.record.transfers, &reason) {

@@ -1,8 +1,8 @@
 //! Which recipient a refusal is about, without I/O: a refused batch and the
 //! wallet's error in, the next step out.
 //!
-//! - A refusal that provably came before the broadcast (a JSON-RPC protocol
-//!   code, see [`crate::wallet::classify`]) and whose message names exactly
+//! - A refusal of the parameters that provably came before the broadcast
+//!   (`-32602`, see [`crate::wallet::classify`]) and whose message names exactly
 //!   one of the batch's addresses: that recipient is quarantined and the
 //!   others are retried at once, in the same run.
 //! - Such a refusal naming none (or several): the batch is split in two

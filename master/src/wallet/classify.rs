@@ -11,7 +11,7 @@
 //!   - the request itself was refused: `-32700` parse error, `-32600`
 //!     invalid request, `-32601` method not found, `-32602` invalid params
 //!     (the wallet checks the parameters, destinations included, before it
-//!     builds anything);
+//!     builds anything); only `-32602` may be about one recipient;
 //!   - no connection could be opened, so the request was never sent;
 //!   - the request could not be encoded or the URL is unusable (never sent).
 //! - **Ambiguous** (it may have been broadcast; the payment stays pending
@@ -68,8 +68,11 @@ impl BuildError {
 /// Why a refusal is known to have happened before any broadcast.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// The wallet refused the request's parameters or shape (a JSON-RPC
-    /// protocol code): possibly one destination, possibly the whole request.
+    /// `-32602`: the wallet refused the parameters, possibly because of
+    /// one destination (payouts look for it).
+    Params,
+    /// `-32700`, `-32600`, `-32601`: the request as a whole was refused
+    /// (no recipient is to blame).
     Request,
     /// The request never left the pool (no connection, cannot be encoded).
     NotSent,
@@ -78,6 +81,10 @@ pub enum Refusal {
 /// Classifies a failed `build_transaction`.
 pub fn classify(error: RpcError) -> BuildError {
     match &error {
+        RpcError::Rpc { code, .. } if *code == INVALID_PARAMS => BuildError::Refused {
+            refusal: Refusal::Params,
+            error,
+        },
         RpcError::Rpc { code, .. } if is_pre_broadcast_code(*code) => BuildError::Refused {
             refusal: Refusal::Request,
             error,
@@ -149,10 +156,11 @@ mod tests {
     }
 
     #[test]
-    fn protocol_codes_are_refusals_of_the_request() {
-        for code in [-32700, -32600, -32601, -32602] {
+    fn protocol_codes_are_refusals_before_the_broadcast() {
+        for code in [-32700, -32600, -32601] {
             assert_eq!(refused(rpc(code)), Some(Refusal::Request), "{code}");
         }
+        assert_eq!(refused(rpc(-32602)), Some(Refusal::Params));
     }
 
     #[test]
