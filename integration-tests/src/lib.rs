@@ -7,6 +7,7 @@
 //! end-to-end tests and the `tos-pool-dev` launcher share, and the load
 //! generator behind `tos-loadgen` (`loadgen`).
 
+pub mod chaos;
 pub mod cluster;
 pub mod devnet;
 pub mod loadgen;

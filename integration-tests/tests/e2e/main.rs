@@ -9,6 +9,7 @@ mod miner_mocks;
 
 mod api;
 mod block_spool;
+mod chaos_short;
 mod cluster_doors;
 mod cluster_launcher;
 mod cluster_mining;
