@@ -1,5 +1,6 @@
-//! Found blocks are never lost: a block found while Redis is stopped is
-//! submitted at once, spooled to disk and credited once Redis is back; a
+//! Found blocks are never lost: a block found while Redis is stopped
+//! (SIGSTOP) or down (killed) is submitted at once, spooled to disk and
+//! credited once Redis is back; a
 //! master restarted with a spooled record replays it, and a record replayed
 //! twice is credited once; a block the pool mined without a record is
 //! reported by the unlocker and added by the operator, and a block mined by
@@ -11,15 +12,19 @@ use std::process::Command;
 use crate::master_support;
 
 use master_support::{
-    Cluster, TestSlave, batch, block_candidate, eventually, mine_block, miner_address,
-    pool_address, share,
+    Cluster, TestSlave, batch, block_candidate, eventually, master_config, mine_block,
+    miner_address, pool_address, share,
 };
 use reqwest::StatusCode;
 use serde_json::Value;
 use tos_pool_common::clock::unix_ms;
+use tos_pool_common::difficulty::Difficulty;
 use tos_pool_common::metrics::Gauge;
 use tos_pool_common::telemetry::Telemetry;
-use tos_pool_integration_tests::devnet::{DEVNET_MINER_KEY, Hash};
+use tos_pool_integration_tests::devnet::{
+    DEVNET_MINER_KEY, Devnet, DevnetConfig, DevnetHandle, Hash,
+};
+use tos_pool_integration_tests::redis_server::RedisServer;
 use tos_pool_master::app::MasterHandle;
 use tos_pool_master::ledger::Ledger;
 use tos_pool_master::lifecycle::{BlockRecord, BlockState};
@@ -35,8 +40,8 @@ struct Rig {
 }
 
 impl Rig {
-    async fn join(cluster: &Cluster, boot_id: &str) -> Rig {
-        let (slave, welcome) = TestSlave::join(&cluster.gateway_url(), "eu-1", boot_id, 0).await;
+    async fn join(gateway_url: &str, boot_id: &str) -> Rig {
+        let (slave, welcome) = TestSlave::join(gateway_url, "eu-1", boot_id, 0).await;
         Rig {
             slave,
             slave_index: welcome.slave_index,
@@ -45,8 +50,8 @@ impl Rig {
     }
 
     /// The job at the emulator's tip at difficulty 1.
-    async fn tip_job(&mut self, cluster: &Cluster) -> Job {
-        let height = cluster.devnet.top().height + 1;
+    async fn tip_job(&mut self, devnet: &DevnetHandle) -> Job {
+        let height = devnet.top().height + 1;
         loop {
             let job = self.slave.next_job().await;
             if job.height == height && job.network_difficulty == "1" {
@@ -112,10 +117,13 @@ fn spooled(dir: &Path) -> Vec<std::path::PathBuf> {
 
 async fn state_of(ledger: &Ledger, hash: &str, state: BlockState) -> BlockRecord {
     eventually(&format!("block {hash} to be {state:?}"), || async move {
+        // A read may fail while the connection to a restarted Redis is
+        // opened again: asked again on the next poll.
         ledger
             .block(hash)
             .await
-            .expect("the ledger answers")
+            .ok()
+            .flatten()
             .filter(|record| record.state == state)
     })
     .await
@@ -157,9 +165,9 @@ async fn a_block_found_while_redis_is_stopped_is_submitted_spooled_and_credited_
     let alice = miner_address(0xa1);
     let bob = miner_address(0xb0);
     let everyone = [alice.clone(), bob.clone(), pool_address()];
-    let mut rig = Rig::join(&cluster, "boot-spool").await;
+    let mut rig = Rig::join(&cluster.gateway_url(), "boot-spool").await;
     cluster.set_difficulty(1);
-    let job = rig.tip_job(&cluster).await;
+    let job = rig.tip_job(&cluster.devnet).await;
     rig.shares(&job, &[(&alice, 3_000), (&bob, 1_000)]).await;
 
     // Redis stops answering: the block still reaches the daemon and the
@@ -212,6 +220,61 @@ async fn a_block_found_while_redis_is_stopped_is_submitted_spooled_and_credited_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_found_while_redis_is_down_is_credited_once_redis_is_back() {
+    // Redis with every write on disk, so a kill loses nothing acknowledged.
+    let devnet = Devnet::start(DevnetConfig {
+        produce_blocks: false,
+        block_interval: std::time::Duration::from_millis(500),
+        ..DevnetConfig::default()
+    })
+    .await
+    .expect("the devnet emulator starts");
+    let mut redis = RedisServer::builder()
+        .aof(true)
+        .start()
+        .expect("redis-server starts");
+    let spool = tempfile::tempdir().expect("a spool directory");
+    let spool_dir = spool.path().to_owned();
+    let mut config = master_config(&devnet, &redis);
+    config.pplns.window = 10_000.0;
+    config.master.block_spool_dir = Some(spool_dir.clone());
+    let master = MasterHandle::start(&config, Telemetry::disabled())
+        .await
+        .expect("the master starts");
+    let alice = miner_address(0xa1);
+    let everyone = [alice.clone(), pool_address()];
+    let gateway_url = format!("http://{}", master.gateway_addr());
+    let mut rig = Rig::join(&gateway_url, "boot-down").await;
+    devnet.set_difficulty(Difficulty::from_u64(1).expect("not zero"));
+    let job = rig.tip_job(&devnet).await;
+    rig.shares(&job, &[(&alice, 1_500)]).await;
+
+    // Redis is gone (connection refused): submitted and spooled.
+    redis.kill().expect("redis is killed");
+    let result = rig.find_block(&job, &alice).await;
+    assert!(result.accepted, "{result:?}");
+    let hash = result.block_hash.clone();
+    assert_eq!(spooled(&spool_dir).len(), 1);
+
+    redis.restart().expect("redis starts again");
+    let ledger = master.ledger().clone();
+    let record = state_of(&ledger, &hash, BlockState::Candidate).await;
+    assert_eq!(record.snapshot.total_weight(), 1_500);
+    eventually("the spool to empty", || {
+        let empty = spooled(&spool_dir).is_empty();
+        async move { empty.then_some(()) }
+    })
+    .await;
+    let reward = devnet
+        .block(&devnet_hash(&hash))
+        .expect("the emulator knows the block")
+        .miner_reward;
+    devnet.advance(5);
+    state_of(&ledger, &hash, BlockState::Matured).await;
+    assert_eq!(balances(&ledger, &everyone).await, (0, reward as i64));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_master_replays_its_spool_and_a_second_replay_credits_nothing() {
     let spool = tempfile::tempdir().expect("a spool directory");
     let spool_dir = spool.path().to_owned();
@@ -222,9 +285,9 @@ async fn a_restarted_master_replays_its_spool_and_a_second_replay_credits_nothin
     .await;
     let alice = miner_address(0xa1);
     let everyone = [alice.clone(), pool_address()];
-    let mut rig = Rig::join(&cluster, "boot-restart").await;
+    let mut rig = Rig::join(&cluster.gateway_url(), "boot-restart").await;
     cluster.set_difficulty(1);
-    let job = rig.tip_job(&cluster).await;
+    let job = rig.tip_job(&cluster.devnet).await;
     rig.shares(&job, &[(&alice, 2_000)]).await;
 
     // Found while Redis is stopped, then the master dies before Redis
@@ -326,9 +389,9 @@ async fn a_pool_block_without_a_record_is_reported_and_added_by_the_operator() {
     .await;
     let alice = miner_address(0xa1);
     let everyone = [alice.clone(), pool_address()];
-    let mut rig = Rig::join(&cluster, "boot-unrecorded").await;
+    let mut rig = Rig::join(&cluster.gateway_url(), "boot-unrecorded").await;
     cluster.set_difficulty(1);
-    let job = rig.tip_job(&cluster).await;
+    let job = rig.tip_job(&cluster.devnet).await;
     rig.shares(&job, &[(&alice, 5_000)]).await;
 
     // A block with the pool's key reaches the chain behind the master's
