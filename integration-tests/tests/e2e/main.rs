@@ -42,3 +42,4 @@ mod slave_rejections;
 mod telemetry;
 mod test_miners;
 mod wallet_emulator;
+mod web_page;
