@@ -50,11 +50,16 @@ function ago(ms) {
 }
 
 function duration(ms) {
+  if (ms < 1000) return ms + " ms";
   const s = Math.round(ms / 1000);
   if (s % 86400 === 0) return s / 86400 + " d";
   if (s % 3600 === 0) return s / 3600 + " h";
   if (s % 60 === 0) return s / 60 + " min";
   return s + " s";
+}
+
+function plural(n, word) {
+  return count(n) + " " + word + (n === 1 ? "" : "s");
 }
 
 function clock(ms) {
@@ -265,11 +270,11 @@ async function home() {
         last ? "height " + count(last.height) + ", " + last.state : null),
       card("Blocks found", num("pool.blocks_found", p.blocks_found, count(p.blocks_found))),
       card("Luck (24 h effort)", num("luck.24h", day && day.effort != null ? day.effort : "", percent(day && day.effort)),
-        day ? count(day.blocks) + " blocks; round now " + percent(n.difficulty ? p.round_shares / Number(n.difficulty) : null) : null),
+        day ? plural(day.blocks, "block") + "; round now " + percent(n.difficulty ? p.round_shares / Number(n.difficulty) : null) : null),
       card("Total paid", num("pool.total_paid", p.total_paid, tos(p.total_paid))),
       card("Fee", num("pool.fee_percent", p.fee_percent, p.fee_percent + "%")),
-      card("Payouts", p.payouts_enabled ? num("pool.payout_threshold", p.payout_threshold, "from " + tos(p.payout_threshold)) : "off",
-        p.payouts_enabled ? num("pool.payout_interval_ms", p.payout_interval_ms, "every " + duration(p.payout_interval_ms)) : null)),
+      card("Payout threshold", p.payouts_enabled ? num("pool.payout_threshold", p.payout_threshold, tos(p.payout_threshold)) : "payouts off",
+        p.payouts_enabled ? h("span", null, "every ", num("pool.payout_interval_ms", p.payout_interval_ms, duration(p.payout_interval_ms))) : null)),
     section("Hashrate", ranges(HASH_RANGES, hours, (value) => { state.hours = value; render(); }),
       chart("chart.pool", rate, 1, hashrate, "Pool hashrate"),
       h("h3", null, "Network"), chart("chart.network", rate, 2, hashrate, "Network hashrate")),
@@ -333,8 +338,8 @@ async function miner(address) {
       card("Paid", num("balances.paid", b.paid, tos(b.paid))),
       card("Blocks found", num("miner.blocks_found", data.blocks_found, count(data.blocks_found))),
       card("Last share", num("miner.last_share_ms", data.last_share_ms == null ? "" : data.last_share_ms, ago(data.last_share_ms))),
-      card("Workers", num("miner.workers_online", data.workers_online, count(data.workers_online) + " online"), count(data.workers_total) + " known"),
-      card("Shares", num("miner.valid", data.shares.valid, count(data.shares.valid) + " valid"),
+      card("Workers online", num("miner.workers_online", data.workers_online, count(data.workers_online)), count(data.workers_total) + " known"),
+      card("Valid shares", num("miner.valid", data.shares.valid, count(data.shares.valid)),
         count(data.shares.invalid) + " invalid, " + count(data.shares.stale) + " stale")),
     section("Hashrate", ranges(MINER_RANGES, hours, (value) => { state.minerHours = value; render(); }),
       chart("chart.miner", chartData, 1, hashrate, "Miner hashrate")),

@@ -72,15 +72,16 @@ pub fn capacity(retention: Duration, interval: Duration) -> u64 {
     u64::try_from(samples).unwrap_or(u64::MAX).saturating_add(1)
 }
 
-/// The samples of the last `hours` before `now_ms`, oldest first, from
-/// samples stored newest first.
-pub fn window(newest_first: Vec<Sample>, hours: u32, now_ms: u64) -> Vec<Sample> {
+/// The samples of the last `hours` before `now_ms`, oldest first (stored
+/// newest first, but sorted here: a clock step back or a sample taken out
+/// of turn must not draw a line backwards).
+pub fn window(stored: Vec<Sample>, hours: u32, now_ms: u64) -> Vec<Sample> {
     let from_ms = now_ms.saturating_sub(u64::from(hours) * 3_600_000);
-    let mut samples: Vec<Sample> = newest_first
+    let mut samples: Vec<Sample> = stored
         .into_iter()
         .filter(|sample| sample.at_ms >= from_ms && sample.at_ms <= now_ms)
         .collect();
-    samples.reverse();
+    samples.sort_by_key(|sample| sample.at_ms);
     samples
 }
 
@@ -207,6 +208,12 @@ mod tests {
         let kept = window(stored, 1, now);
         assert_eq!(kept, [sample(now - hour, 2.0), sample(now, 1.0)]);
         assert!(window(Vec::new(), 24, now).is_empty());
+        let out_of_turn = vec![sample(now - 5, 1.0), sample(now, 2.0), sample(now - 9, 3.0)];
+        let times: Vec<u64> = window(out_of_turn, 1, now)
+            .iter()
+            .map(|s| s.at_ms)
+            .collect();
+        assert_eq!(times, [now - 9, now - 5, now]);
     }
 
     #[test]
