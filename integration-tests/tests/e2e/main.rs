@@ -7,6 +7,7 @@ mod cluster_support;
 mod master_support;
 mod miner_mocks;
 
+mod admin_lists;
 mod api;
 mod block_spool;
 mod chaos_short;

@@ -142,6 +142,12 @@ pub async fn ban(
         ))
     })?;
     let ip = parse_ip(&request.ip)?;
+    if state.parts().gateway.is_whitelisted(ip) {
+        return Err(ApiError::BadRequest(format!(
+            "{ip} is on the whitelist (IPs never banned): remove it with DELETE \
+             /api/admin/whitelist first"
+        )));
+    }
     let duration_ms = match request.duration_secs {
         Some(0) => {
             return Err(ApiError::BadRequest(

@@ -20,7 +20,9 @@
 //! `/api/miners/{address}/chart`, `/api/luck` and `/api/connect`.
 
 mod admin;
+mod admin_backup;
 mod admin_blocks;
+mod admin_lists;
 mod audit;
 mod auth;
 mod blocks;
@@ -209,6 +211,20 @@ pub fn router(state: ApiState, cors: CorsPolicy) -> Router {
         .route("/slaves", get(admin::slaves))
         .route("/bans", get(admin::bans).post(admin::ban))
         .route("/bans/{ip}", delete(admin::unban))
+        .route(
+            "/blacklist",
+            get(admin_lists::blacklist)
+                .post(admin_lists::blacklist_add)
+                .delete(admin_lists::blacklist_remove),
+        )
+        .route(
+            "/whitelist",
+            get(admin_lists::whitelist)
+                .post(admin_lists::whitelist_add)
+                .delete(admin_lists::whitelist_remove),
+        )
+        .route("/stats", get(admin_backup::stats))
+        .route("/backup", get(admin_backup::backup))
         .route("/payments/pending", get(payments::unsettled))
         .route("/payments/{id}/resolve", post(payments::resolve))
         .route("/audit", get(audit::list))

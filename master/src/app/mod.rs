@@ -27,7 +27,7 @@ use crate::blocks::{BlockAdder, BlockService, BlockSpool, SpoolError, SpoolRepla
 use crate::gateway::{self, Gateway, GatewayError};
 use crate::history::Sampler;
 use crate::jobs::{JobError, JobManager};
-use crate::ledger::{Ledger, LedgerError, LedgerSettings};
+use crate::ledger::{AccessList, Ledger, LedgerError, LedgerSettings};
 use crate::monitor;
 use crate::notify::{Notifier, NotifyError};
 use crate::payouts::{PayoutError, Payouts};
@@ -156,6 +156,12 @@ impl MasterHandle {
             blocks,
             stop.listener(),
             telemetry.metrics().clone(),
+        );
+        // The operator's runtime lists outlive restarts: every slave gets
+        // them from its first Welcome on.
+        gateway.set_access_lists(
+            ledger.access_list(AccessList::Blacklist).await?,
+            ledger.access_list(AccessList::Whitelist).await?,
         );
         let incoming = gateway::bind(&config.master)?;
         let gateway_addr = incoming.local_addr().map_err(|error| GatewayError::Bind {

@@ -19,6 +19,7 @@
 //! - Miner events and stats are kept per slave for the admin API
 //!   ([`Gateway::connected_slaves`]).
 
+mod access;
 mod admin;
 mod ban_sync;
 mod bans;
@@ -77,6 +78,9 @@ struct Shared {
     bans: Mutex<BanList>,
     /// The ban list's latest revision; every stream's ban sync wakes on it.
     ban_revision: watch::Sender<u64>,
+    /// The operator's runtime access lists; every stream's sync sends them
+    /// whole when they change (`access`).
+    access: watch::Sender<Arc<tos_pool_proto::v1::AccessLists>>,
     shutdown: Shutdown,
     metrics: Metrics,
 }
@@ -116,6 +120,7 @@ impl Gateway {
                 registry: Mutex::new(SlaveRegistry::default()),
                 bans: Mutex::new(BanList::default()),
                 ban_revision: watch::Sender::new(0),
+                access: watch::Sender::new(Arc::default()),
                 shutdown,
                 metrics,
             }),

@@ -130,6 +130,7 @@ pub(super) async fn run(
         }
     }
     let _ban_sync = ban_sync::spawn(shared.clone(), outbox.ban_lane());
+    let _access_sync = super::access::spawn(shared.clone(), outbox.ban_lane());
     let end = serve(&shared, &slave, inbound, &outbox, feed, acked_seq).await;
     tracing::info!(slave = %slave.slave_id, index = slave.index, reason = end, "slave stream ended");
 }
@@ -312,6 +313,11 @@ async fn handle(
         }
         slave_message::Kind::Stats(stats) => {
             lock(&shared.registry).record_stats(slave.index, slave.stream_id, &stats, unix_ms());
+        }
+        slave_message::Kind::Ban(report)
+            if report.ip.parse().is_ok_and(|ip| shared.is_whitelisted(ip)) =>
+        {
+            tracing::debug!(slave = %slave.slave_id, ip = %report.ip, "ban of a whitelisted IP not shared");
         }
         slave_message::Kind::Ban(report) => {
             let (ban, revision) = {

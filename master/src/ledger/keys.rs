@@ -188,6 +188,12 @@ impl Keys {
         format!("{}payouts:valid", self.prefix)
     }
 
+    /// Set: one of the operator's runtime access lists (`blacklist` of
+    /// miner addresses, `whitelist` of IPs and CIDRs).
+    pub fn access_list(&self, name: &str) -> String {
+        format!("{}access:{name}", self.prefix)
+    }
+
     /// List: the admin audit log, newest first, one JSON entry per admin
     /// action; trimmed to a fixed length.
     pub fn audit_log(&self) -> String {

@@ -8,7 +8,9 @@
 //! live in [`Keys`]; docs/REDIS.md describes every key, who writes it, its
 //! expiry and its size.
 
+mod access;
 mod audit;
+mod backup;
 mod batch;
 mod blocks;
 mod connect;
@@ -28,7 +30,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use redis::aio::ConnectionManager;
 use tos_pool_common::config::RedisConfig;
 
+pub use access::AccessList;
 pub use audit::AUDIT_LOG_LENGTH;
+pub use backup::{Backup, BackupBalances};
 pub use batch::{BatchOutcome, Counted, MAX_SHARE_DIFFICULTY, counted};
 pub use blocks::Balances;
 pub use error::{LedgerError, redacted_url};

@@ -1,12 +1,18 @@
-//! Bans the master shares with every slave. The link writes them; the policy
-//! layer reads them when a miner connects (and may watch for new ones to
-//! close open connections).
+//! Bans the master shares with every slave, and the operator's runtime
+//! access lists (the admin API's blacklist of addresses and whitelist of
+//! IPs). The link writes them; the policy layer reads them when a miner
+//! connects (and may watch for new ones to close open connections), the
+//! session driver when a miner logs in or submits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::RwLock;
 
 use tokio::sync::broadcast;
+use tos_pool_common::address::Address;
+use tos_pool_common::network::Network;
+
+use crate::server::proxy::TrustedProxies;
 
 /// One ban in force.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,11 +40,24 @@ pub enum BanChange {
     },
 }
 
-/// The bans received from the master, keyed by IP.
+/// The operator's runtime access lists as the slave applies them.
+#[derive(Debug, Default)]
+struct AccessLists {
+    /// Public keys of the blacklisted addresses.
+    blacklist: HashSet<[u8; 32]>,
+    /// IPs and networks never banned.
+    whitelist: TrustedProxies,
+    /// Whether the whitelist has any entry.
+    whitelist_in_use: bool,
+}
+
+/// The bans received from the master, keyed by IP, and the runtime access
+/// lists.
 #[derive(Debug)]
 pub struct BanList {
     bans: RwLock<HashMap<IpAddr, BanEntry>>,
     changes: broadcast::Sender<BanChange>,
+    access: RwLock<AccessLists>,
 }
 
 impl Default for BanList {
@@ -54,11 +73,80 @@ impl BanList {
         BanList {
             bans: RwLock::new(HashMap::new()),
             changes,
+            access: RwLock::new(AccessLists::default()),
         }
     }
 
-    /// Records a ban (replacing an older one on the same IP).
+    /// Replaces the runtime access lists with the master's: `blacklist`
+    /// of addresses (compared by public key; the master checked their
+    /// network, unreadable ones are skipped with a warning), `whitelist` of
+    /// IPs and CIDRs. Bans already recorded on a whitelisted IP are lifted.
+    pub fn set_access(&self, blacklist: &[String], whitelist: &[String]) {
+        let keys = blacklist
+            .iter()
+            .filter_map(|text| {
+                let text = text.trim();
+                match Address::parse(text, Network::Mainnet)
+                    .or_else(|_| Address::parse(text, Network::Testnet))
+                {
+                    Ok(address) => Some(address.public_key()),
+                    Err(error) => {
+                        tracing::warn!(address = %text, %error, "unreadable blacklisted address; ignored");
+                        None
+                    }
+                }
+            })
+            .collect();
+        let lists = AccessLists {
+            blacklist: keys,
+            whitelist: TrustedProxies::new(whitelist),
+            whitelist_in_use: !whitelist.is_empty(),
+        };
+        *self
+            .access
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = lists;
+        let lifted: Vec<IpAddr> = self
+            .write()
+            .keys()
+            .copied()
+            .filter(|ip| self.is_whitelisted(*ip))
+            .collect();
+        for ip in lifted {
+            self.lift(ip);
+        }
+        tracing::info!(
+            blacklist = blacklist.len(),
+            whitelist = whitelist.len(),
+            "runtime access lists from the master"
+        );
+    }
+
+    /// Whether `address` is on the runtime blacklist.
+    pub fn is_blacklisted(&self, address: &Address) -> bool {
+        self.access
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .blacklist
+            .contains(&address.public_key())
+    }
+
+    /// Whether `ip` is on the runtime whitelist (never banned).
+    pub fn is_whitelisted(&self, ip: IpAddr) -> bool {
+        let access = self
+            .access
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        access.whitelist_in_use && access.whitelist.contains(ip)
+    }
+
+    /// Records a ban (replacing an older one on the same IP); a ban on a
+    /// whitelisted IP is not recorded.
     pub fn ban(&self, ip: IpAddr, entry: BanEntry) {
+        if self.is_whitelisted(ip) {
+            tracing::debug!(%ip, reason = %entry.reason, "ban of a whitelisted IP ignored");
+            return;
+        }
         self.write().insert(ip, entry.clone());
         // Nobody listening is fine: the list itself is the record.
         let _ = self.changes.send(BanChange::Banned { ip, entry });
@@ -71,8 +159,12 @@ impl BanList {
         removed
     }
 
-    /// The ban on `ip` still in force at `now_ms`, if any.
+    /// The ban on `ip` still in force at `now_ms`, if any (never on a
+    /// whitelisted IP).
     pub fn check(&self, ip: IpAddr, now_ms: u64) -> Option<BanEntry> {
+        if self.is_whitelisted(ip) {
+            return None;
+        }
         let bans = self
             .bans
             .read()
@@ -151,6 +243,31 @@ mod tests {
         assert!(list.lift(ip("::1")));
         assert!(!list.lift(ip("::1")));
         assert!(list.is_empty());
+    }
+
+    #[test]
+    fn the_runtime_lists_block_addresses_and_spare_ips() {
+        let list = BanList::new();
+        list.ban(ip("10.0.0.7"), entry(5_000));
+        let blocked = Address::new([3; 32], Network::Devnet);
+        let other = Address::new([4; 32], Network::Devnet);
+        list.set_access(
+            &[blocked.to_string(), "tos1bogus".to_owned()],
+            &["10.0.0.0/24".to_owned()],
+        );
+        assert!(list.is_blacklisted(&blocked));
+        assert!(!list.is_blacklisted(&other));
+        // The ban in force on a whitelisted IP is lifted; new ones are not kept.
+        assert_eq!(list.check(ip("10.0.0.7"), 0), None);
+        list.ban(ip("10.0.0.8"), entry(5_000));
+        assert_eq!(list.check(ip("10.0.0.8"), 0), None);
+        list.ban(ip("10.0.1.1"), entry(5_000));
+        assert_eq!(list.check(ip("10.0.1.1"), 0), Some(entry(5_000)));
+        // A new list replaces the old one whole.
+        list.set_access(&[], &[]);
+        assert!(!list.is_blacklisted(&blocked));
+        list.ban(ip("10.0.0.8"), entry(5_000));
+        assert_eq!(list.check(ip("10.0.0.8"), 0), Some(entry(5_000)));
     }
 
     #[test]

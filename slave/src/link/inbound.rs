@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tos_pool_proto::v1::{Ban, BlockResult, Drain, Job, Settings, Unban, Welcome};
+use tos_pool_proto::v1::{AccessLists, Ban, BlockResult, Drain, Job, Settings, Unban, Welcome};
 
 use super::bans::BanEntry;
 use super::handle::{LinkStatus, Shared, WelcomeInfo, lock};
@@ -22,6 +22,7 @@ pub(super) enum Inbound {
     Unban(Unban),
     Drain(Drain),
     Settings(Settings),
+    AccessLists(AccessLists),
 }
 
 /// Applies a frame; for a Welcome, what it decided for the held shares
@@ -60,6 +61,7 @@ pub(super) fn apply(shared: &Shared, message: Inbound) -> Option<Welcomed> {
             shared.drain.send_replace(Some(drain.reason));
         }
         Inbound::Settings(settings) => on_settings(shared, settings),
+        Inbound::AccessLists(lists) => shared.bans.set_access(&lists.blacklist, &lists.whitelist),
     }
     None
 }

@@ -366,6 +366,7 @@ impl Link {
             master_message::Kind::Unban(unban) => Inbound::Unban(unban),
             master_message::Kind::Drain(drain) => Inbound::Drain(drain),
             master_message::Kind::Settings(settings) => Inbound::Settings(settings),
+            master_message::Kind::AccessLists(lists) => Inbound::AccessLists(lists),
         };
         if let Some(Welcomed::NewBoot { .. }) = inbound::apply(&self.shared, message) {
             return Err(LinkError::Protocol(

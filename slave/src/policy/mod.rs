@@ -257,6 +257,9 @@ impl Policy {
             tally.malformed
         };
         let reason = judge_malformed(count, &self.config)?;
+        if self.bans.is_whitelisted(ip) {
+            return None;
+        }
         self.ban(ip, reason, None, now_ms);
         Some(reason)
     }
@@ -264,6 +267,12 @@ impl Policy {
     /// Bans `ip` (its [`ip_key`]) for `security.ban_duration`: recorded
     /// here (every connection from it closes) and reported to the master.
     pub fn ban(&self, ip: IpAddr, reason: BanReason, address: Option<String>, now_ms: u64) {
+        // The operator's whitelist: such an IP is never banned, here or
+        // through the master.
+        if self.bans.is_whitelisted(ip) {
+            tracing::debug!(%ip, reason = reason.as_str(), "not banning a whitelisted IP");
+            return;
+        }
         let ip = self.key(ip);
         let duration_ms = u64::try_from(self.config.ban_duration.as_millis()).unwrap_or(u64::MAX);
         tracing::warn!(%ip, reason = reason.as_str(), duration_ms, "banning IP");

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use crate::link::{MinerEvent, MinerEventKind};
 use crate::session::{
-    Judged, Output, PendingShare, Protocol, Request, Session, SessionConfig, Step, Verdict,
+    Answer, Judged, Output, PendingShare, Protocol, Reject, RejectCode, Request, Session,
+    SessionConfig, Step, Verdict,
 };
 use crate::validation::{HashDecision, ValidationError};
 
@@ -102,6 +103,11 @@ impl SessionDriver {
     /// `read_at_us` (µs since the Unix epoch; it starts a block candidate's
     /// timed path).
     pub async fn request(&mut self, request: Request, now_ms: u64, read_at_us: u64) -> Turn {
+        // An address the operator blacklisted while it was connected is
+        // cut off at its next request.
+        if let Some(turn) = self.blacklisted() {
+            return turn;
+        }
         let difficulty = self.session.difficulty();
         let step = if matches!(request, Request::Submit(_) | Request::SubmitHeader(_))
             && let Err(refused) = self.gate.admit(now_ms)
@@ -112,6 +118,11 @@ impl SessionDriver {
         };
         let judged = match step {
             Step::Done(outputs) => {
+                // A login with a blacklisted address is refused, whatever
+                // the session core decided from the static config.
+                if let Some(turn) = self.blacklisted() {
+                    return turn;
+                }
                 self.note_login(now_ms);
                 return Turn {
                     outputs,
@@ -126,6 +137,7 @@ impl SessionDriver {
             .reports
             .share(self.session.login(), difficulty, verdict);
         let close = gate::ban_after(verdict, self.session.counters(), self.ctx.policy.config())
+            .filter(|_| !self.ctx.policy.bans().is_whitelisted(self.ip))
             .map(|reason| {
                 let address = self.session.login().map(|login| login.address.to_string());
                 self.ctx.policy.ban(self.ip, reason, address, now_ms);
@@ -136,6 +148,24 @@ impl SessionDriver {
             outputs: vec![Output::Answer(verdict.answer())],
             close,
         }
+    }
+
+    /// The refusal and close when the session's address is on the
+    /// operator's runtime blacklist.
+    fn blacklisted(&self) -> Option<Turn> {
+        let login = self.session.login()?;
+        if !self.ctx.policy.bans().is_blacklisted(&login.address) {
+            return None;
+        }
+        let message = "this address is blocked on this pool: mine to another address";
+        tracing::info!(address = %login.address, ip = %self.ip, "blacklisted address refused");
+        Some(Turn {
+            outputs: vec![Output::Answer(Answer::Rejected(Reject::with_message(
+                RejectCode::Unauthorized,
+                message.to_owned(),
+            )))],
+            close: Some(format!("blacklisted address: {message}")),
+        })
     }
 
     /// An empty message at `now_ms`: nothing to answer, but it keeps the
