@@ -224,7 +224,7 @@ async fn a_damaged_journal_stops_the_slave_with_a_clear_error() {
         .expect("config written");
     let mut journal = tos_pool_slave::journal::MAGIC.to_vec();
     tos_pool_slave::journal::encode(
-        &tos_pool_slave::journal::Record::Boot("b".to_owned()),
+        &tos_pool_slave::journal::Record::boot("test-slave-1", "b"),
         &mut journal,
     );
     // A damaged record with a whole one after it.

@@ -6,7 +6,7 @@
 //!
 //! | kind | record | payload |
 //! |---|---|---|
-//! | 1 | `Boot` | the boot id, UTF-8 |
+//! | 1 | `Boot` | slave id length `u16 LE`, the slave id, then the boot id (UTF-8) |
 //! | 2 | `Share` | seq `u64 LE`, then the share as protobuf (`Share`, seq 0) |
 //! | 3 | `Acked` | the master's ack point `u64 LE` |
 //!
@@ -30,7 +30,12 @@ const KIND_ACKED: u8 = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     /// A boot starts: the records after it belong to it.
-    Boot(String),
+    Boot {
+        /// The slave the journal belongs to (`slave.id`).
+        slave_id: String,
+        /// The boot id its seqs belong to.
+        boot_id: String,
+    },
     /// A share taken from a miner, with its seq in the boot.
     Share {
         /// Its seq in the boot.
@@ -69,10 +74,30 @@ pub struct Parsed {
     pub torn_bytes: usize,
 }
 
+impl Record {
+    /// A `Boot` record.
+    pub fn boot(slave_id: &str, boot_id: &str) -> Record {
+        Record::Boot {
+            slave_id: slave_id.to_owned(),
+            boot_id: boot_id.to_owned(),
+        }
+    }
+}
+
 /// Appends `record` to `out`.
 pub fn encode(record: &Record, out: &mut Vec<u8>) {
     match record {
-        Record::Boot(boot_id) => frame(out, KIND_BOOT, &[boot_id.as_bytes()]),
+        Record::Boot { slave_id, boot_id } => {
+            // Slave ids are short names; a longer one is cut at a UTF-8
+            // boundary rather than written with a wrong length.
+            let mut end = slave_id.len().min(usize::from(u16::MAX));
+            while !slave_id.is_char_boundary(end) {
+                end -= 1;
+            }
+            let slave_id = &slave_id.as_bytes()[..end];
+            let len = (slave_id.len() as u16).to_le_bytes();
+            frame(out, KIND_BOOT, &[&len, slave_id, boot_id.as_bytes()]);
+        }
         Record::Share { seq, share } => encode_share(*seq, share, out),
         Record::Acked(up_to) => frame(out, KIND_ACKED, &[&up_to.to_le_bytes()]),
     }
@@ -199,9 +224,9 @@ fn next_record(file: &[u8], offset: usize) -> Step {
         return Step::Bad("empty record".to_owned());
     };
     let record = match *kind {
-        KIND_BOOT => match std::str::from_utf8(payload) {
-            Ok(boot_id) if !boot_id.is_empty() => Record::Boot(boot_id.to_owned()),
-            _ => return Step::Bad("boot id is empty or not UTF-8".to_owned()),
+        KIND_BOOT => match decode_boot(payload) {
+            Some(record) => record,
+            None => return Step::Bad("boot record is malformed".to_owned()),
         },
         KIND_SHARE => match payload.split_at_checked(8) {
             Some((seq, share)) => match read_u64(seq) {
@@ -222,6 +247,19 @@ fn next_record(file: &[u8], offset: usize) -> Step {
     Step::Record(record, start + len)
 }
 
+fn decode_boot(payload: &[u8]) -> Option<Record> {
+    let (len, rest) = payload.split_at_checked(2)?;
+    let len = usize::from(u16::from_le_bytes(len.try_into().ok()?));
+    let (slave_id, boot_id) = rest.split_at_checked(len)?;
+    let boot_id = std::str::from_utf8(boot_id)
+        .ok()
+        .filter(|id| !id.is_empty())?;
+    Some(Record::Boot {
+        slave_id: std::str::from_utf8(slave_id).ok()?.to_owned(),
+        boot_id: boot_id.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,7 +274,7 @@ mod tests {
 
     fn sample() -> Vec<Record> {
         vec![
-            Record::Boot("b1".to_owned()),
+            Record::boot("eu-1", "b1"),
             Record::Share {
                 seq: 1,
                 share: vec![1, 2, 3],

@@ -68,6 +68,22 @@ pub enum JournalError {
         /// The journal file.
         path: PathBuf,
     },
+    /// The journal belongs to another slave id: its shares may already be
+    /// counted under that id, and resending them under this one would
+    /// count them twice.
+    #[error(
+        "share journal {path} belongs to slave {journal:?}, but this slave is {configured:?}: \
+         set slave.id back to {journal:?}, or move the file aside once that slave's shares \
+         are accounted for"
+    )]
+    OtherSlave {
+        /// The journal file.
+        path: PathBuf,
+        /// The slave id in the journal.
+        journal: String,
+        /// This slave's id.
+        configured: String,
+    },
     /// The file is damaged beyond a torn last record.
     #[error(
         "share journal {path} is damaged ({reason}); the slave will not guess which \
@@ -108,11 +124,13 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens (or creates) the journal, reads back its boot, rewrites the
-    /// file clean and starts the writer thread. `new_boot` names the boot
-    /// when the file holds none.
+    /// Opens (or creates) the journal of slave `slave_id`, reads back its
+    /// boot, rewrites the file clean and starts the writer thread.
+    /// `new_boot` names the boot when the file holds none. A journal of
+    /// another slave id is refused.
     pub fn open(
         config: &JournalConfig,
+        slave_id: &str,
         new_boot: impl FnOnce() -> String,
     ) -> Result<(Journal, Restored), JournalError> {
         let path = config.path.as_path();
@@ -135,8 +153,15 @@ impl Journal {
         };
         let parsed = parse(&bytes).map_err(|error| corrupt(error.to_string()))?;
         let replayed = replay(parsed.records).map_err(corrupt)?;
+        if let Some(state) = replayed.as_ref().filter(|state| state.slave_id != slave_id) {
+            return Err(JournalError::OtherSlave {
+                path: path.to_owned(),
+                journal: state.slave_id.clone(),
+                configured: slave_id.to_owned(),
+            });
+        }
         let resumed = replayed.is_some();
-        let state = replayed.unwrap_or_else(|| BootState::fresh(new_boot()));
+        let state = replayed.unwrap_or_else(|| BootState::fresh(slave_id.to_owned(), new_boot()));
         let held = state
             .held
             .iter()

@@ -6,6 +6,8 @@ use super::codec::Record;
 /// shares after it, in seq order (`acked + 1, acked + 2, …`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootState {
+    /// The slave the journal belongs to.
+    pub slave_id: String,
     /// The boot id to say Hello with again.
     pub boot_id: String,
     /// Highest seq the master acked.
@@ -16,8 +18,9 @@ pub struct BootState {
 
 impl BootState {
     /// A boot with nothing assigned yet.
-    pub fn fresh(boot_id: String) -> BootState {
+    pub fn fresh(slave_id: String, boot_id: String) -> BootState {
         BootState {
+            slave_id,
             boot_id,
             acked: 0,
             held: Vec::new(),
@@ -32,7 +35,7 @@ impl BootState {
     /// Applies one record of this boot; an error for a record out of order.
     fn apply(&mut self, record: Record) -> Result<(), String> {
         match record {
-            Record::Boot(boot_id) => *self = BootState::fresh(boot_id),
+            Record::Boot { slave_id, boot_id } => *self = BootState::fresh(slave_id, boot_id),
             Record::Acked(up_to) => {
                 if up_to > self.acked {
                     self.acked = up_to;
@@ -61,7 +64,7 @@ pub fn replay(records: Vec<Record>) -> Result<Option<BootState>, String> {
     let mut records = records.into_iter();
     let mut state = match records.next() {
         None => return Ok(None),
-        Some(Record::Boot(boot_id)) => BootState::fresh(boot_id),
+        Some(Record::Boot { slave_id, boot_id }) => BootState::fresh(slave_id, boot_id),
         Some(other) => return Err(format!("the journal starts with {other:?}, not a boot")),
     };
     for record in records {
@@ -89,7 +92,7 @@ mod tests {
     #[test]
     fn acks_release_shares_and_the_rest_is_held_in_order() {
         let state = replay(vec![
-            Record::Boot("b1".to_owned()),
+            Record::boot("eu-1", "b1"),
             share(1),
             share(2),
             share(3),
@@ -108,7 +111,7 @@ mod tests {
     #[test]
     fn an_ack_past_the_last_share_moves_numbering_on() {
         let state = replay(vec![
-            Record::Boot("b1".to_owned()),
+            Record::boot("eu-1", "b1"),
             share(1),
             Record::Acked(7),
             share(8),
@@ -121,10 +124,10 @@ mod tests {
     #[test]
     fn a_later_boot_replaces_the_earlier_one() {
         let state = replay(vec![
-            Record::Boot("b1".to_owned()),
+            Record::boot("eu-1", "b1"),
             share(1),
             share(2),
-            Record::Boot("b2".to_owned()),
+            Record::boot("eu-1", "b2"),
             share(1),
         ])
         .unwrap()
@@ -135,8 +138,8 @@ mod tests {
 
     #[test]
     fn a_hole_in_the_seqs_or_a_missing_boot_is_refused() {
-        assert!(replay(vec![Record::Boot("b".to_owned()), share(1), share(3)]).is_err());
+        assert!(replay(vec![Record::boot("eu-1", "b"), share(1), share(3)]).is_err());
         assert!(replay(vec![share(1)]).is_err());
-        assert!(replay(vec![Record::Boot("b".to_owned()), share(2)]).is_err());
+        assert!(replay(vec![Record::boot("eu-1", "b"), share(2)]).is_err());
     }
 }

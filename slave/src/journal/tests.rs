@@ -32,11 +32,20 @@ impl Drop for TempDir {
     }
 }
 
-/// Opens the journal, waiting for a dropped one's writer to let go of it.
+/// Opens the journal of slave "eu-1", waiting for a dropped one's writer
+/// to let go of it.
 fn open(config: &JournalConfig, boot: &str) -> Result<(Journal, Restored), JournalError> {
+    open_as(config, "eu-1", boot)
+}
+
+fn open_as(
+    config: &JournalConfig,
+    slave_id: &str,
+    boot: &str,
+) -> Result<(Journal, Restored), JournalError> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        match Journal::open(config, || boot.to_owned()) {
+        match Journal::open(config, slave_id, || boot.to_owned()) {
             Err(JournalError::InUse { .. }) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -160,7 +169,7 @@ async fn a_second_process_on_the_same_journal_is_refused() {
     let config = dir.config();
     let (_journal, _) = open(&config, "boot-a").unwrap();
     assert!(matches!(
-        Journal::open(&config, || "boot-b".to_owned()),
+        Journal::open(&config, "eu-1", || "boot-b".to_owned()),
         Err(JournalError::InUse { .. })
     ));
 }
@@ -185,4 +194,21 @@ async fn acked_records_are_compacted_away() {
     let (_journal, restored) = open(&config, "unused").unwrap();
     assert_eq!(restored.acked, seq - 1);
     assert_eq!(jobs(&restored), [(seq, "last".to_owned())]);
+}
+
+#[tokio::test]
+async fn a_journal_of_another_slave_id_is_refused() {
+    let dir = TempDir::new("other");
+    let config = dir.config();
+    let (journal, _) = open(&config, "boot-a").unwrap();
+    durable(journal.append(1, share("j1"))).await;
+    drop(journal);
+    let error = open_as(&config, "eu-2", "unused").unwrap_err();
+    assert!(
+        matches!(&error, JournalError::OtherSlave { journal, configured, .. }
+            if journal == "eu-1" && configured == "eu-2"),
+        "{error}"
+    );
+    let (_journal, restored) = open(&config, "unused").unwrap();
+    assert_eq!(jobs(&restored), [(1, "j1".to_owned())], "left as it was");
 }

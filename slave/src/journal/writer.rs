@@ -235,7 +235,7 @@ impl Writer {
 /// returns the new file open for appending.
 fn rewrite(path: &Path, state: &BootState) -> io::Result<File> {
     let mut bytes = MAGIC.to_vec();
-    codec::encode(&Record::Boot(state.boot_id.clone()), &mut bytes);
+    codec::encode(&Record::boot(&state.slave_id, &state.boot_id), &mut bytes);
     codec::encode(&Record::Acked(state.acked), &mut bytes);
     for (seq, share) in &state.held {
         codec::encode_share(*seq, share, &mut bytes);

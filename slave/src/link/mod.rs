@@ -112,7 +112,7 @@ fn open_outbox(config: &LinkConfig) -> Result<(Outbox, Option<Journal>), LinkErr
     let Some(journal_config) = &config.journal else {
         return Ok((Outbox::new(new_boot_id(), config.max_unacked_shares), None));
     };
-    let (journal, restored) = Journal::open(journal_config, new_boot_id)
+    let (journal, restored) = Journal::open(journal_config, &config.slave_id, new_boot_id)
         .map_err(|error| LinkError::Journal(error.to_string()))?;
     if restored.torn_bytes > 0 {
         tracing::warn!(
