@@ -1,7 +1,8 @@
 // Opens pages of the pool's web page in headless Chromium and prints, as one
 // JSON document on stdout, what each page showed: every element carrying a
 // number (data-k, data-v and its text), the API answers the page fetched,
-// console errors and failed requests, and where its screenshot went.
+// console errors and failed requests, the bytes transferred (bodies as sent,
+// compressed, and headers), and where its screenshot went.
 //
 //   node check-pages.js spec.json
 //
@@ -40,6 +41,10 @@ async function visit(context, spec, page, shots) {
   });
   tab.on("pageerror", (error) => consoleErrors.push("uncaught: " + error.message));
   tab.on("requestfailed", (request) => failed.push(request.url() + ": " + (request.failure() || {}).errorText));
+  const transfers = [];
+  tab.on("requestfinished", (request) => {
+    transfers.push(request.sizes().then((sizes) => sizes.responseBodySize + sizes.responseHeadersSize, () => 0));
+  });
   tab.on("response", async (response) => {
     const url = new URL(response.url());
     if (!url.pathname.startsWith("/api/")) return;
@@ -63,6 +68,7 @@ async function visit(context, spec, page, shots) {
     text: node.textContent.trim(),
   })));
   const status = await tab.$eval("#status", (node) => (node.hidden ? "" : node.textContent));
+  const transferred = (await Promise.all(transfers)).reduce((sum, bytes) => sum + bytes, 0);
   const screenshot = path.join(shots, page.name + ".png");
   await tab.screenshot({ path: screenshot, fullPage: true });
   await tab.close();
@@ -71,6 +77,8 @@ async function visit(context, spec, page, shots) {
     path: page.path,
     http_status: navigation ? navigation.status() : 0,
     load_ms: Date.now() - started,
+    requests: transfers.length,
+    transferred,
     status,
     items,
     api,

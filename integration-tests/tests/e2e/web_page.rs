@@ -4,7 +4,8 @@
 //! (playwright-core, installed by `scripts/ensure-deps`), opens every page.
 //! Each number the page shows must be what the API answered, the miner page
 //! of an unknown address must say so, and no page may log a console error.
-//! Screenshots go to `target/web-screenshots/`.
+//! Screenshots, and the driver's report of what each page showed and
+//! fetched, go to `target/web-screenshots/`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -167,9 +168,8 @@ impl Shown<'_> {
             .as_f64()
             .or_else(|| expected.as_str().and_then(|s| s.parse().ok()))
             .unwrap_or(f64::NAN);
-        assert_eq!(
-            raw,
-            expected_f64,
+        assert!(
+            same_number(raw, expected_f64),
             "{}: {key} holds {raw}, the API said {expected}",
             self.name()
         );
@@ -365,6 +365,8 @@ async fn every_page_shows_what_the_api_returns_in_a_real_browser() {
         String::from_utf8_lossy(&output.stderr)
     );
     let report: Value = serde_json::from_slice(&output.stdout).expect("the driver prints JSON");
+    // Kept with the screenshots: what each page showed and fetched.
+    std::fs::write(shots.join("report.json"), &output.stdout).expect("write the report");
     let pages = report["pages"].as_array().expect("pages");
     let page = |name: &str| Shown {
         page: pages
@@ -381,6 +383,17 @@ async fn every_page_shows_what_the_api_returns_in_a_real_browser() {
             shown.page["status"],
             "",
             "{}: the page reported an API failure",
+            shown.name()
+        );
+        let transferred = shown.page["transferred"].as_u64().unwrap_or(u64::MAX);
+        println!(
+            "{}: {} requests, {transferred} bytes transferred",
+            shown.name(),
+            shown.page["requests"]
+        );
+        assert!(
+            transferred < 100_000,
+            "{}: a page should load in under 100 kB, not {transferred} bytes",
             shown.name()
         );
         let shot = PathBuf::from(shown.page["screenshot"].as_str().expect("a screenshot"));
@@ -528,6 +541,10 @@ async fn check_api(base: &str, finder: &str, other: &str, sampled: &[u64]) {
         .filter_map(|p| p[0].as_u64())
         .collect();
     assert_eq!(&miner_times, sampled, "{miner_chart}");
+    assert_eq!(
+        miner_chart["interval_ms"], 300_000,
+        "a miner is sampled every 5 minutes"
+    );
     let response = http()
         .get(format!("{base}/api/chart/hashrate?hours=0"))
         .send()
@@ -564,17 +581,13 @@ async fn check_home(home: &Shown<'_>, base: &str) {
     assert_eq!(fetched, hashes(&get(base, "/api/blocks?limit=5").await));
     let luck = home.fetched("/api/luck");
     assert_eq!(home.values("luck"), ["24h", "7d", "30d", "all"]);
-    let efforts: Vec<String> = luck["windows"]
+    let efforts: Vec<Option<f64>> = luck["windows"]
         .as_array()
         .expect("windows")
         .iter()
-        .map(|w| {
-            w["effort"]
-                .as_f64()
-                .map_or(String::new(), |e| e.to_string())
-        })
+        .map(|w| w["effort"].as_f64())
         .collect();
-    assert_eq!(home.values("luck.effort"), efforts);
+    assert_same_numbers(&home.values("luck.effort"), &efforts);
     let points = home.fetched("/api/chart/hashrate?hours=24")["points"]
         .as_array()
         .map_or(0, Vec::len);
@@ -618,7 +631,10 @@ async fn check_miner(miner: &Shown<'_>, base: &str, address: &str) {
         .collect();
     assert_eq!(shown_rates.len(), fetched_rates.len());
     for ((raw, text), rate) in shown_rates.iter().zip(&fetched_rates) {
-        assert_eq!(raw.parse::<f64>().ok(), Some(*rate));
+        assert!(
+            raw.parse().is_ok_and(|raw: f64| same_number(raw, *rate)),
+            "{raw} vs {rate}"
+        );
         assert_eq!(text, &hashrate_text(*rate));
     }
     let payments = get(base, &format!("/api/miners/{address}/payments?limit=25")).await;
@@ -652,15 +668,8 @@ async fn check_blocks(blocks: &Shown<'_>, base: &str) {
     let items = fetched["items"].as_array().expect("blocks");
     let rewards: Vec<String> = items.iter().map(|b| b["reward"].to_string()).collect();
     assert_eq!(blocks.values("block.reward"), rewards);
-    let efforts: Vec<String> = items
-        .iter()
-        .map(|b| {
-            b["effort"]
-                .as_f64()
-                .map_or(String::new(), |e| e.to_string())
-        })
-        .collect();
-    assert_eq!(blocks.values("block.effort"), efforts);
+    let efforts: Vec<Option<f64>> = items.iter().map(|b| b["effort"].as_f64()).collect();
+    assert_same_numbers(&blocks.values("block.effort"), &efforts);
     let confirmations: Vec<String> = items
         .iter()
         .filter_map(|b| b["confirmations"].as_u64().map(|c| c.to_string()))
@@ -702,6 +711,28 @@ async fn check_payments(payments: &Shown<'_>, base: &str) {
         .map(|a| tos_text(a.parse().unwrap_or(0)))
         .collect();
     assert_eq!(texts, expected);
+}
+
+/// Whether two floats are the same number: the API's JSON is read back by
+/// the browser and by serde_json, whose float parsing may differ in the last
+/// bit.
+fn same_number(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+}
+
+/// Asserts the page's raw values are the API's numbers (`None`: shown as
+/// nothing).
+fn assert_same_numbers(shown: &[String], expected: &[Option<f64>]) {
+    assert_eq!(shown.len(), expected.len(), "{shown:?} vs {expected:?}");
+    for (raw, number) in shown.iter().zip(expected) {
+        match number {
+            None => assert_eq!(raw, "", "{shown:?} vs {expected:?}"),
+            Some(number) => assert!(
+                raw.parse().is_ok_and(|raw: f64| same_number(raw, *number)),
+                "{shown:?} vs {expected:?}"
+            ),
+        }
+    }
 }
 
 fn hashes(list: &Value) -> Vec<String> {

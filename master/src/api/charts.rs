@@ -4,6 +4,8 @@
 //! answer is `{"hours", "interval_ms", "points": [[time_ms, value…], …]}`,
 //! oldest first, averaged down to at most `MAX_CHART_POINTS` points.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
@@ -32,7 +34,8 @@ pub struct ChartQuery {
 pub struct ChartView {
     /// Hours covered.
     pub hours: u32,
-    /// Time between samples (`web.sample_interval`), ms.
+    /// Time between samples, ms: `web.sample_interval` for the pool, at
+    /// least 5 minutes for a miner.
     pub interval_ms: u64,
     /// `[time_ms, value…]`, oldest first.
     pub points: Vec<Value>,
@@ -63,12 +66,13 @@ pub async fn miner_hashrate(
     let address = state.miner_address(path)?;
     let hours = series::hours(query.hours.as_deref(), MINER_MAX_HOURS, MINER_MAX_HOURS)
         .map_err(ApiError::BadRequest)?;
+    let interval_ms = duration_ms(series::miner_interval(state.inner.sample_interval));
     let stored = state
         .parts()
         .ledger
-        .miner_samples(&address, state.samples_in(hours))
+        .miner_samples(&address, samples_in(hours, interval_ms))
         .await?;
-    Ok(Json(state.chart(stored, hours, &[0])))
+    Ok(Json(chart(stored, hours, interval_ms, &[0])))
 }
 
 async fn pool_chart(
@@ -78,43 +82,44 @@ async fn pool_chart(
 ) -> Result<Json<ChartView>, ApiError> {
     let hours =
         series::hours(query.hours.as_deref(), 24, POOL_MAX_HOURS).map_err(ApiError::BadRequest)?;
+    let interval_ms = duration_ms(state.inner.sample_interval);
     let stored = state
         .parts()
         .ledger
-        .pool_samples(state.samples_in(hours))
+        .pool_samples(samples_in(hours, interval_ms))
         .await?;
-    Ok(Json(state.chart(stored, hours, columns)))
+    Ok(Json(chart(stored, hours, interval_ms, columns)))
 }
 
-impl ApiState {
-    fn sample_interval_ms(&self) -> u64 {
-        u64::try_from(self.inner.sample_interval.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1)
-    }
+fn duration_ms(interval: Duration) -> u64 {
+    u64::try_from(interval.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
 
-    /// Samples to read for a chart of `hours` (one more for the edge).
-    fn samples_in(&self, hours: u32) -> u64 {
-        (u64::from(hours) * 3_600_000).div_ceil(self.sample_interval_ms()) + 1
-    }
+/// Samples to read for a chart of `hours` (one more for the edge).
+fn samples_in(hours: u32, interval_ms: u64) -> u64 {
+    (u64::from(hours) * 3_600_000).div_ceil(interval_ms) + 1
+}
 
-    /// The chart of the last `hours` of `stored` (newest first), with the
-    /// value `columns` of each sample.
-    fn chart(&self, stored: Vec<Sample>, hours: u32, columns: &[usize]) -> ChartView {
-        let samples = series::thin(series::window(stored, hours, unix_ms()), MAX_CHART_POINTS);
-        ChartView {
-            hours,
-            interval_ms: self.sample_interval_ms(),
-            points: samples
-                .iter()
-                .map(|sample| {
-                    let mut point = vec![Value::from(sample.at_ms)];
-                    point.extend(columns.iter().map(|&column| {
+/// The chart of the last `hours` of `stored` (newest first), with the value
+/// `columns` of each sample.
+fn chart(stored: Vec<Sample>, hours: u32, interval_ms: u64, columns: &[usize]) -> ChartView {
+    let samples = series::thin(series::window(stored, hours, unix_ms()), MAX_CHART_POINTS);
+    ChartView {
+        hours,
+        interval_ms,
+        points: samples
+            .iter()
+            .map(|sample| {
+                let mut point = vec![Value::from(sample.at_ms)];
+                point.extend(
+                    columns.iter().map(|&column| {
                         Value::from(sample.values.get(column).copied().unwrap_or(0.0))
-                    }));
-                    Value::Array(point)
-                })
-                .collect(),
-        }
+                    }),
+                );
+                Value::Array(point)
+            })
+            .collect(),
     }
 }

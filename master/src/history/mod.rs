@@ -1,8 +1,9 @@
 //! The history behind the web page's charts: a task on the master samples,
 //! every `web.sample_interval` (1 minute by default), the pool's hashrate,
-//! workers, online miners and the network's hashrate (kept 7 days) and each online miner's hashrate
-//! (kept 24 hours) into Redis lists trimmed by count. `series` is the plain
-//! logic of samples and charts, `luck` that of rounds and luck windows.
+//! workers, online miners and the network's hashrate (kept 7 days), and at
+//! least every 5 minutes each online miner's hashrate (kept 24 hours), into
+//! Redis lists trimmed by count. `series` is the plain logic of samples and
+//! charts, `luck` that of rounds and luck windows.
 
 pub mod luck;
 pub mod series;
@@ -18,7 +19,7 @@ use crate::gateway::Gateway;
 use crate::jobs::JobManager;
 use crate::ledger::{Ledger, LedgerError};
 use crate::monitor::network_gauges;
-use series::{MINER_RETENTION, POOL_RETENTION, Sample, capacity};
+use series::{MINER_RETENTION, POOL_RETENTION, Sample, capacity, miner_every, miner_interval};
 
 /// Miners whose stats are read at once while sampling.
 const MINER_READS_IN_FLIGHT: usize = 8;
@@ -67,15 +68,23 @@ impl Sampler {
         capacity(POOL_RETENTION, self.interval)
     }
 
-    /// Samples kept of each miner's history.
+    /// Samples kept of each miner's history (one every
+    /// [`miner_interval`]).
     pub fn miner_capacity(&self) -> u64 {
-        capacity(MINER_RETENTION, self.interval)
+        capacity(MINER_RETENTION, miner_interval(self.interval))
     }
 
     /// Takes one sample of the pool (hashrate, workers, online miners, and
     /// the network's hashrate from the current job) and of every online
     /// miner (hashrate) at `now_ms`.
     pub async fn sample(&self, now_ms: u64) -> Result<SampleReport, LedgerError> {
+        let pool = self.sample_pool(now_ms).await?;
+        let miners = self.sample_miners(now_ms).await?;
+        Ok(SampleReport { pool, miners })
+    }
+
+    /// Takes one sample of the pool at `now_ms`.
+    pub async fn sample_pool(&self, now_ms: u64) -> Result<Sample, LedgerError> {
         let ledger = &self.ledger;
         let stats = ledger.pool_stats(now_ms).await?;
         let workers: u64 = self
@@ -98,7 +107,12 @@ impl Sampler {
             ],
         };
         ledger.push_pool_sample(&pool, self.pool_capacity()).await?;
+        Ok(pool)
+    }
 
+    /// Takes one sample of every online miner at `now_ms`; answers how many.
+    pub async fn sample_miners(&self, now_ms: u64) -> Result<usize, LedgerError> {
+        let ledger = &self.ledger;
         let online_from = now_ms.saturating_sub(ledger.settings().window_secs() * 1000);
         let addresses = ledger.miners_since(online_from).await?;
         let reads = stream::iter(addresses)
@@ -124,26 +138,35 @@ impl Sampler {
         ledger
             .push_miner_samples(&samples, self.miner_capacity(), MINER_RETENTION)
             .await?;
-        Ok(SampleReport {
-            pool,
-            miners: samples.len(),
-        })
+        Ok(samples.len())
     }
 
-    /// Samples every interval until `stop` fires; a round that fails is
+    /// Samples the pool every interval and the miners every
+    /// [`miner_every`] intervals until `stop` fires; a sample that fails is
     /// logged and the next one runs on time.
     pub async fn run(self, stop: Shutdown) {
         let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let every = miner_every(self.interval);
+        let mut tick: u32 = 0;
         loop {
             tokio::select! {
                 () = stop.stopped() => return,
                 _ = ticker.tick() => {}
             }
-            match self.sample(unix_ms()).await {
-                Ok(report) => tracing::debug!(miners = report.miners, "history sampled"),
-                Err(error) => tracing::warn!(%error, "the history sample was not written"),
+            let now_ms = unix_ms();
+            if let Err(error) = self.sample_pool(now_ms).await {
+                tracing::warn!(%error, "the pool's history sample was not written");
             }
+            if tick == 0 {
+                match self.sample_miners(now_ms).await {
+                    Ok(miners) => tracing::debug!(miners, "miners' history sampled"),
+                    Err(error) => {
+                        tracing::warn!(%error, "the miners' history samples were not written")
+                    }
+                }
+            }
+            tick = (tick + 1) % every;
         }
     }
 }

@@ -51,8 +51,9 @@ impl Sample {
     }
 }
 
-/// A value in few characters: integers without a fraction, others with
-/// at most 6 significant decimals (a hashrate needs no more).
+/// A value in few characters: whole numbers as they are, others with 5
+/// significant digits (`1.2346e8`): a chart needs no more, and a miner's
+/// day of samples stays a few kilobytes.
 fn compact(value: f64) -> String {
     if !value.is_finite() {
         return "0".to_owned();
@@ -60,8 +61,26 @@ fn compact(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 {
         return format!("{value:.0}");
     }
-    let text = format!("{value:.6}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    format!("{value:.4e}")
+}
+
+/// Shortest time between two samples of a miner: a miner's hashrate is an
+/// average over `validation.hashrate_window` (10 minutes by default), so
+/// finer samples would add bytes, not detail.
+pub const MIN_MINER_INTERVAL: Duration = Duration::from_secs(300);
+
+/// How many pool sample ticks (`web.sample_interval`) pass between two
+/// samples of the miners: enough that they are at least
+/// [`MIN_MINER_INTERVAL`] apart.
+pub fn miner_every(interval: Duration) -> u32 {
+    let interval_ms = interval.as_millis().max(1);
+    let every = MIN_MINER_INTERVAL.as_millis().div_ceil(interval_ms);
+    u32::try_from(every).unwrap_or(u32::MAX).max(1)
+}
+
+/// The time between two samples of a miner.
+pub fn miner_interval(interval: Duration) -> Duration {
+    interval.saturating_mul(miner_every(interval))
 }
 
 /// How many samples a list keeps so that `retention` is covered at one
@@ -164,11 +183,15 @@ mod tests {
             values: vec![199.947_781_619, 2.0, 0.0],
         };
         let text = sample.encode();
-        assert_eq!(text, "1795475391152:199.947782:2:0");
+        assert_eq!(text, "1795475391152:1.9995e2:2:0");
         let back = Sample::decode(&text, 3).expect("decodes");
         assert_eq!(back.at_ms, sample.at_ms);
-        assert!((back.values[0] - 199.947_782).abs() < 1e-9);
-        assert_eq!(back.values[1..], [2.0, 0.0]);
+        assert_eq!(back.values, [199.95, 2.0, 0.0]);
+        let big = Sample {
+            at_ms: 1,
+            values: vec![123_456_789.123, f64::NAN],
+        };
+        assert_eq!(big.encode(), "1:1.2346e8:0");
     }
 
     #[test]
@@ -193,6 +216,21 @@ mod tests {
         assert_eq!(capacity(MINER_RETENTION, minute), 1_441);
         assert_eq!(capacity(MINER_RETENTION, Duration::from_secs(7)), 12_344);
         assert_eq!(capacity(MINER_RETENTION, Duration::ZERO), 86_400_001);
+    }
+
+    #[test]
+    fn miners_are_sampled_at_most_every_five_minutes() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(miner_every(minute), 5);
+        assert_eq!(miner_interval(minute), Duration::from_secs(300));
+        assert_eq!(miner_every(Duration::from_secs(7 * 60)), 1);
+        assert_eq!(
+            miner_interval(Duration::from_secs(7 * 60)),
+            Duration::from_secs(420)
+        );
+        assert_eq!(miner_every(Duration::from_secs(1)), 300);
+        assert_eq!(miner_every(Duration::from_secs(45)), 7);
+        assert_eq!(capacity(MINER_RETENTION, miner_interval(minute)), 289);
     }
 
     #[test]
