@@ -35,10 +35,10 @@ pub use audit::AUDIT_LOG_LENGTH;
 pub use backup::{Backup, BackupBalances};
 pub use batch::{BatchOutcome, Counted, MAX_SHARE_DIFFICULTY, counted};
 pub use blocks::Balances;
+pub use connect::SENTINEL_POLL;
 pub use error::{LedgerError, redacted_url};
 pub use history::{MINER_SAMPLE_WIDTH, POOL_SAMPLE_WIDTH};
 pub use keys::{Keys, segment, state_name};
-pub use connect::SENTINEL_POLL;
 pub use payments::{
     MinerPayment, Page, PaymentRecord, PaymentStatus, PaymentTransfer, PaymentUpdate,
     QuarantineCause, QuarantineEntry, StoredPayment,
@@ -91,6 +91,8 @@ impl Scripts {
 pub struct Ledger {
     connections: Arc<connect::ConnectionSet>,
     next: Arc<AtomicUsize>,
+    /// Replicas that must hold a share batch before it is acknowledged.
+    min_replicas: u32,
     keys: Keys,
     settings: LedgerSettings,
     scripts: Arc<Scripts>,
@@ -99,8 +101,6 @@ pub struct Ledger {
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ledger")
-    /// Replicas that must hold a share batch before it is acknowledged.
-    min_replicas: u32,
             .field("prefix", &self.keys.prefix())
             .field("settings", &self.settings)
             .finish_non_exhaustive()
@@ -124,6 +124,7 @@ impl Ledger {
         Ok(Ledger {
             connections,
             next: Arc::new(AtomicUsize::new(0)),
+            min_replicas: config.min_replicas,
             keys: Keys::new(&config.key_prefix),
             settings: LedgerSettings::default(),
             scripts: Arc::new(Scripts::new()),
@@ -132,7 +133,6 @@ impl Ledger {
 
     /// The next connection in turn (a cheap clone of its handle).
     pub(crate) fn connection(&self) -> ConnectionManager {
-            min_replicas: config.min_replicas,
         self.connections
             .get(self.next.fetch_add(1, Ordering::Relaxed))
     }
