@@ -229,7 +229,7 @@ async fn every_page_shows_what_the_api_returns_in_a_real_browser() {
             url: format!("stratum+ssl://127.0.0.1:{tls_port}"),
         },
     ];
-    let cluster = start(1, |config| {
+    let mut cluster = start(1, |config| {
         config.slave.stratum_bind = ([127, 0, 0, 1], tcp_port).into();
         config.slave.stratum_tls_bind = Some(([127, 0, 0, 1], tls_port).into());
         config.web.endpoints = endpoints.clone();
@@ -345,28 +345,7 @@ async fn every_page_shows_what_the_api_returns_in_a_real_browser() {
              "allow_failed": [format!("/api/miners/{unknown}")]},
         ],
     });
-    let spec_file = tempfile::NamedTempFile::new().expect("a spec file");
-    std::fs::write(spec_file.path(), spec.to_string()).expect("write the spec");
-    let script = browser_dir().join("check-pages.js");
-    let spec_path = spec_file.path().to_path_buf();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .arg(spec_path)
-            .current_dir(browser_dir())
-            .output()
-    })
-    .await
-    .expect("the driver task")
-    .expect("node runs (scripts/ensure-deps installs it)");
-    assert!(
-        output.status.success(),
-        "the browser driver failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("the driver prints JSON");
-    // Kept with the screenshots: what each page showed and fetched.
-    std::fs::write(shots.join("report.json"), &output.stdout).expect("write the report");
+    let report = browse(&spec, &shots.join("report.json")).await;
     let pages = report["pages"].as_array().expect("pages");
     let page = |name: &str| Shown {
         page: pages
@@ -435,6 +414,31 @@ async fn every_page_shows_what_the_api_returns_in_a_real_browser() {
         unknown_page.all("balances.confirmed").is_empty(),
         "nothing made up"
     );
+
+    // With Redis gone the API fails, and the page says so instead of
+    // showing numbers.
+    cluster.redis.stop().expect("Redis stops");
+    let spec = json!({
+        "base": base,
+        "chromium": chromium(),
+        "screenshots": shots,
+        "pages": [{"name": "api-down", "path": "/", "page": "error", "allow_failed": ["/api/"]}],
+    });
+    let report = browse(&spec, &shots.join("report-api-down.json")).await;
+    let down = Shown {
+        page: &report["pages"][0],
+    };
+    assert_eq!(
+        down.page["console_errors"],
+        json!([]),
+        "only the API's own failures"
+    );
+    let (status, text) = down.one("error");
+    assert_eq!(status, "503", "{text}");
+    assert!(text.starts_with("Nothing to show: "), "{text}");
+    let banner = down.page["status"].as_str().unwrap_or("");
+    assert!(banner.starts_with("The pool API failed: "), "{banner}");
+    assert!(down.all("pool.hashrate").is_empty(), "nothing made up");
 
     drop((rig, rig2, second));
     cluster.shutdown().await;
@@ -711,6 +715,33 @@ async fn check_payments(payments: &Shown<'_>, base: &str) {
         .map(|a| tos_text(a.parse().unwrap_or(0)))
         .collect();
     assert_eq!(texts, expected);
+}
+
+/// Runs the browser driver on `spec`, keeps its report at `keep` and
+/// answers it.
+async fn browse(spec: &Value, keep: &Path) -> Value {
+    let spec_file = tempfile::NamedTempFile::new().expect("a spec file");
+    std::fs::write(spec_file.path(), spec.to_string()).expect("write the spec");
+    let script = browser_dir().join("check-pages.js");
+    let spec_path = spec_file.path().to_path_buf();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .arg(spec_path)
+            .current_dir(browser_dir())
+            .output()
+    })
+    .await
+    .expect("the driver task")
+    .expect("node runs (scripts/ensure-deps installs it)");
+    assert!(
+        output.status.success(),
+        "the browser driver failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Kept with the screenshots: what each page showed and fetched.
+    std::fs::write(keep, &output.stdout).expect("write the report");
+    serde_json::from_slice(&output.stdout).expect("the driver prints JSON")
 }
 
 /// Whether two floats are the same number: the API's JSON is read back by
