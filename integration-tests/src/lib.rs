@@ -10,6 +10,7 @@
 pub mod chaos;
 pub mod cluster;
 pub mod devnet;
+pub mod floor;
 pub mod loadgen;
 pub mod miners;
 pub mod otlp_receiver;
