@@ -81,7 +81,7 @@ impl Layout {
     }
 
     /// The master's config: payouts on and fast, blocks maturing within
-    /// seconds, every port fixed.
+    /// seconds, the block spool on, every port fixed.
     pub fn master_config(&self) -> Config {
         let ports = self.ports;
         let mut config = test_config();
@@ -90,6 +90,7 @@ impl Layout {
         config.node.upstreams.clear();
         config.master.bind = loopback(ports.gateway);
         config.api.bind = loopback(ports.api);
+        config.master.block_spool_dir = Some(self.path("block-spool"));
         config.mining.initial_difficulty = SHARE_DIFFICULTY;
         config.payouts.enabled = true;
         config.payouts.wallet_rpc = Some(format!("http://127.0.0.1:{}/json_rpc", ports.wallet));
