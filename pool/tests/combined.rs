@@ -173,3 +173,40 @@ log:
     };
     assert!(status.success(), "exit status {status:?}");
 }
+
+#[test]
+fn the_example_config_passes_both_roles_checks() {
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/pool.yaml");
+    let output = Command::new(env!("CARGO_BIN_EXE_tos-pool"))
+        .arg("--check")
+        .arg("--config")
+        .arg(&config)
+        .env_remove("TOS_POOL_CONFIG")
+        // The example leaves the secret to the environment, as it says.
+        .env(
+            "TOS_POOL_MASTER_SECRET",
+            "example-secret-from-the-environment",
+        )
+        .output()
+        .expect("run tos-pool --check");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("valid one-process pool config for mainnet"),
+        "{stdout}"
+    );
+    // Without the secret the check names the key.
+    let output = Command::new(env!("CARGO_BIN_EXE_tos-pool"))
+        .arg("--check")
+        .arg("--config")
+        .arg(&config)
+        .env_remove("TOS_POOL_CONFIG")
+        .env_remove("TOS_POOL_MASTER_SECRET")
+        .output()
+        .expect("run tos-pool --check");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("master.secret"),
+        "{output:?}"
+    );
+}
