@@ -36,6 +36,11 @@ function count(value) {
   return (Number(value) || 0).toLocaleString("en-US");
 }
 
+// A decimal string of any size (difficulties) with thousands separators.
+function digits(text) {
+  return /^\d+$/.test(text) ? text.replace(/\B(?=(\d{3})+(?!\d))/g, ",") : text;
+}
+
 function percent(ratio) {
   return ratio == null ? "—" : (ratio * 100).toFixed(1) + "%";
 }
@@ -265,7 +270,7 @@ async function home() {
       card("Miners", num("pool.miners", p.miners, count(p.miners)), count(p.miners_total) + " known"),
       card("Workers", num("pool.workers", p.workers, count(p.workers)), count(p.sessions) + " connections"),
       card("Network height", n.height == null ? "—" : num("network.height", n.height, count(n.height))),
-      card("Network difficulty", n.difficulty == null ? "—" : num("network.difficulty", n.difficulty, count(n.difficulty))),
+      card("Network difficulty", n.difficulty == null ? "—" : num("network.difficulty", n.difficulty, digits(n.difficulty))),
       card("Last block", last ? num("pool.last_block", last.found_at_ms, ago(last.found_at_ms)) : "none yet",
         last ? "height " + count(last.height) + ", " + last.state : null),
       card("Blocks found", num("pool.blocks_found", p.blocks_found, count(p.blocks_found))),
@@ -365,8 +370,8 @@ async function blocksPage() {
     h("h1", null, "Blocks"),
     h("div", { class: "cards" },
       ["candidate", "immature", "matured", "orphaned"].map((name) => card(name[0].toUpperCase() + name.slice(1), num("blocks." + name, c[name], count(c[name]))))),
-    h("p", { class: "muted" }, "A block is immature from " + "its first confirmations and matures at " + stats.pool.mature_depth +
-      ". Effort is the pool's work for the block over the network difficulty."),
+    h("p", { class: "muted" }, "Rewards are credited as immature after a few confirmations and become payable at " +
+      stats.pool.mature_depth + " confirmations. Effort is the pool's work for a block over the network difficulty: under 100% is lucky."),
     table(BLOCK_HEADERS, blockRows(blocks.items, stats.pool.mature_depth), "No block found yet."),
     pager(blocks, (page) => { state.page = page; render(); }),
   ];

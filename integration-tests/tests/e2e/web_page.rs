@@ -570,6 +570,12 @@ async fn check_home(home: &Shown<'_>, base: &str) {
     home.shows_hashrate("network.hashrate", &stats["network"]["hashrate"]);
     home.shows_amount("pool.total_paid", &pool["total_paid"]);
     home.shows_amount("pool.payout_threshold", &pool["payout_threshold"]);
+    let difficulty = &stats["network"]["difficulty"];
+    let digits: u64 = difficulty
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .expect("a difficulty");
+    home.shows_number("network.difficulty", difficulty, &count_text(digits));
     let height = stats["network"]["height"].as_u64().expect("a height");
     home.shows_number("network.height", &json!(height), &count_text(height));
     let count = |value: &Value| count_text(value.as_u64().unwrap_or(u64::MAX));

@@ -125,3 +125,47 @@ impl ApiState {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pplns::PplnsSnapshot;
+
+    fn record(state: BlockState, height: u64, difficulty: u64) -> BlockRecord {
+        let snapshot = PplnsSnapshot::new(difficulty, 2_000_000, 2 * u128::from(difficulty), [])
+            .expect("an empty window");
+        let mut record =
+            BlockRecord::candidate("ab".repeat(32), height, 1_000, "tst1x".into(), snapshot, 50);
+        record.state = state;
+        record
+    }
+
+    #[test]
+    fn a_block_shows_its_round_and_confirmations() {
+        let view = BlockView::with_round(
+            &record(BlockState::Immature, 100, 400),
+            Some(300),
+            Some(104),
+        );
+        assert_eq!(view.confirmations, Some(4));
+        assert_eq!(view.round_shares, Some(300));
+        assert_eq!(view.effort, Some(0.75));
+        let at_tip =
+            BlockView::with_round(&record(BlockState::Candidate, 100, 400), None, Some(100));
+        assert_eq!(at_tip.confirmations, Some(0));
+        assert_eq!((at_tip.round_shares, at_tip.effort), (None, None));
+        let no_job = BlockView::with_round(&record(BlockState::Matured, 100, 400), Some(1), None);
+        assert_eq!(no_job.confirmations, None);
+    }
+
+    #[test]
+    fn a_refused_block_has_no_round_or_confirmations() {
+        let view =
+            BlockView::with_round(&record(BlockState::Refused, 100, 400), Some(300), Some(104));
+        assert_eq!(
+            (view.confirmations, view.round_shares, view.effort),
+            (None, None, None)
+        );
+        assert_eq!(view.reward, 0);
+    }
+}
