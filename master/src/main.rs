@@ -132,10 +132,11 @@ fn import_seed(config: &Config, options: &ImportOptions) -> anyhow::Result<()> {
     line("before", &report.before);
     line("after", &report.after);
     println!(
-        "{} balance fields set, {} blocks and {} payments added{}",
+        "{} balance fields set, {} blocks, {} payments and {} list entries added{}",
         report.balances_set,
         report.blocks_added,
         report.payments_added,
+        report.blacklist_added.len() + report.whitelist_added.len(),
         match (options.dry_run, report.written) {
             (true, _) => " (dry run: nothing written)",
             (false, false) => " (nothing to change)",
@@ -145,16 +146,16 @@ fn import_seed(config: &Config, options: &ImportOptions) -> anyhow::Result<()> {
     for skipped in &report.skipped {
         println!("skipped: {skipped}");
     }
-    if !report.blacklist.is_empty() {
+    if !report.blacklist_added.is_empty() {
         println!(
-            "the Go pool's blacklist (add to security.blacklist): {}",
-            report.blacklist.join(", ")
+            "runtime blacklist (/api/admin/blacklist) += {}",
+            report.blacklist_added.join(", ")
         );
     }
-    if !report.whitelist.is_empty() {
+    if !report.whitelist_added.is_empty() {
         println!(
-            "the Go pool's whitelist of IPs never banned (see docs/MIGRATION.md): {}",
-            report.whitelist.join(", ")
+            "runtime whitelist (/api/admin/whitelist) += {}",
+            report.whitelist_added.join(", ")
         );
     }
     Ok(())

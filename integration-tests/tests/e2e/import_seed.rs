@@ -1,7 +1,7 @@
 //! `import-seed` against a real Redis filled in the Go pool's layout
 //! (tos-network/tos-pool `internal/storage/redis.go`) by the test itself:
-//! balances, matured blocks and confirmed payments land in ours with the
-//! right units; a dry run and a second run change nothing; a pool that
+//! balances, matured blocks, confirmed payments and the ban lists land in
+//! ours with the right units; a dry run and a second run change nothing; a pool that
 //! already holds balances, or a Go pool with blocks in flight, is refused.
 
 use redis::AsyncCommands;
@@ -10,7 +10,7 @@ use tos_pool_common::config::RedisConfig;
 use tos_pool_common::network::Network;
 use tos_pool_integration_tests::redis_server::RedisServer;
 use tos_pool_master::import::{self, ImportError, ImportOptions, plan::Refusal};
-use tos_pool_master::ledger::Ledger;
+use tos_pool_master::ledger::{AccessList, Ledger};
 use tos_pool_master::lifecycle::BlockState;
 
 fn address(byte: u8) -> String {
@@ -142,6 +142,7 @@ async fn import_copies_balances_blocks_and_payments_once() {
     assert!(!dry.written);
     assert_eq!(dry.balances_set, 4, "{dry:?}");
     assert_eq!((dry.blocks_added, dry.payments_added), (1, 1));
+    assert_eq!(dry.blacklist_added.len() + dry.whitelist_added.len(), 2);
     assert!(snapshot(&our_url).await.is_empty(), "a dry run wrote");
 
     let report = import::run(&ledger, Network::Devnet, &options(&server, false, false))
@@ -152,8 +153,23 @@ async fn import_copies_balances_blocks_and_payments_once() {
     assert_eq!(report.after.confirmed, report.source.confirmed);
     assert_eq!(report.after.paid, 350_000_000);
     assert_eq!(report.after.miners, 2);
-    assert_eq!(report.blacklist, vec![address(9)]);
-    assert_eq!(report.whitelist, vec!["10.1.2.3".to_owned()]);
+    assert_eq!(report.blacklist_added, vec![address(9)]);
+    assert_eq!(report.whitelist_added, vec!["10.1.2.3".to_owned()]);
+    // The lists land in our runtime lists, which the master sends to slaves.
+    assert_eq!(
+        ledger
+            .access_list(AccessList::Blacklist)
+            .await
+            .expect("read"),
+        vec![address(9)]
+    );
+    assert_eq!(
+        ledger
+            .access_list(AccessList::Whitelist)
+            .await
+            .expect("read"),
+        vec!["10.1.2.3".to_owned()]
+    );
 
     // Amounts are the same atomic units on both sides.
     let alice = ledger.balances(&address(1)).await.expect("balances");

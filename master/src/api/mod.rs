@@ -67,6 +67,7 @@ use crate::ledger::Ledger;
 use crate::payouts::Payouts;
 use crate::upstream::UpstreamPool;
 
+pub use admin_lists::canonical_ip_entry;
 pub use audit::{AdminCaller, AuditEntry};
 pub use auth::{AdminPassword, AuthFailure, LoginThrottle, MAX_THROTTLED_ADDRESSES, Strike};
 pub use cache::{Cached, StatsCache};

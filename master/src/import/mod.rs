@@ -1,7 +1,8 @@
 //! `import-seed`: copies what the Go pool (tos-network/tos-pool) kept in
 //! Redis into ours: miners' balances (immature, payable, pending, paid),
-//! its matured blocks and its confirmed payments, and reads its ban lists
-//! for the operator.
+//! its matured blocks, its confirmed payments, and its blacklist of
+//! addresses and whitelist of IPs into our runtime lists (the master sends
+//! them to the slaves from its next start).
 //!
 //! Reading ([`go_layout`]) and deciding ([`plan`]) are apart from writing:
 //! the import reads both sides, plans every change, and writes them in one
@@ -18,7 +19,7 @@ use redis::aio::ConnectionManager;
 use serde::Serialize;
 use tos_pool_common::network::Network;
 
-use crate::ledger::{Keys, Ledger, LedgerError, state_name};
+use crate::ledger::{AccessList, Keys, Ledger, LedgerError, state_name};
 use crate::lifecycle::BlockState;
 use go_layout::{GoBalances, miner_address_of_key};
 use plan::{BalanceKind, GoData, OurData, Plan, Refusal};
@@ -95,12 +96,12 @@ pub struct ImportReport {
     pub blocks_added: usize,
     /// Payments added.
     pub payments_added: usize,
+    /// Addresses added to the runtime blacklist.
+    pub blacklist_added: Vec<String>,
+    /// IPs and CIDRs added to the runtime whitelist.
+    pub whitelist_added: Vec<String>,
     /// What was left out and why.
     pub skipped: Vec<String>,
-    /// The Go pool's blacklisted addresses (see docs/MIGRATION.md).
-    pub blacklist: Vec<String>,
-    /// The Go pool's whitelisted IPs (see docs/MIGRATION.md).
-    pub whitelist: Vec<String>,
     /// Whether the changes were written.
     pub written: bool,
 }
@@ -130,9 +131,9 @@ pub async fn run(
         balances_set: plan.balances.len(),
         blocks_added: plan.blocks.len(),
         payments_added: plan.payments.len(),
+        blacklist_added: plan.blacklist,
+        whitelist_added: plan.whitelist,
         skipped: plan.skipped,
-        blacklist: go.blacklist,
-        whitelist: go.whitelist,
         written,
     })
 }
@@ -238,6 +239,17 @@ async fn read_ours(
     go: &GoData,
 ) -> Result<OurData, ImportError> {
     let mut ours = OurData::default();
+    for (list, set) in [
+        (AccessList::Blacklist, &mut ours.blacklist),
+        (AccessList::Whitelist, &mut ours.whitelist),
+    ] {
+        let members: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(keys.access_list(list.name()))
+            .query_async(connection)
+            .await
+            .map_err(target("reading the runtime lists"))?;
+        set.extend(members);
+    }
     for kind in BalanceKind::ALL {
         let raw: BTreeMap<String, String> = redis::cmd("HGETALL")
             .arg(balance_key(keys, kind))
@@ -385,6 +397,14 @@ async fn write(
             })?;
             pipe.lpush(keys.miner_payments(&transfer.address), entry)
                 .ignore();
+        }
+    }
+    for (list, entries) in [
+        (AccessList::Blacklist, &plan.blacklist),
+        (AccessList::Whitelist, &plan.whitelist),
+    ] {
+        if !entries.is_empty() {
+            pipe.sadd(keys.access_list(list.name()), entries).ignore();
         }
     }
     pipe.query_async::<()>(connection)

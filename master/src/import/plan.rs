@@ -73,6 +73,10 @@ pub struct OurData {
     pub block_hashes: BTreeSet<String>,
     /// Ids of the payments we have a record of.
     pub payment_ids: BTreeSet<String>,
+    /// Our runtime blacklist (`P:access:blacklist`).
+    pub blacklist: BTreeSet<String>,
+    /// Our runtime whitelist (`P:access:whitelist`).
+    pub whitelist: BTreeSet<String>,
 }
 
 impl OurData {
@@ -94,6 +98,10 @@ pub struct Plan {
     pub blocks: Vec<BlockRecord>,
     /// Confirmed payments we have no record of (one per transaction).
     pub payments: Vec<StoredPayment>,
+    /// Addresses to add to our runtime blacklist.
+    pub blacklist: Vec<String>,
+    /// IPs and CIDRs to add to our runtime whitelist.
+    pub whitelist: Vec<String>,
     /// What was left out and why (one line each).
     pub skipped: Vec<String>,
 }
@@ -101,7 +109,11 @@ pub struct Plan {
 impl Plan {
     /// Whether the import would change nothing.
     pub fn is_empty(&self) -> bool {
-        self.balances.is_empty() && self.blocks.is_empty() && self.payments.is_empty()
+        self.balances.is_empty()
+            && self.blocks.is_empty()
+            && self.payments.is_empty()
+            && self.blacklist.is_empty()
+            && self.whitelist.is_empty()
     }
 }
 
@@ -219,6 +231,30 @@ pub fn plan(go: &GoData, ours: &OurData, network: Network, force: bool) -> Resul
             Err(why) => plan.skipped.push(format!("payment {tx_hash}: {why}")),
         }
     }
+    // The lists: the Go blacklist held addresses, its whitelist IPs never
+    // banned, the same meaning as our runtime lists.
+    for raw in &go.blacklist {
+        match canonical(raw) {
+            Ok(address) if !ours.blacklist.contains(&address) => plan.blacklist.push(address),
+            Ok(_) => {}
+            Err(error) => plan.skipped.push(format!(
+                "blacklist entry {raw:?}: not a {network} address ({error})"
+            )),
+        }
+    }
+    for raw in &go.whitelist {
+        match crate::api::canonical_ip_entry(raw) {
+            Some(entry) if !ours.whitelist.contains(&entry) => plan.whitelist.push(entry),
+            Some(_) => {}
+            None => plan
+                .skipped
+                .push(format!("whitelist entry {raw:?}: not an IP or a CIDR")),
+        }
+    }
+    plan.blacklist.sort();
+    plan.blacklist.dedup();
+    plan.whitelist.sort();
+    plan.whitelist.dedup();
     // Oldest first: each miner's history list is pushed newest on top.
     plan.payments
         .sort_by_key(|payment| payment.record.created_ms);
@@ -344,6 +380,8 @@ mod tests {
                     address(2)
                 ),
             ],
+            blacklist: vec![address(7), "junk".to_owned()],
+            whitelist: vec!["10.1.2.3".to_owned(), "10.0.0.0/8".to_owned()],
             ..GoData::default()
         }
     }
@@ -364,8 +402,11 @@ mod tests {
         assert_eq!(plan.payments.len(), 1, "two transfers of one transaction");
         assert_eq!(plan.payments[0].record.amount, 200_000_000);
         assert_eq!(plan.payments[0].record.created_ms, 1_700_000_100_000);
-        assert_eq!(plan.skipped.len(), 1, "{:?}", plan.skipped);
+        assert_eq!(plan.blacklist, vec![address(7)]);
+        assert_eq!(plan.whitelist, vec!["10.0.0.0/8", "10.1.2.3"]);
+        assert_eq!(plan.skipped.len(), 2, "{:?}", plan.skipped);
         assert!(plan.skipped[0].contains("tos1bogus"));
+        assert!(plan.skipped[1].contains("junk"));
     }
 
     #[test]
@@ -381,6 +422,8 @@ mod tests {
         }
         ours.block_hashes = first.blocks.iter().map(|b| b.hash.clone()).collect();
         ours.payment_ids = first.payments.iter().map(|p| p.record.id.clone()).collect();
+        ours.blacklist = first.blacklist.iter().cloned().collect();
+        ours.whitelist = first.whitelist.iter().cloned().collect();
         let second = plan(&go, &ours, Network::Devnet, false).unwrap();
         assert!(second.is_empty(), "{second:?}");
     }
