@@ -44,3 +44,4 @@ mod telemetry;
 mod test_miners;
 mod wallet_emulator;
 mod web_page;
+mod web_rounds;
