@@ -8,6 +8,7 @@
 //! `--check` once the values the Go pool did not need are filled in.
 
 mod sections;
+mod service;
 mod values;
 
 #[cfg(test)]
