@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::policy::ConnectionPermit;
 use crate::session::Output;
@@ -18,6 +19,8 @@ use super::ServerContext;
 pub use super::connection::Line;
 use super::connection::{End, Framing};
 use super::driver::SessionDriver;
+use super::push::SharedTcp;
+use super::stratum::{StratumLines, encode_pushes};
 
 /// How long a connection closed for a bad request keeps reading what the
 /// miner still sends.
@@ -27,6 +30,10 @@ const LINGER: Duration = Duration::from_secs(1);
 /// A longer line grows it; it shrinks back once the line is handled, so an
 /// idle session holds no more than this.
 const READ_BUFFER: usize = 512;
+/// Room reserved in the (freed after each write) write buffer before
+/// encoding into it: a job's notify and a difficulty line fit, so a push
+/// costs one allocation rather than one per doubling.
+const WRITE_BUFFER: usize = 512;
 
 /// A line-framed miner protocol: pure decoding and encoding.
 pub trait LineCodec: Send + Sync + 'static {
@@ -132,10 +139,12 @@ where
     }
 
     fn write_outputs(&mut self, id: &C::Id, outputs: &[Output]) {
+        self.out.reserve(WRITE_BUFFER);
         self.codec.write_outputs(&mut self.out, id, outputs);
     }
 
     fn write_pushes(&mut self, outputs: &[Output]) {
+        self.out.reserve(WRITE_BUFFER);
         self.codec.write_pushes(&mut self.out, outputs);
     }
 
@@ -211,7 +220,21 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     C: LineCodec,
 {
-    super::connection::serve(LineFraming::new(stream, codec), driver, ctx, permit)
+    super::connection::serve(LineFraming::new(stream, codec), driver, None, ctx, permit)
+}
+
+/// Serves a plain-TCP Stratum connection whose job pushes the writer tasks
+/// write straight to its socket ([`super::push`]).
+pub fn serve_pushed(
+    stream: TcpStream,
+    codec: StratumLines,
+    driver: SessionDriver,
+    ctx: Arc<ServerContext>,
+    permit: ConnectionPermit,
+) -> impl Future<Output = ()> + Send {
+    let stream = Arc::new(stream);
+    let framing = LineFraming::new(SharedTcp(Arc::clone(&stream)), codec);
+    super::connection::serve(framing, driver, Some((stream, encode_pushes)), ctx, permit)
 }
 
 #[cfg(test)]

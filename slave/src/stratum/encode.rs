@@ -1,5 +1,7 @@
 //! The session core's outputs as Stratum lines, exactly as PROTOCOLS.md shows.
 
+use std::io::Write as _;
+
 use serde::Serialize;
 
 use super::EXTRANONCE2_SIZE;
@@ -32,6 +34,39 @@ fn notify_params(work: &Work) -> (&str, String, String, u64, bool) {
         work.height,
         work.clean,
     )
+}
+
+/// Appends the `mining.notify` line of `work`: the same bytes serde writes
+/// for `{"id":null,"method":"mining.notify","params":[…]}`, but with the hex
+/// written straight into `out` instead of through two temporary strings. It
+/// is the one line every session gets for every job, so its cost is paid
+/// sessions × jobs times.
+fn write_notify(out: &mut Vec<u8>, work: &Work) {
+    out.extend_from_slice(br#"{"id":null,"method":"mining.notify","params":["#);
+    // The job id is the master's; serde escapes it as JSON requires.
+    serde_json::to_writer(&mut *out, &work.job_id).expect("serializing a string into a Vec");
+    out.extend_from_slice(b",\"");
+    push_hex(out, work.header.as_bytes());
+    out.extend_from_slice(b"\",\"");
+    push_hex(out, work.target.as_bytes());
+    out.extend_from_slice(b"\",");
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{}", work.height);
+    out.extend_from_slice(if work.clean {
+        b",true]}\n"
+    } else {
+        b",false]}\n"
+    });
+}
+
+/// Appends `bytes` as lower-case hex digits.
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(2 * bytes.len());
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)]);
+        out.push(DIGITS[usize::from(byte & 0x0f)]);
+    }
 }
 
 /// Appends `value` and a newline to `out`.
@@ -101,14 +136,7 @@ pub fn write_push(out: &mut Vec<u8>, output: &Output) -> bool {
                 params: [difficulty],
             },
         ),
-        Output::Notify(work) => write_line(
-            out,
-            &Notification {
-                id: (),
-                method: "mining.notify",
-                params: notify_params(work),
-            },
-        ),
+        Output::Notify(work) => write_notify(out, work),
         Output::Close(CloseReason::Draining) => write_line(
             out,
             &Notification {
