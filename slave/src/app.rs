@@ -102,12 +102,16 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
     ));
     policy.route_bans();
     let fanout = Arc::new(server::fanout::FanoutProbe::new(std::time::Instant::now()));
+    let jobs = server::feed::jobs(&link, Arc::clone(&fanout));
+    // One writer per worker thread: a job's pushes run on every core.
+    let writers = tokio::runtime::Handle::current().metrics().num_workers();
+    let pushes = server::push::Pushes::start(&jobs, &fanout, writers);
     let ctx = Arc::new(ServerContext {
         link: link.clone(),
         validation: validation.clone(),
         trust: TrustConfig::from_config(&config.validation),
         sessions: server::feed::sessions(&link, session_config),
-        jobs: server::feed::jobs(&link, Arc::clone(&fanout)),
+        jobs,
         nonces: ExtraNonceSource::with_random_salt(),
         policy,
         counters: counters.clone(),
@@ -115,6 +119,7 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
         drain: drain_rx.clone(),
         write_timeout: server::DEFAULT_WRITE_TIMEOUT,
         fanout,
+        pushes,
         proxies: config
             .slave
             .proxy_protocol

@@ -39,6 +39,7 @@ mod slave_hostile;
 mod slave_journal;
 mod slave_link;
 mod slave_proxy;
+mod slave_push;
 mod slave_rejections;
 mod telemetry;
 mod test_miners;

@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use tos_pool_common::clock::unix_us;
@@ -23,6 +24,7 @@ use crate::session::{CloseReason, Output, Request};
 
 use super::counters::Counter;
 use super::driver::SessionDriver;
+use super::push::{EncodePushes, Seat, Seated};
 use super::{ServerContext, now_ms};
 
 /// One message read from a connection.
@@ -115,20 +117,52 @@ pub trait Framing: Send {
     fn close(&mut self, end: &End) -> impl Future<Output = ()> + Send;
 }
 
-/// Serves one connection until it ends.
+/// What woke a connection's task.
+enum Event {
+    /// Input from the miner (or the end of it).
+    Received(Result<(), End>),
+    /// The job feed changed (false: it is gone).
+    Job(bool),
+    /// A writer task left this session something to do.
+    Woken,
+    /// The session's deadline passed.
+    Timer,
+    /// The shared settings changed (false: gone).
+    Settings(bool),
+    /// The drain flag changed.
+    Drain,
+    /// This IP's ban changed (false: gone).
+    Ban(bool),
+}
+
+/// Serves one connection until it ends. With `pushed` (a plain-TCP
+/// Stratum socket and its push encoder), new jobs are written to the
+/// socket by the writer tasks of [`super::push`] and wake this task only
+/// when they could not be; without, this task pushes each job itself.
 pub async fn serve<F: Framing>(
     mut framing: F,
-    mut driver: SessionDriver,
+    driver: SessionDriver,
+    pushed: Option<(Arc<TcpStream>, EncodePushes)>,
     ctx: Arc<ServerContext>,
     permit: ConnectionPermit,
 ) {
     let ip = permit.ip();
-    driver.set_keepalive(framing.keepalive_interval(), now_ms());
+    let session_id = driver.id();
+    let by_writers = pushed.is_some();
+    let seat = Arc::new(Seat::new(driver, pushed));
+    let membership = by_writers.then(|| ctx.pushes.join(&seat, session_id));
 
     let mut jobs = ctx.jobs.clone();
-    if let Some(job) = jobs.borrow_and_update().clone() {
-        driver.on_job(job, now_ms());
-    }
+    let mut deadline_ms = {
+        let mut seated = seat.lock().await;
+        seated
+            .driver
+            .set_keepalive(framing.keepalive_interval(), now_ms());
+        if let Some(job) = jobs.borrow_and_update().clone() {
+            seated.driver.on_job(job, now_ms());
+        }
+        seated.driver.poll_timeout()
+    };
     let mut sessions = ctx.sessions.clone();
     sessions.borrow_and_update();
     let mut drain = ctx.drain.clone();
@@ -143,31 +177,49 @@ pub async fn serve<F: Framing>(
     // The deadline the timer is armed for; `u64::MAX` once it fired.
     let mut armed_ms = u64::MAX;
     let end = loop {
-        let mut new_job = false;
         if *drain.borrow_and_update() {
-            let outputs = driver.drain();
+            let mut seated = seat.lock().await;
+            if let Err(end) = write_leftover(&mut seated, &ctx).await {
+                break end;
+            }
+            let outputs = seated.driver.drain();
             framing.write_pushes(&outputs);
             if let Err(end) = flush(&mut framing, &ctx).await {
                 break end;
             }
             break End::Drained;
         }
-        let deadline_ms = driver.poll_timeout();
         if deadline_ms < armed_ms {
             armed_ms = deadline_ms;
             timer.as_mut().reset(instant_at(deadline_ms));
         }
-        tokio::select! {
-            received = framing.receive() => {
+        let event = tokio::select! {
+            received = framing.receive() => Event::Received(received),
+            changed = jobs.changed(), if jobs_open && !by_writers => Event::Job(changed.is_ok()),
+            () = seat.woken(), if by_writers => Event::Woken,
+            () = &mut timer => Event::Timer,
+            changed = sessions.changed(), if sessions_open => Event::Settings(changed.is_ok()),
+            _ = drain.changed() => Event::Drain,
+            changed = ban.changed(), if ban_open => Event::Ban(changed.is_ok()),
+        };
+        // Writers wait while this task handles the event and writes.
+        let mut seated = seat.lock().await;
+        let mut new_job = seated.has_leftover();
+        if let Err(end) = write_leftover(&mut seated, &ctx).await {
+            break end;
+        }
+        let driver = &mut seated.driver;
+        match event {
+            Event::Received(received) => {
                 let handled = match received {
                     // Boxed: the request → judge → hash → forward state
                     // lives only while a request is handled, not in every
                     // idle session's task.
                     Ok(()) => {
                         let read_at_us = unix_us();
-                        Box::pin(handle_requests(&mut framing, &mut driver, ip, read_at_us)).await
+                        Box::pin(handle_requests(&mut framing, driver, ip, read_at_us)).await
                     }
-                    Err(End::Oversized(max)) => Err(oversized(&mut framing, &mut driver, ip, max)),
+                    Err(End::Oversized(max)) => Err(oversized(&mut framing, driver, ip, max)),
                     Err(end) => Err(end),
                 };
                 if let Err(end) = handled {
@@ -175,18 +227,16 @@ pub async fn serve<F: Framing>(
                     break end;
                 }
             }
-            changed = jobs.changed(), if jobs_open => {
-                if changed.is_err() {
-                    jobs_open = false;
-                    continue;
-                }
+            Event::Job(false) => jobs_open = false,
+            Event::Job(true) => {
                 if let Some(job) = jobs.borrow_and_update().clone() {
                     let outputs = driver.on_job(job, now_ms());
                     new_job = !outputs.is_empty();
                     framing.write_pushes(&outputs);
                 }
             }
-            () = &mut timer => {
+            Event::Woken | Event::Drain => {}
+            Event::Timer => {
                 armed_ms = u64::MAX;
                 let outputs = driver.on_timeout(now_ms());
                 if outputs.contains(&Output::Close(CloseReason::Idle)) {
@@ -199,37 +249,65 @@ pub async fn serve<F: Framing>(
                 }
                 framing.write_pushes(&outputs);
             }
-            changed = sessions.changed(), if sessions_open => {
-                if changed.is_err() {
-                    sessions_open = false;
-                    continue;
-                }
+            Event::Settings(false) => sessions_open = false,
+            Event::Settings(true) => {
                 let config = sessions.borrow_and_update().clone();
                 driver.on_config(config);
             }
-            _ = drain.changed() => {}
-            changed = ban.changed(), if ban_open => {
-                if changed.is_err() {
-                    ban_open = false;
-                    continue;
-                }
+            Event::Ban(false) => ban_open = false,
+            Event::Ban(true) => {
                 if let Some(reason) = ban.borrow_and_update().clone() {
                     break End::Banned(reason);
                 }
             }
         }
+        // A job the writers could not give this session (it was busy, or
+        // its socket full) is sent now, after everything before it.
+        if by_writers
+            && let Some(job) = jobs.borrow_and_update().clone()
+            && !driver
+                .session()
+                .latest_job()
+                .is_some_and(|latest| Arc::ptr_eq(latest, &job))
+        {
+            let outputs = driver.on_job(job, now_ms());
+            new_job |= !outputs.is_empty();
+            framing.write_pushes(&outputs);
+        }
         if let Err(end) = flush(&mut framing, &ctx).await {
             break end;
         }
+        deadline_ms = seated.driver.poll_timeout();
+        drop(seated);
         if new_job {
             ctx.fanout.written(std::time::Instant::now());
         }
     };
+    // No writer reaches the socket any more: this task's handle is the only
+    // one, and the close below shuts it down as any other.
+    drop(membership);
+    seat.lock().await.release_stream();
     if !matches!(end, End::Slow | End::Io(_)) {
         let close = tokio::time::timeout(ctx.write_timeout, framing.close(&end));
         let _ = Box::pin(close).await;
     }
-    tracing::debug!(session = driver.id(), %ip, reason = %end, "miner connection closed");
+    tracing::debug!(session = session_id, %ip, reason = %end, "miner connection closed");
+}
+
+/// Writes the bytes a writer task left in `seated` (a notify its socket
+/// would not take whole), within `write_timeout`.
+async fn write_leftover(seated: &mut Seated, ctx: &ServerContext) -> Result<(), End> {
+    if !seated.has_leftover() {
+        return Ok(());
+    }
+    match tokio::time::timeout(ctx.write_timeout, seated.write_leftover()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(End::Io(error)),
+        Err(_) => {
+            ctx.counters.add(Counter::SlowClient);
+            Err(End::Slow)
+        }
+    }
 }
 
 /// The monotonic instant of a wall-clock deadline (ms since the Unix epoch),

@@ -16,6 +16,7 @@ use super::connection::serve;
 use super::driver::SessionDriver;
 use super::line::LineFraming;
 use super::listener::tls_handshake;
+use super::push::{EncodePushes, SharedTcp};
 use super::stratum::StratumLines;
 use super::xatum::XatumLines;
 use super::{line, websocket};
@@ -43,14 +44,20 @@ where
 
 /// The spawned Stratum task: what each plain Stratum session's task holds.
 fn stratum_task_size() -> usize {
-    future_size(line::serve::<TcpStream, StratumLines>)
+    future_size(line::serve_pushed)
 }
 
 /// The Stratum connection loop alone.
 fn stratum_loop_size() -> usize {
-    future_size4(
-        serve::<LineFraming<TcpStream, StratumLines>>
-            as fn(_, SessionDriver, Arc<ServerContext>, ConnectionPermit) -> _,
+    future_size(
+        serve::<LineFraming<SharedTcp, StratumLines>>
+            as fn(
+                _,
+                SessionDriver,
+                Option<(Arc<TcpStream>, EncodePushes)>,
+                Arc<ServerContext>,
+                ConnectionPermit,
+            ) -> _,
     )
 }
 
@@ -69,6 +76,7 @@ fn an_idle_connection_task_stays_small() {
         ),
         ("tls handshake task", future_size(tls_handshake)),
         ("SessionDriver", std::mem::size_of::<SessionDriver>()),
+        ("Seat", std::mem::size_of::<super::push::Seat>()),
         ("Session", std::mem::size_of::<Session>()),
     ];
     for (what, size) in sizes {

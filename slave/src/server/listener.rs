@@ -209,7 +209,7 @@ async fn without_header(
 /// TLS doors).
 fn start(stream: TcpStream, door: DoorSpec, ctx: Arc<ServerContext>, permit: ConnectionPermit) {
     match door.tls.clone() {
-        None => spawn_door(stream, &door, ctx, permit),
+        None => spawn_plain(stream, &door, ctx, permit),
         Some(acceptor) if door.tls_optional => {
             tokio::spawn(tls_or_plain(stream, acceptor, door, ctx, permit));
         }
@@ -247,7 +247,7 @@ async fn tls_or_plain(
                 tls_optional: false,
                 ..door
             };
-            spawn_door(stream, &plain_door, ctx, permit);
+            spawn_plain(stream, &plain_door, ctx, permit);
         }
         Ok(Ok(_)) => tracing::debug!(%ip, "closed before sending anything"),
         Ok(Err(error)) => tracing::debug!(%ip, %error, "first read failed"),
@@ -271,6 +271,24 @@ pub(super) async fn tls_handshake(
         Ok(Ok(tls)) => spawn_door(tls, &door, ctx, permit),
         Ok(Err(error)) => tracing::debug!(%ip, %error, "TLS handshake failed"),
         Err(_) => tracing::debug!(%ip, "TLS handshake timed out"),
+    }
+}
+
+/// Spawns a connection without TLS: a Stratum session gets its job pushes
+/// from the writer tasks, straight to its socket ([`super::push`]); other
+/// doors as over any stream.
+fn spawn_plain(
+    stream: TcpStream,
+    door: &DoorSpec,
+    ctx: Arc<ServerContext>,
+    permit: ConnectionPermit,
+) {
+    if matches!(door.door(), Door::Stratum) {
+        let driver = new_driver(&ctx, door.protocol, &permit);
+        let codec = StratumLines::new(ctx.policy.config().max_request_size);
+        tokio::spawn(line::serve_pushed(stream, codec, driver, ctx, permit));
+    } else {
+        spawn_door(stream, door, ctx, permit);
     }
 }
 

@@ -15,6 +15,7 @@ pub mod gate;
 pub mod line;
 pub mod listener;
 pub mod proxy;
+pub mod push;
 pub mod report;
 pub mod stratum;
 pub mod tls;
@@ -75,6 +76,8 @@ pub struct ServerContext {
     pub write_timeout: Duration,
     /// Measures each job's fan-out to the sessions.
     pub fanout: Arc<fanout::FanoutProbe>,
+    /// The writer tasks that push jobs to plain-TCP Stratum sessions.
+    pub pushes: Arc<push::Pushes>,
     /// The load balancers PROXY headers are taken from, when
     /// `slave.proxy_protocol` is on.
     pub proxies: Option<proxy::TrustedProxies>,

@@ -232,7 +232,7 @@ pub async fn serve<S>(
         }
     };
     let driver = SessionDriver::new(Arc::clone(&ctx), protocol, ip, now_ms());
-    super::connection::serve(WsFraming::new(stream), driver, ctx, permit).await;
+    super::connection::serve(WsFraming::new(stream), driver, None, ctx, permit).await;
 }
 
 #[cfg(test)]

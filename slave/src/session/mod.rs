@@ -297,6 +297,12 @@ impl Session {
         Step::Done(outputs)
     }
 
+    /// The newest job this session was given (sent, or kept until it is
+    /// ready).
+    pub fn latest_job(&self) -> Option<&Arc<Job>> {
+        self.latest_job.as_ref()
+    }
+
     /// A new job from the master: sent at once if the session is ready,
     /// otherwise kept for when it is.
     pub fn on_job(&mut self, job: Arc<Job>, now_ms: u64) -> Vec<Output> {
