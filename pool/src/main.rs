@@ -1,17 +1,19 @@
 //! `tos-pool`: a whole pool in one process for small pools: the master and
 //! one slave, from one config, through the same launch code and app
-//! builders as `tos-pool-master` and `tos-pool-slave`. The slave reaches
+//! builders as `tos-pool-master` and `tos-pool-slave` (`MasterHandle::start`,
+//! `tos_pool_slave::app::run`). The slave reaches
 //! the master over its gRPC gateway on loopback, exactly as a remote slave
 //! would, so nothing here is a second code path.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use clap::Parser;
 use tos_pool_common::config::{Config, Role};
 use tos_pool_common::launch;
 use tos_pool_common::shutdown::{Shutdown, ShutdownTrigger};
 use tos_pool_common::telemetry::{Telemetry, init_telemetry_scoped};
+use tos_pool_master::app::MasterHandle;
 
 tos_pool_common::install_jemalloc!();
 
@@ -74,44 +76,47 @@ async fn serve(config: Config, telemetry: Telemetry, shutdown: Shutdown) -> anyh
         version = env!("CARGO_PKG_VERSION"),
         "tos-pool (master and slave in one process) loaded its config"
     );
+    // The master first: once `start` returns its gateway listens, so the
+    // slave's first connection attempt finds it.
+    let mut master = MasterHandle::start(&config, telemetry)
+        .await
+        .context("starting the master")?;
     // The slave's metrics and spans stay its own, as in its own process.
-    let slave_telemetry =
-        init_telemetry_scoped(&config, Role::Slave).context("setting up the slave's telemetry")?;
-    let master_stop = ShutdownTrigger::new();
+    let slave_telemetry = match init_telemetry_scoped(&config, Role::Slave) {
+        Ok(slave_telemetry) => slave_telemetry,
+        Err(error) => {
+            master.shutdown().await;
+            return Err(error).context("setting up the slave's telemetry");
+        }
+    };
     let slave_stop = ShutdownTrigger::new();
-    let mut master = tokio::spawn(tos_pool_master::app::run(
-        config.clone(),
-        telemetry,
-        master_stop.listener(),
-    ));
     let slave =
         tos_pool_slave::app::run(config, slave_telemetry.telemetry(), slave_stop.listener());
     tokio::pin!(slave);
 
-    let mut master_outcome = None;
+    let mut master_failure = None;
     let slave_outcome = tokio::select! {
         outcome = &mut slave => outcome,
         () = shutdown.stopped() => {
             slave_stop.stop();
             slave.await
         }
-        outcome = &mut master => {
-            master_outcome = Some(outcome);
+        failed = master.failed() => {
+            master_failure = failed.err();
             slave_stop.stop();
             slave.await
         }
     };
-    master_stop.stop();
-    let master_outcome = match master_outcome {
-        Some(outcome) => outcome,
-        None => master.await,
-    };
-    // Dropped off the runtime's worker: it flushes the slave's exports.
-    drop(slave_telemetry);
+    // The slave has drained into the master's ledger: now the master stops.
+    master.shutdown().await;
+    // Dropping it flushes the slave's exports, which may block: off the
+    // runtime's workers.
+    let _ = tokio::task::spawn_blocking(move || drop(slave_telemetry)).await;
 
-    let master_result = master_outcome
-        .map_err(|panic| anyhow!("the master task ended abnormally: {panic}"))
-        .and_then(|result| result.context("running the master"));
+    let master_result = match master_failure {
+        Some(error) => Err(anyhow::Error::new(error).context("running the master")),
+        None => Ok(()),
+    };
     let slave_result = slave_outcome.context("running the slave");
     match (master_result, slave_result) {
         (Ok(()), Ok(report)) => {
