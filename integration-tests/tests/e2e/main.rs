@@ -29,6 +29,7 @@ mod master_exactly_once;
 mod master_gateway;
 mod master_ledger;
 mod master_ledger_miners;
+mod master_ledger_pipeline;
 mod master_many_miners;
 mod master_upstream;
 mod payout_faults;

@@ -95,8 +95,9 @@ pub struct Tally {
     pub stale: u64,
     /// Latest booked share time, ms.
     pub last_ms: u64,
-    /// Hashrate bucket → summed valid difficulty.
-    pub rates: BTreeMap<u64, u64>,
+    /// (hashrate bucket, summed valid difficulty), one entry per bucket; a
+    /// batch nearly always spans one or two buckets, so a list beats a map.
+    pub rates: Vec<(u64, u64)>,
 }
 
 impl Tally {
@@ -106,8 +107,10 @@ impl Tally {
             Counted::Valid => {
                 self.valid += 1;
                 if let Some(bucket) = rate_bucket {
-                    let sum = self.rates.entry(bucket).or_default();
-                    *sum = sum.saturating_add(difficulty);
+                    match self.rates.iter_mut().find(|(known, _)| *known == bucket) {
+                        Some((_, sum)) => *sum = sum.saturating_add(difficulty),
+                        None => self.rates.push((bucket, difficulty)),
+                    }
                 }
             }
             Counted::Stale => self.stale += 1,
@@ -116,25 +119,29 @@ impl Tally {
     }
 }
 
-/// What a batch adds to the ledger, summed.
+/// What a batch adds to the ledger, summed. The maps borrow the batch's
+/// addresses and worker names: summing copies no string.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary<'a> {
     /// The whole pool.
     pub pool: Tally,
     /// Per miner address with a valid share in the batch: its latest booked
     /// share time, ms. Refused shares never put a miner in the index.
-    pub miners: BTreeMap<&'a str, u64>,
+    pub miners: HashMap<&'a str, u64>,
     /// Per (address, worker).
-    pub workers: BTreeMap<(&'a str, &'a str), Tally>,
+    pub workers: HashMap<(&'a str, &'a str), Tally>,
     /// PPLNS second → address → summed valid difficulty.
-    pub share_log: BTreeMap<u64, BTreeMap<&'a str, u64>>,
+    pub share_log: BTreeMap<u64, HashMap<&'a str, u64>>,
 }
 
 /// Sums `shares` (already cut to the new ones).
 pub fn summarize<'a>(shares: &'a [Share], settings: &LedgerSettings, now_ms: u64) -> Summary<'a> {
     let oldest_rate = settings.oldest_rate_bucket(now_ms);
-    let mut summary = Summary::default();
-    let mut workers: HashMap<(&str, &str), Tally> = HashMap::new();
+    let mut summary = Summary {
+        miners: HashMap::with_capacity(shares.len()),
+        workers: HashMap::with_capacity(shares.len()),
+        ..Summary::default()
+    };
     for share in shares {
         let counted = counted(share.outcome());
         let at_ms = booked_at(share, now_ms);
@@ -147,7 +154,8 @@ pub fn summarize<'a>(shares: &'a [Share], settings: &LedgerSettings, now_ms: u64
             let last = summary.miners.entry(address).or_default();
             *last = (*last).max(at_ms);
         }
-        workers
+        summary
+            .workers
             .entry((address, share.worker.as_str()))
             .or_default()
             .add(counted, at_ms, rate_bucket, difficulty);
@@ -155,131 +163,149 @@ pub fn summarize<'a>(shares: &'a [Share], settings: &LedgerSettings, now_ms: u64
             let weight = summary
                 .share_log
                 .entry(at_ms / 1000)
-                .or_default()
+                .or_insert_with(|| HashMap::with_capacity(shares.len()))
                 .entry(address)
                 .or_default();
             *weight = weight.saturating_add(difficulty);
         }
     }
-    summary.workers = workers.into_iter().collect();
     summary
+}
+
+/// One `ARGV` entry: text borrowed from the batch, or a number written
+/// straight into the command (no string is built for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arg<'a> {
+    /// A miner address or worker name.
+    Text(&'a str),
+    /// A count, time, seq or difficulty.
+    Number(u64),
 }
 
 /// The keys and arguments of one `record_batch.lua` call.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScriptCall {
+pub struct ScriptCall<'a> {
     /// `KEYS`.
     pub keys: Vec<String>,
     /// `ARGV`.
-    pub args: Vec<String>,
+    pub args: Vec<Arg<'a>>,
 }
 
-/// `KEYS` without repeats: each key is passed once and named by position.
-struct KeyList {
-    keys: Vec<String>,
-    positions: HashMap<String, usize>,
-}
-
-impl KeyList {
-    fn position(&mut self, key: String) -> usize {
-        if let Some(position) = self.positions.get(&key) {
-            return *position;
+impl ScriptCall<'_> {
+    /// The `EVALSHA` command of this call, for the script whose SHA1 is
+    /// `hash`: every key and argument copied once, into the command's buffer.
+    pub fn command(&self, hash: &str) -> redis::Cmd {
+        let bytes = self.keys.iter().map(String::len).sum::<usize>()
+            + self
+                .args
+                .iter()
+                .map(|arg| match arg {
+                    Arg::Text(text) => text.len(),
+                    Arg::Number(_) => 20,
+                })
+                .sum::<usize>();
+        let mut command = redis::Cmd::with_capacity(3 + self.keys.len() + self.args.len(), bytes);
+        command.arg("EVALSHA").arg(hash).arg(self.keys.len());
+        for key in &self.keys {
+            command.arg(key.as_str());
         }
-        self.keys.push(key.clone());
-        let position = self.keys.len(); // Lua arrays start at 1
-        self.positions.insert(key, position);
-        position
+        for arg in &self.args {
+            match arg {
+                Arg::Text(text) => command.arg(*text),
+                Arg::Number(number) => command.arg(*number),
+            };
+        }
+        command
     }
 }
 
-/// Builds the `record_batch.lua` call that writes `shares`, numbered
-/// `first_seq..=last_seq`, for the boot whose high-water key is `high_water`.
+/// Builds the `record_batch.lua` call that writes `summary`'s shares,
+/// numbered `first_seq..=last_seq`, for the boot whose high-water key is
+/// `high_water`.
 ///
-/// Layout (the script reads it in this order):
+/// Layout (the script reads it in this order; keys sit at fixed places, so
+/// no argument names a key):
 /// - `KEYS[1]` high-water mark, `KEYS[2]` share-log index, `KEYS[3]`
-///   share-log totals, `KEYS[4]` the set of miners, `KEYS[5]` pool stats,
-///   then worker stats, worker indexes and share-log buckets;
+///   share-log totals, `KEYS[4]` the set of miners, `KEYS[5]` pool stats;
+///   then per worker its stats hash and its miner's worker index (repeated
+///   for each worker of a miner); then per share-log second its bucket;
 /// - `ARGV`: first seq, last seq, high-water TTL (s), idle TTL (s), idle
-///   cutoff (ms), oldest hashrate bucket kept, entity count, miner count,
-///   second count; then per entity (the pool first, then each worker): key
-///   position, index position (0 for the pool), member, valid, invalid,
-///   stale, last share ms, rate count, and (bucket, difficulty) pairs; then
-///   per miner: address, last share ms; then per share-log second: key
-///   position, second, total, entry count, and (address, weight) pairs.
-pub fn script_call(
+///   cutoff (ms), oldest hashrate bucket kept, worker count, miner count,
+///   second count; then the pool's tally; then per worker: worker name and
+///   its tally; then per miner: address, last share ms; then per share-log
+///   second: second, total, entry count, and (address, weight) pairs. A
+///   tally is valid, invalid, stale, last share ms, rate count, and
+///   (bucket, difficulty) pairs.
+pub fn script_call<'a>(
     keys: &Keys,
     settings: &LedgerSettings,
     high_water: String,
     first_seq: u64,
     last_seq: u64,
-    summary: &Summary<'_>,
+    summary: &Summary<'a>,
     now_ms: u64,
-) -> ScriptCall {
-    let mut list = KeyList {
-        keys: Vec::new(),
-        positions: HashMap::new(),
-    };
-    list.position(high_water);
-    list.position(keys.share_log_index());
-    list.position(keys.share_log_totals());
-    list.position(keys.miners());
+) -> ScriptCall<'a> {
+    let workers = summary.workers.len();
+    let mut key_list = Vec::with_capacity(5 + 2 * workers + summary.share_log.len());
+    key_list.extend([
+        high_water,
+        keys.share_log_index(),
+        keys.share_log_totals(),
+        keys.miners(),
+        keys.pool_stats(),
+    ]);
     let idle_ms = u64::try_from(settings.idle_ttl.as_millis()).unwrap_or(u64::MAX);
-    let mut args = vec![
-        first_seq.to_string(),
-        last_seq.to_string(),
-        settings.high_water_ttl.as_secs().max(1).to_string(),
-        settings.idle_ttl.as_secs().max(1).to_string(),
-        now_ms.saturating_sub(idle_ms).to_string(),
-        settings.oldest_rate_bucket(now_ms).to_string(),
-        (1 + summary.workers.len()).to_string(),
-        summary.miners.len().to_string(),
-        summary.share_log.len().to_string(),
-    ];
-    let mut entity = |key: String, index: Option<(String, &str)>, tally: &Tally| {
-        let key_position = list.position(key);
-        let (index_position, member) = match index {
-            Some((index, member)) => (list.position(index), member),
-            None => (0, ""),
-        };
+    let entries: usize = summary.share_log.values().map(HashMap::len).sum();
+    let mut args = Vec::with_capacity(16 + 8 * workers + 2 * summary.miners.len() + 2 * entries);
+    args.extend([
+        Arg::Number(first_seq),
+        Arg::Number(last_seq),
+        Arg::Number(settings.high_water_ttl.as_secs().max(1)),
+        Arg::Number(settings.idle_ttl.as_secs().max(1)),
+        Arg::Number(now_ms.saturating_sub(idle_ms)),
+        Arg::Number(settings.oldest_rate_bucket(now_ms)),
+        Arg::Number(workers as u64),
+        Arg::Number(summary.miners.len() as u64),
+        Arg::Number(summary.share_log.len() as u64),
+    ]);
+    let tally = |args: &mut Vec<Arg<'a>>, tally: &Tally| {
         args.extend([
-            key_position.to_string(),
-            index_position.to_string(),
-            member.to_owned(),
-            tally.valid.to_string(),
-            tally.invalid.to_string(),
-            tally.stale.to_string(),
-            tally.last_ms.to_string(),
-            tally.rates.len().to_string(),
+            Arg::Number(tally.valid),
+            Arg::Number(tally.invalid),
+            Arg::Number(tally.stale),
+            Arg::Number(tally.last_ms),
+            Arg::Number(tally.rates.len() as u64),
         ]);
         for (bucket, difficulty) in &tally.rates {
-            args.extend([bucket.to_string(), difficulty.to_string()]);
+            args.extend([Arg::Number(*bucket), Arg::Number(*difficulty)]);
         }
     };
-    entity(keys.pool_stats(), None, &summary.pool);
-    for ((address, worker), tally) in &summary.workers {
-        let index = Some((keys.workers(address), *worker));
-        entity(keys.worker_stats(address, worker), index, tally);
+    tally(&mut args, &summary.pool);
+    for ((address, worker), worker_tally) in &summary.workers {
+        key_list.push(keys.worker_stats(address, worker));
+        key_list.push(keys.workers(address));
+        args.push(Arg::Text(worker));
+        tally(&mut args, worker_tally);
     }
     for (address, last_ms) in &summary.miners {
-        args.extend([(*address).to_owned(), last_ms.to_string()]);
+        args.extend([Arg::Text(address), Arg::Number(*last_ms)]);
     }
     for (second, weights) in &summary.share_log {
-        let position = list.position(keys.share_log_bucket(*second));
+        key_list.push(keys.share_log_bucket(*second));
         let total = weights
             .values()
             .fold(0u64, |sum, weight| sum.saturating_add(*weight));
         args.extend([
-            position.to_string(),
-            second.to_string(),
-            total.to_string(),
-            weights.len().to_string(),
+            Arg::Number(*second),
+            Arg::Number(total),
+            Arg::Number(weights.len() as u64),
         ]);
         for (address, weight) in weights {
-            args.extend([(*address).to_owned(), weight.to_string()]);
+            args.extend([Arg::Text(address), Arg::Number(*weight)]);
         }
     }
     ScriptCall {
-        keys: list.keys,
+        keys: key_list,
         args,
     }
 }
@@ -407,8 +433,17 @@ mod tests {
         assert_eq!(summary.share_log.len(), 1);
     }
 
+    fn text(args: &[Arg<'_>]) -> Vec<String> {
+        args.iter()
+            .map(|arg| match arg {
+                Arg::Text(text) => (*text).to_owned(),
+                Arg::Number(number) => number.to_string(),
+            })
+            .collect()
+    }
+
     #[test]
-    fn script_call_names_each_key_once() {
+    fn script_call_puts_keys_at_fixed_places() {
         let settings = LedgerSettings::default();
         let shares = [
             share(1, "alice", "rig1", ShareOutcome::Valid),
@@ -417,22 +452,39 @@ mod tests {
         let summary = summarize(&shares, &settings, 2_000_000);
         let keys = Keys::new("p");
         let call = script_call(&keys, &settings, "p:hwm".into(), 1, 2, &summary, 2_000_000);
-        // hwm, index, totals, miners set, pool, 2 workers, their shared
-        // index, one bucket.
-        assert_eq!(call.keys.len(), 9);
+        // hwm, index, totals, miners set, pool, per worker its hash and its
+        // miner's index, one share-log bucket.
+        assert_eq!(call.keys.len(), 10);
         assert_eq!(call.keys[0], "p:hwm");
-        assert_eq!(
-            call.keys
-                .iter()
-                .filter(|k| **k == keys.workers("alice"))
-                .count(),
-            1
-        );
-        assert_eq!(&call.args[..2], ["1", "2"]);
-        assert_eq!(call.args[6], "3"); // pool + 2 workers
-        assert_eq!(call.args[7], "1"); // one miner
-        assert_eq!(call.args[8], "1"); // one share-log second
+        assert_eq!(call.keys[4], keys.pool_stats());
+        for worker in 0..2 {
+            let stats = &call.keys[5 + 2 * worker];
+            assert!(stats.starts_with(&keys.worker_stats("alice", "rig")));
+            assert_eq!(call.keys[6 + 2 * worker], keys.workers("alice"));
+        }
+        assert_eq!(call.keys[9], keys.share_log_bucket(1_000));
+        let args = text(&call.args);
+        assert_eq!(&args[..2], ["1", "2"]);
+        assert_eq!(args[6], "2"); // 2 workers
+        assert_eq!(args[7], "1"); // one miner
+        assert_eq!(args[8], "1"); // one share-log second
+        // The pool's tally: 1 valid, 1 invalid, 0 stale, its last time, one
+        // hashrate bucket holding the valid share's 100.
+        assert_eq!(&args[9..13], ["1", "1", "0", "1000002"]);
+        assert_eq!(args[13], "1");
+        assert_eq!(args[15], "100");
         // The share-log second is the last record: alice's 100.
-        assert_eq!(call.args[call.args.len() - 2..], ["alice", "100"]);
+        assert_eq!(args[args.len() - 2..], ["alice", "100"]);
+    }
+
+    #[test]
+    fn the_command_is_evalsha_with_keys_then_args() {
+        let call = ScriptCall {
+            keys: vec!["k1".into(), "k2".into()],
+            args: vec![Arg::Text("alice"), Arg::Number(42)],
+        };
+        let packed = call.command("abc").get_packed_command();
+        let expected = b"*7\r\n$7\r\nEVALSHA\r\n$3\r\nabc\r\n$1\r\n2\r\n$2\r\nk1\r\n$2\r\nk2\r\n$5\r\nalice\r\n$2\r\n42\r\n";
+        assert_eq!(packed, expected);
     }
 }

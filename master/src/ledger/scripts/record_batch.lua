@@ -32,66 +32,72 @@ redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 local idle_ttl = ARGV[4]
 local idle_cutoff = '(' .. ARGV[5]
 local oldest_bucket = tonumber(ARGV[6])
-local entities = tonumber(ARGV[7])
+local workers = tonumber(ARGV[7])
 local miners = tonumber(ARGV[8])
 local seconds = tonumber(ARGV[9])
 local at = 10
 
--- The pool, then each worker: counts, hashrate buckets, last share time (in
--- the worker's index, or the pool's hash). A worker with only refused shares
--- in the batch is counted only if it exists already: refused shares never
--- create a worker's key or index entry, so junk cannot fill Redis.
-for _ = 1, entities do
-  local key = KEYS[tonumber(ARGV[at])]
-  local index_position = tonumber(ARGV[at + 1])
-  local member = ARGV[at + 2]
-  local valid = ARGV[at + 3]
-  local invalid = ARGV[at + 4]
-  local stale = ARGV[at + 5]
-  local last_ms = ARGV[at + 6]
-  local rates = tonumber(ARGV[at + 7])
-  at = at + 8
+-- Adds the tally at ARGV[at] to the hash `key`: counts, hashrate buckets,
+-- last share time (a worker's in `index`, its miner's worker index; the
+-- pool's, whose `index` is nil, in its hash). Returns where the next record
+-- starts. A worker with only refused shares in the batch is counted only
+-- if it exists already: refused shares never create a worker's key or
+-- index entry, so junk cannot fill Redis.
+local function tally(key, index, member)
+  local valid = ARGV[at]
+  local invalid = ARGV[at + 1]
+  local stale = ARGV[at + 2]
+  local last_ms = ARGV[at + 3]
+  local rates = tonumber(ARGV[at + 4])
+  at = at + 5
 
-  -- Refused-only entities carry no hashrate buckets (rates is 0).
-  if index_position > 0 and valid == '0' and redis.call('EXISTS', key) == 0 then
+  -- Refused-only tallies carry no hashrate buckets (rates is 0).
+  if index and valid == '0' and redis.call('EXISTS', key) == 0 then
     at = at + 2 * rates
-  else
-    if valid ~= '0' then redis.call('HINCRBY', key, 'valid', valid) end
-    if invalid ~= '0' then redis.call('HINCRBY', key, 'invalid', invalid) end
-    if stale ~= '0' then redis.call('HINCRBY', key, 'stale', stale) end
+    return
+  end
+  if valid ~= '0' then redis.call('HINCRBY', key, 'valid', valid) end
+  if invalid ~= '0' then redis.call('HINCRBY', key, 'invalid', invalid) end
+  if stale ~= '0' then redis.call('HINCRBY', key, 'stale', stale) end
 
-    -- A bucket's first write (the sum equals what was added) is when the
-    -- expiry is refreshed and old buckets and idle index members dropped:
-    -- once per bucket width, not per batch.
-    local fresh = rates == 0
-    for _ = 1, rates do
-      local bucket = ARGV[at]
-      local difficulty = ARGV[at + 1]
-      at = at + 2
-      if redis.call('HINCRBY', key, 'h:' .. bucket, difficulty) == tonumber(difficulty) then
-        fresh = true
-      end
-    end
-
-    local index = KEYS[4]
-    if index_position > 0 then
-      index = KEYS[index_position]
-      redis.call('ZADD', index, 'GT', last_ms, member)
-    else
-      redis.call('HSET', key, 'last_share_ms', last_ms)
-    end
-
-    if fresh then
-      redis.call('EXPIRE', key, idle_ttl)
-      for _, field in ipairs(redis.call('HKEYS', key)) do
-        if string.sub(field, 1, 2) == 'h:' and tonumber(string.sub(field, 3)) < oldest_bucket then
-          redis.call('HDEL', key, field)
-        end
-      end
-      redis.call('ZREMRANGEBYSCORE', index, '-inf', idle_cutoff)
-      if index_position > 0 then redis.call('EXPIRE', index, idle_ttl) end
+  -- A bucket's first write (the sum equals what was added) is when the
+  -- expiry is refreshed and old buckets and idle index members dropped:
+  -- once per bucket width, not per batch.
+  local fresh = rates == 0
+  for _ = 1, rates do
+    local bucket = ARGV[at]
+    local difficulty = ARGV[at + 1]
+    at = at + 2
+    if redis.call('HINCRBY', key, 'h:' .. bucket, difficulty) == tonumber(difficulty) then
+      fresh = true
     end
   end
+
+  if index then
+    redis.call('ZADD', index, 'GT', last_ms, member)
+  else
+    redis.call('HSET', key, 'last_share_ms', last_ms)
+  end
+
+  if fresh then
+    redis.call('EXPIRE', key, idle_ttl)
+    for _, field in ipairs(redis.call('HKEYS', key)) do
+      if string.sub(field, 1, 2) == 'h:' and tonumber(string.sub(field, 3)) < oldest_bucket then
+        redis.call('HDEL', key, field)
+      end
+    end
+    redis.call('ZREMRANGEBYSCORE', index or KEYS[4], '-inf', idle_cutoff)
+    if index then redis.call('EXPIRE', index, idle_ttl) end
+  end
+end
+
+-- The pool, then each worker: KEYS[4 + 2i] is worker i's hash and
+-- KEYS[5 + 2i] its miner's worker index.
+tally(KEYS[5], nil, nil)
+for i = 1, workers do
+  local member = ARGV[at]
+  at = at + 1
+  tally(KEYS[4 + 2 * i], KEYS[5 + 2 * i], member)
 end
 
 -- Lua's unpack is capped by its C stack (8000 values): long argument lists
@@ -116,12 +122,12 @@ end
 -- also add up to the pool's current round (`round` in the pool's stats
 -- hash, KEYS[5]), which a found block closes (round_close.lua).
 local round = 0
-for _ = 1, seconds do
-  local key = KEYS[tonumber(ARGV[at])]
-  local second = ARGV[at + 1]
-  local total = ARGV[at + 2]
-  local entries = tonumber(ARGV[at + 3])
-  at = at + 4
+for j = 1, seconds do
+  local key = KEYS[5 + 2 * workers + j]
+  local second = ARGV[at]
+  local total = ARGV[at + 1]
+  local entries = tonumber(ARGV[at + 2])
+  at = at + 3
   redis.call('HINCRBY', KEYS[3], second, total)
   round = round + tonumber(total)
   redis.call('ZADD', KEYS[2], second, second)
