@@ -21,7 +21,8 @@ use crate::blocks::CandidateSource;
 use crate::ledger::LedgerError;
 
 /// Share batches waiting for the stream's ledger writer at most; beyond it
-/// the stream stops reading (the slave's own buffer holds its shares).
+/// the stream stops reading (the slave's own buffer holds its shares). Also
+/// the most batches the writer sends to Redis in one pipeline.
 const BATCHES_QUEUED: usize = 4;
 
 /// Who is on the other end of a registered stream.
@@ -354,9 +355,13 @@ impl Drop for WriterTask {
 }
 
 /// The stream's ledger writer: stores its share batches in the order they
-/// were read and acks each one. Ends with `Ok` when the batches run out or
-/// the stream is gone, with the status that must end the stream when a batch
+/// were read and acks them. The batches queued while Redis stored the last
+/// ones go to the ledger together ([`Ledger::record_batches`]: one round
+/// trip, run in order). Ends with `Ok` when the batches run out or the
+/// stream is gone, with the status that must end the stream when a batch
 /// cannot be stored.
+///
+/// [`Ledger::record_batches`]: crate::ledger::Ledger::record_batches
 async fn write_batches(
     shared: Arc<Shared>,
     slave: Slave,
@@ -364,38 +369,42 @@ async fn write_batches(
     outbox: Outbox,
     acked: watch::Sender<u64>,
 ) -> Result<(), Status> {
-    while let Some(batch) = batches.recv().await {
-        let up_to_seq = record(&shared, &slave, &batch).await?;
-        acked.send_replace(up_to_seq);
-        let ack = frame(master_message::Kind::Ack(Ack { up_to_seq }));
-        if !deliver(&outbox, &slave, ack) {
-            return Ok(());
+    let mut pending = Vec::with_capacity(BATCHES_QUEUED);
+    while batches.recv_many(&mut pending, BATCHES_QUEUED).await > 0 {
+        let results = shared
+            .ledger
+            .record_batches(&slave.slave_id, &slave.boot_id, &pending, unix_ms())
+            .await;
+        // One ack per stored batch, as when they were written one by one;
+        // the batches stored before a failure are acked before the stream
+        // ends, so the slave need not replay them.
+        for (batch, result) in pending.iter().zip(results) {
+            let up_to_seq = match result {
+                Ok(outcome) => outcome.acked_seq,
+                Err(error) => return Err(refusal(&slave, batch, error)),
+            };
+            acked.send_replace(up_to_seq);
+            let ack = frame(master_message::Kind::Ack(Ack { up_to_seq }));
+            if !deliver(&outbox, &slave, ack) {
+                return Ok(());
+            }
         }
+        pending.clear();
     }
     Ok(())
 }
 
-/// Writes a batch to the ledger; the ack point after it, or the status that
-/// ends the stream.
-async fn record(shared: &Shared, slave: &Slave, batch: &ShareBatch) -> Result<u64, Status> {
-    match shared
-        .ledger
-        .record_batch(&slave.slave_id, &slave.boot_id, batch, unix_ms())
-        .await
-    {
-        Ok(outcome) => Ok(outcome.acked_seq),
-        Err(error) => {
-            tracing::warn!(slave = %slave.slave_id, first_seq = batch.first_seq, %error, "share batch not stored");
-            Err(match error {
-                LedgerError::Gap { .. } | LedgerError::Contended { .. } => Status::aborted(
-                    format!("{error}: reconnect and replay from Welcome.acked_seq"),
-                ),
-                LedgerError::MalformedBatch { .. } => Status::invalid_argument(error.to_string()),
-                _ => Status::unavailable(format!(
-                    "{error}: reconnect and replay from Welcome.acked_seq"
-                )),
-            })
-        }
+/// The status that ends the stream when `batch` cannot be stored.
+fn refusal(slave: &Slave, batch: &ShareBatch, error: LedgerError) -> Status {
+    tracing::warn!(slave = %slave.slave_id, first_seq = batch.first_seq, %error, "share batch not stored");
+    match error {
+        LedgerError::Gap { .. } | LedgerError::Contended { .. } => Status::aborted(format!(
+            "{error}: reconnect and replay from Welcome.acked_seq"
+        )),
+        LedgerError::MalformedBatch { .. } => Status::invalid_argument(error.to_string()),
+        _ => Status::unavailable(format!(
+            "{error}: reconnect and replay from Welcome.acked_seq"
+        )),
     }
 }
 
