@@ -36,6 +36,11 @@ struct Args {
     /// Shares per batch (the slaves' slave.share_batch_size).
     #[arg(long, default_value_t = 500)]
     batch: u64,
+    /// Batches each slave hands to the ledger at once, pipelined on one
+    /// connection (the master's gateway sends up to 4, the batches queued
+    /// while the previous ones were stored); 1 writes them one by one.
+    #[arg(long, default_value_t = 4)]
+    pipeline: u64,
     /// How long to write (10s, 1m).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     duration: Duration,
@@ -80,18 +85,24 @@ async fn drive(args: Args) -> anyhow::Result<()> {
     for slave in 0..args.slaves.max(1) {
         let (ledger, logins, written) = (ledger.clone(), logins.clone(), written.clone());
         let batch_size = args.batch.max(1);
+        let args_pipeline = args.pipeline;
         tasks.push(tokio::spawn(async move {
             let slave_id = format!("ingest-slave-{slave}");
             let mut seq = 1;
             let mut cursor = u64::from(slave);
+            let pipeline = args_pipeline.max(1);
             while Instant::now() < deadline {
-                let batch = make_batch(seq, batch_size, &logins, &mut cursor);
+                let batches: Vec<ShareBatch> = (0..pipeline)
+                    .map(|n| make_batch(seq + n * batch_size, batch_size, &logins, &mut cursor))
+                    .collect();
                 let now_ms = now_ms();
-                let outcome = ledger
-                    .record_batch(&slave_id, "boot", &batch, now_ms)
-                    .await?;
-                written.fetch_add(outcome.new_shares, Ordering::Relaxed);
-                seq += batch_size;
+                for outcome in ledger
+                    .record_batches(&slave_id, "boot", &batches, now_ms)
+                    .await
+                {
+                    written.fetch_add(outcome?.new_shares, Ordering::Relaxed);
+                }
+                seq += pipeline * batch_size;
             }
             anyhow::Ok(())
         }));
@@ -102,10 +113,11 @@ async fn drive(args: Args) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let total = written.load(Ordering::Relaxed);
     println!(
-        "slaves {} miners {} batch {}: {} shares in {:.2} s = {:.0} shares/s written to Redis",
+        "slaves {} miners {} batch {} pipeline {}: {} shares in {:.2} s = {:.0} shares/s written to Redis",
         args.slaves,
         args.miners,
         args.batch,
+        args.pipeline.max(1),
         total,
         elapsed,
         total as f64 / elapsed
