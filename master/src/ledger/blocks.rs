@@ -27,19 +27,14 @@ impl Ledger {
     /// submission, once: returns `false`, changing nothing, when the hash is
     /// already stored.
     pub async fn insert_candidate(&self, record: &BlockRecord) -> Result<bool, LedgerError> {
-        if !matches!(
-            record.state,
-            BlockState::Submitting | BlockState::Candidate | BlockState::Refused
-        ) {
-            return Err(LedgerError::NotInsertable {
-                hash: record.hash.clone(),
-                state: record.state,
-            });
-        }
-        let json = serde_json::to_string(record).map_err(|source| LedgerError::CorruptBlock {
-            hash: record.hash.clone(),
-            source,
-        })?;
+        let json = encode_in_state(
+            record,
+            &[
+                BlockState::Submitting,
+                BlockState::Candidate,
+                BlockState::Refused,
+            ],
+        )?;
         let mut connection = self.connection();
         let inserted: u8 = self
             .scripts
@@ -142,10 +137,7 @@ impl Ledger {
             return Ok(false);
         }
         record.apply(transition);
-        let json = serde_json::to_string(&record).map_err(|source| LedgerError::CorruptBlock {
-            hash: hash.to_owned(),
-            source,
-        })?;
+        let json = encode_record(&record)?;
         let mut invocation = self.scripts.apply_transition.prepare_invoke();
         invocation
             .key(self.keys.blocks())
@@ -186,16 +178,7 @@ impl Ledger {
     /// longer `Submitting` (settled before, or already stepped by the
     /// unlocker): calling it again is safe.
     pub async fn settle_submission(&self, record: &BlockRecord) -> Result<bool, LedgerError> {
-        if !matches!(record.state, BlockState::Candidate | BlockState::Refused) {
-            return Err(LedgerError::NotInsertable {
-                hash: record.hash.clone(),
-                state: record.state,
-            });
-        }
-        let json = serde_json::to_string(record).map_err(|source| LedgerError::CorruptBlock {
-            hash: record.hash.clone(),
-            source,
-        })?;
+        let json = encode_in_state(record, &[BlockState::Candidate, BlockState::Refused])?;
         let mut connection = self.connection();
         let settled: u8 = self
             .scripts
@@ -329,6 +312,27 @@ impl Ledger {
             .filter_map(|(hash, json)| json.map(|json| parse_record(hash, &json)))
             .collect()
     }
+}
+
+/// Encodes a record about to be stored, refusing one whose state is not
+/// among `storable`: the insert and the settle step accept different states
+/// but check and encode the same way.
+fn encode_in_state(record: &BlockRecord, storable: &[BlockState]) -> Result<String, LedgerError> {
+    if !storable.contains(&record.state) {
+        return Err(LedgerError::NotInsertable {
+            hash: record.hash.clone(),
+            state: record.state,
+        });
+    }
+    encode_record(record)
+}
+
+/// Encodes a record for the blocks hash.
+fn encode_record(record: &BlockRecord) -> Result<String, LedgerError> {
+    serde_json::to_string(record).map_err(|source| LedgerError::CorruptBlock {
+        hash: record.hash.clone(),
+        source,
+    })
 }
 
 fn parse_record(hash: &str, json: &str) -> Result<BlockRecord, LedgerError> {
