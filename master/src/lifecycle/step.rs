@@ -155,6 +155,14 @@ mod tests {
 
     /// alice 3 : bob 1.
     fn record() -> BlockRecord {
+        record_made_by(BlockRecord::candidate)
+    }
+
+    /// The test block, built by one of `BlockRecord`'s constructors
+    /// (`candidate`, `submitting`, `refused`).
+    fn record_made_by(
+        make: fn(String, u64, u64, String, PplnsSnapshot, u64) -> BlockRecord,
+    ) -> BlockRecord {
         let snapshot = PplnsSnapshot::new(
             1_000,
             2_000_000,
@@ -162,7 +170,7 @@ mod tests {
             vec![("alice".to_owned(), 1_500), ("bob".to_owned(), 500)],
         )
         .expect("weights fit the window");
-        BlockRecord::candidate(
+        make(
             "ab".repeat(32),
             HEIGHT,
             1_700_000_000_000,
@@ -366,15 +374,7 @@ mod tests {
 
     #[test]
     fn refused_block_is_never_credited() {
-        let base = record();
-        let block = BlockRecord::refused(
-            base.hash.clone(),
-            base.height,
-            base.found_at_ms,
-            base.finder.clone(),
-            base.snapshot.clone(),
-            base.expected_reward,
-        );
+        let block = record_made_by(BlockRecord::refused);
         assert_eq!(block.state, BlockState::Refused);
         assert_eq!(
             step(&block, &seen(1_000, BlockType::Normal, 1_000), &policy()),
@@ -384,15 +384,7 @@ mod tests {
 
     #[test]
     fn a_submitting_block_left_by_a_crash_is_stepped_as_a_candidate() {
-        let base = record();
-        let submitting = BlockRecord::submitting(
-            base.hash.clone(),
-            base.height,
-            base.found_at_ms,
-            base.finder.clone(),
-            base.snapshot.clone(),
-            base.expected_reward,
-        );
+        let submitting = record_made_by(BlockRecord::submitting);
         // Shallow: left alone (the block path may still settle it).
         let mut block = submitting.clone();
         assert_eq!(
