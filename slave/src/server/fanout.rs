@@ -55,7 +55,16 @@ impl FanoutProbe {
 
     /// A session wrote the current job's notify at `now`.
     pub fn written(&self, now: Instant) {
-        self.written.fetch_add(1, Ordering::AcqRel);
+        self.written_many(1, now);
+    }
+
+    /// `sessions` sessions wrote the current job's notify, the last at
+    /// `now` (a writer task reports a shard at once).
+    pub fn written_many(&self, sessions: u64, now: Instant) {
+        if sessions == 0 {
+            return;
+        }
+        self.written.fetch_add(sessions, Ordering::AcqRel);
         self.last_ns.fetch_max(self.nanos(now), Ordering::AcqRel);
     }
 
@@ -76,6 +85,7 @@ mod tests {
         probe.written(start + Duration::from_millis(12));
         probe.written(start + Duration::from_millis(40));
         probe.written(start + Duration::from_millis(15));
+        probe.written_many(0, start + Duration::from_millis(900));
         let tally = probe.publish(start + Duration::from_millis(1_000));
         assert_eq!(
             tally,

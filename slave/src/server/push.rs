@@ -272,16 +272,26 @@ async fn write_jobs(
             continue;
         };
         'shards: for shard in pushes.shards.iter().skip(first).step_by(step) {
-            {
+            let mut written = 0;
+            let newer = {
                 let seats = shard.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut newer = false;
                 for seat in seats.iter() {
                     match seat.push(&job, &jobs, &mut line) {
-                        Some(true) => fanout.written(std::time::Instant::now()),
+                        Some(true) => written += 1,
                         Some(false) => {}
-                        // A newer job is out: start over with it.
-                        None => break 'shards,
+                        None => {
+                            newer = true;
+                            break;
+                        }
                     }
                 }
+                newer
+            };
+            fanout.written_many(written, std::time::Instant::now());
+            if newer {
+                // A newer job is out: start over with it.
+                break 'shards;
             }
             tokio::task::yield_now().await;
         }
