@@ -233,6 +233,20 @@ fn balance_key(keys: &Keys, kind: BalanceKind) -> String {
     }
 }
 
+/// The raw `address -> amount` fields of one of our balance hashes; each
+/// caller parses the amounts its own way.
+async fn read_balances(
+    connection: &mut ConnectionManager,
+    keys: &Keys,
+    kind: BalanceKind,
+) -> Result<BTreeMap<String, String>, ImportError> {
+    redis::cmd("HGETALL")
+        .arg(balance_key(keys, kind))
+        .query_async(connection)
+        .await
+        .map_err(target("reading balances"))
+}
+
 async fn read_ours(
     connection: &mut ConnectionManager,
     keys: &Keys,
@@ -251,11 +265,7 @@ async fn read_ours(
         set.extend(members);
     }
     for kind in BalanceKind::ALL {
-        let raw: BTreeMap<String, String> = redis::cmd("HGETALL")
-            .arg(balance_key(keys, kind))
-            .query_async(connection)
-            .await
-            .map_err(target("reading balances"))?;
+        let raw = read_balances(connection, keys, kind).await?;
         let parsed = raw
             .into_iter()
             .map(|(address, amount)| (address, amount.trim().parse().unwrap_or(u64::MAX)))
@@ -315,11 +325,7 @@ async fn our_totals(
     let mut totals = Totals::default();
     let mut miners = std::collections::BTreeSet::new();
     for kind in BalanceKind::ALL {
-        let raw: BTreeMap<String, String> = redis::cmd("HGETALL")
-            .arg(balance_key(keys, kind))
-            .query_async(connection)
-            .await
-            .map_err(target("reading balances"))?;
+        let raw = read_balances(connection, keys, kind).await?;
         let mut sum: u64 = 0;
         for (address, amount) in raw {
             let amount: u64 = amount.trim().parse().unwrap_or(0);
