@@ -16,7 +16,7 @@ use tos_pool_master::ledger::{PaymentStatus, QuarantineCause};
 use tos_pool_master::payouts::RunOutcome;
 
 use crate::master_support::eventually;
-use crate::payouts::{Bench, addresses, miners};
+use crate::payouts::{Bench, StoppedRun, addresses, first_run_stopped_by, miners};
 
 const PASSWORD: &str = "quarantine-admin-password";
 
@@ -69,16 +69,12 @@ async fn assert_tx_log_matches_payments(bench: &Bench) {
 
 #[tokio::test]
 async fn an_error_after_the_broadcast_is_not_paid_twice() {
-    let bench = Bench::start(false, |_| {}).await;
-    let seeded = miners(3);
-    bench.seed(&seeded).await;
-    let payouts = bench.payouts(bench.settings());
-    bench.wallet.set_fault(Fault::BroadcastThenError, 1);
-    let report = payouts.run_once().await.expect("a run");
-    assert!(
-        matches!(report.outcome, RunOutcome::Stopped { .. }),
-        "{report:?}"
-    );
+    let StoppedRun {
+        bench,
+        seeded,
+        payouts,
+        report,
+    } = first_run_stopped_by(Fault::BroadcastThenError, 3).await;
     assert_eq!(
         bench.wallet.transactions().len(),
         1,

@@ -15,7 +15,7 @@ use tos_pool_integration_tests::wallet::{Fault, Wallet, WalletConfig, WalletHand
 use tos_pool_master::ledger::{Ledger, PaymentStatus};
 use tos_pool_master::lifecycle::BlockState;
 use tos_pool_master::payouts::{
-    PayoutError, PayoutSettings, Payouts, PlanRules, Resolution, RunOutcome,
+    PayoutError, PayoutSettings, Payouts, PlanRules, Resolution, RunOutcome, RunReport,
 };
 use tos_pool_master::wallet::WalletClient;
 use tos_pool_proto::v1::{master_message, slave_message};
@@ -176,6 +176,36 @@ pub(crate) fn addresses(seeded: &[(String, i64)]) -> Vec<String> {
     seeded.iter().map(|(a, _)| a.clone()).collect()
 }
 
+/// What a first payout run stopped by a wallet fault leaves: the bench, its
+/// seeded miners, the payer and the run's report.
+pub(crate) struct StoppedRun {
+    pub(crate) bench: Bench,
+    pub(crate) seeded: Vec<(String, i64)>,
+    pub(crate) payouts: Payouts,
+    pub(crate) report: RunReport,
+}
+
+/// A bench with `count` seeded miners whose first payout run meets `fault`
+/// on the wallet's first call and stops (asserted).
+pub(crate) async fn first_run_stopped_by(fault: Fault, count: u8) -> StoppedRun {
+    let bench = Bench::start(false, |_| {}).await;
+    let seeded = miners(count);
+    bench.seed(&seeded).await;
+    let payouts = bench.payouts(bench.settings());
+    bench.wallet.set_fault(fault, 1);
+    let report = payouts.run_once().await.expect("a run");
+    assert!(
+        matches!(report.outcome, RunOutcome::Stopped { .. }),
+        "{report:?}"
+    );
+    StoppedRun {
+        bench,
+        seeded,
+        payouts,
+        report,
+    }
+}
+
 #[tokio::test]
 async fn seeded_balances_are_paid_exactly_once() {
     let bench = Bench::start(false, |_| {}).await;
@@ -218,16 +248,12 @@ async fn seeded_balances_are_paid_exactly_once() {
 
 #[tokio::test]
 async fn a_lost_reply_is_reconciled_and_paid_once() {
-    let bench = Bench::start(false, |_| {}).await;
-    let seeded = miners(3);
-    bench.seed(&seeded).await;
-    let payouts = bench.payouts(bench.settings());
-    bench.wallet.set_fault(Fault::BroadcastThenLoseReply, 1);
-    let report = payouts.run_once().await.expect("a run");
-    assert!(
-        matches!(report.outcome, RunOutcome::Stopped { .. }),
-        "{report:?}"
-    );
+    let StoppedRun {
+        bench,
+        seeded,
+        payouts,
+        report,
+    } = first_run_stopped_by(Fault::BroadcastThenLoseReply, 3).await;
     assert_eq!(
         bench.wallet.transactions().len(),
         1,
@@ -266,16 +292,12 @@ async fn a_payer_dying_right_after_the_send_pays_once() {
 
 #[tokio::test]
 async fn a_wallet_error_without_a_broadcast_is_reconciled_then_paid() {
-    let bench = Bench::start(false, |_| {}).await;
-    let seeded = miners(2);
-    bench.seed(&seeded).await;
-    let payouts = bench.payouts(bench.settings());
-    bench.wallet.set_fault(Fault::FailBeforeBroadcast, 1);
-    let report = payouts.run_once().await.expect("a run");
-    assert!(
-        matches!(report.outcome, RunOutcome::Stopped { .. }),
-        "{report:?}"
-    );
+    let StoppedRun {
+        bench,
+        seeded,
+        payouts,
+        report,
+    } = first_run_stopped_by(Fault::FailBeforeBroadcast, 2).await;
     // A wallet error may follow a broadcast: the amounts stay pending.
     let ledger = bench.ledger();
     let id = report.payments[0].clone();
