@@ -30,6 +30,28 @@ async fn bench_with_api() -> Bench {
     .await
 }
 
+/// The JSON body of an admin GET of `url`.
+async fn admin_json(http: &reqwest::Client, url: &str) -> Value {
+    http.get(url)
+        .bearer_auth(PASSWORD)
+        .send()
+        .await
+        .expect("the API answers")
+        .text()
+        .await
+        .map(|text| serde_json::from_str(&text).expect("JSON"))
+        .expect("a body")
+}
+
+/// The response to an admin DELETE of `url`.
+async fn admin_delete(http: &reqwest::Client, url: &str) -> reqwest::Response {
+    http.delete(url)
+        .bearer_auth(PASSWORD)
+        .send()
+        .await
+        .expect("the API answers")
+}
+
 /// The wallet's transactions against the pool's payments: every broadcast
 /// transaction is exactly one payment's, with the same transfers, and no
 /// payment claims a transaction the wallet does not have.
@@ -165,16 +187,7 @@ async fn one_refused_recipient(refusal: Refusal, max_per_tx: usize) {
         let addr = bench.cluster.master.api_addr().expect("the API is on");
         format!("http://{addr}{path}")
     };
-    let listed: Value = http
-        .get(api("/api/admin/quarantine"))
-        .bearer_auth(PASSWORD)
-        .send()
-        .await
-        .expect("the API answers")
-        .text()
-        .await
-        .map(|text| serde_json::from_str(&text).expect("JSON"))
-        .expect("a body");
+    let listed: Value = admin_json(&http, &api("/api/admin/quarantine")).await;
     assert_eq!(listed[0]["address"], bad.as_str(), "{listed}");
     assert_eq!(listed[0]["cause"], "refused");
     assert!(listed[0]["payment_id"].is_string(), "{listed}");
@@ -185,30 +198,11 @@ async fn one_refused_recipient(refusal: Refusal, max_per_tx: usize) {
         .expect("the API answers");
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     bench.wallet.accept_recipient(&bad);
-    let released = http
-        .delete(api(&format!("/api/admin/quarantine/{bad}")))
-        .bearer_auth(PASSWORD)
-        .send()
-        .await
-        .expect("the API answers");
+    let released = admin_delete(&http, &api(&format!("/api/admin/quarantine/{bad}"))).await;
     assert_eq!(released.status(), StatusCode::OK);
-    let twice = http
-        .delete(api(&format!("/api/admin/quarantine/{bad}")))
-        .bearer_auth(PASSWORD)
-        .send()
-        .await
-        .expect("the API answers");
+    let twice = admin_delete(&http, &api(&format!("/api/admin/quarantine/{bad}"))).await;
     assert_eq!(twice.status(), StatusCode::NOT_FOUND);
-    let audit: Value = http
-        .get(api("/api/admin/audit"))
-        .bearer_auth(PASSWORD)
-        .send()
-        .await
-        .expect("the API answers")
-        .text()
-        .await
-        .map(|text| serde_json::from_str(&text).expect("JSON"))
-        .expect("a body");
+    let audit: Value = admin_json(&http, &api("/api/admin/audit")).await;
     let releases: Vec<&Value> = audit
         .as_array()
         .into_iter()
