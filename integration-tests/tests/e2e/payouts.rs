@@ -252,7 +252,7 @@ async fn a_lost_reply_is_reconciled_and_paid_once() {
         bench,
         seeded,
         payouts,
-        report,
+        ..
     } = first_run_stopped_by(Fault::BroadcastThenLoseReply, 3).await;
     assert_eq!(
         bench.wallet.transactions().len(),
