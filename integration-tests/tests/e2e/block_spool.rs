@@ -6,7 +6,7 @@
 //! reported by the unlocker and added by the operator, and a block mined by
 //! someone else is refused.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::master_support;
@@ -115,6 +115,29 @@ fn spooled(dir: &Path) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// Waits until the spool directory `dir` holds no record; `what` names the
+/// wait in its failure.
+async fn spool_empties(dir: &Path, what: &str) {
+    eventually(what, || {
+        let empty = spooled(dir).is_empty();
+        async move { empty.then_some(()) }
+    })
+    .await;
+}
+
+/// A cluster whose master spools found blocks to a fresh directory (kept
+/// while the returned `TempDir` lives), with a PPLNS window of 10 000.
+async fn cluster_with_spool() -> (tempfile::TempDir, PathBuf, Cluster) {
+    let spool = tempfile::tempdir().expect("a spool directory");
+    let spool_dir = spool.path().to_owned();
+    let cluster = Cluster::start(false, |config| {
+        config.pplns.window = 10_000.0;
+        config.master.block_spool_dir = Some(spool_dir.clone());
+    })
+    .await;
+    (spool, spool_dir, cluster)
+}
+
 async fn state_of(ledger: &Ledger, hash: &str, state: BlockState) -> BlockRecord {
     eventually(&format!("block {hash} to be {state:?}"), || async move {
         // A read may fail while the connection to a restarted Redis is
@@ -155,13 +178,7 @@ fn devnet_hash(hash: &str) -> Hash {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_block_found_while_redis_is_stopped_is_submitted_spooled_and_credited_later() {
-    let spool = tempfile::tempdir().expect("a spool directory");
-    let spool_dir = spool.path().to_owned();
-    let cluster = Cluster::start(false, |config| {
-        config.pplns.window = 10_000.0;
-        config.master.block_spool_dir = Some(spool_dir.clone());
-    })
-    .await;
+    let (_spool, spool_dir, cluster) = cluster_with_spool().await;
     let alice = miner_address(0xa1);
     let bob = miner_address(0xb0);
     let everyone = [alice.clone(), bob.clone(), pool_address()];
@@ -200,11 +217,7 @@ async fn a_block_found_while_redis_is_stopped_is_submitted_spooled_and_credited_
         .expect("the emulator knows the block")
         .miner_reward;
     assert_eq!(record.expected_reward, reward);
-    eventually("the spool to empty", || {
-        let empty = spooled(&spool_dir).is_empty();
-        async move { empty.then_some(()) }
-    })
-    .await;
+    spool_empties(&spool_dir, "the spool to empty").await;
 
     // Credited like any block: immature at depth 2, matured at depth 5.
     cluster.devnet.advance(2);
@@ -260,11 +273,7 @@ async fn a_block_found_while_redis_is_down_is_credited_once_redis_is_back() {
     let ledger = master.ledger().clone();
     let record = state_of(&ledger, &hash, BlockState::Candidate).await;
     assert_eq!(record.snapshot.total_weight(), 1_500);
-    eventually("the spool to empty", || {
-        let empty = spooled(&spool_dir).is_empty();
-        async move { empty.then_some(()) }
-    })
-    .await;
+    spool_empties(&spool_dir, "the spool to empty").await;
     let reward = devnet
         .block(&devnet_hash(&hash))
         .expect("the emulator knows the block")
@@ -276,13 +285,7 @@ async fn a_block_found_while_redis_is_down_is_credited_once_redis_is_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_master_replays_its_spool_and_a_second_replay_credits_nothing() {
-    let spool = tempfile::tempdir().expect("a spool directory");
-    let spool_dir = spool.path().to_owned();
-    let cluster = Cluster::start(false, |config| {
-        config.pplns.window = 10_000.0;
-        config.master.block_spool_dir = Some(spool_dir.clone());
-    })
-    .await;
+    let (_spool, spool_dir, cluster) = cluster_with_spool().await;
     let alice = miner_address(0xa1);
     let everyone = [alice.clone(), pool_address()];
     let mut rig = Rig::join(&cluster.gateway_url(), "boot-restart").await;
@@ -322,20 +325,12 @@ async fn a_restarted_master_replays_its_spool_and_a_second_replay_credits_nothin
     let ledger = master.ledger().clone();
     let record = state_of(&ledger, &hash, BlockState::Candidate).await;
     assert_eq!(record.snapshot.total_weight(), 2_000);
-    eventually("the spool to empty", || {
-        let empty = spooled(&spool_dir).is_empty();
-        async move { empty.then_some(()) }
-    })
-    .await;
+    spool_empties(&spool_dir, "the spool to empty").await;
 
     // The same record replayed again (a crash between the Redis write and
     // the file's removal) is the same one block.
     std::fs::write(&files[0], &spooled_bytes).expect("the spool file is put back");
-    eventually("the second replay to drop the file", || {
-        let empty = spooled(&spool_dir).is_empty();
-        async move { empty.then_some(()) }
-    })
-    .await;
+    spool_empties(&spool_dir, "the second replay to drop the file").await;
     assert_eq!(
         ledger.recent_blocks(0, 10).await.expect("blocks").len(),
         1,
@@ -351,11 +346,7 @@ async fn a_restarted_master_replays_its_spool_and_a_second_replay_credits_nothin
 
     // And once more after it matured: nothing changes.
     std::fs::write(&files[0], &spooled_bytes).expect("the spool file is put back");
-    eventually("the third replay to drop the file", || {
-        let empty = spooled(&spool_dir).is_empty();
-        async move { empty.then_some(()) }
-    })
-    .await;
+    spool_empties(&spool_dir, "the third replay to drop the file").await;
     assert_eq!(balances(&ledger, &everyone).await, (0, reward as i64));
     let stored = ledger.block(&hash).await.expect("reads").expect("stored");
     assert_eq!(stored.state, BlockState::Matured);
