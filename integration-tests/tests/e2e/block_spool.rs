@@ -12,8 +12,8 @@ use std::process::Command;
 use crate::master_support;
 
 use master_support::{
-    Cluster, TestSlave, batch, block_candidate, eventually, master_config, mine_block,
-    miner_address, pool_address, share,
+    Cluster, TestSlave, block_candidate, eventually, master_config, mine_block, miner_address,
+    pool_address,
 };
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -51,26 +51,12 @@ impl Rig {
 
     /// The job at the emulator's tip at difficulty 1.
     async fn tip_job(&mut self, devnet: &DevnetHandle) -> Job {
-        let height = devnet.top().height + 1;
-        loop {
-            let job = self.slave.next_job().await;
-            if job.height == height && job.network_difficulty == "1" {
-                return job;
-            }
-        }
+        self.slave.tip_job(devnet).await
     }
 
     /// Sends valid shares and waits for their ack.
     async fn shares(&mut self, job: &Job, credits: &[(&str, u64)]) {
-        let shares = credits
-            .iter()
-            .map(|(address, difficulty)| {
-                self.seq += 1;
-                share(self.seq, job, address, *difficulty)
-            })
-            .collect();
-        self.slave.send(batch(shares)).await;
-        self.slave.acked(self.seq).await;
+        self.slave.send_shares(&mut self.seq, job, credits).await;
     }
 
     /// Mines `job` and sends the candidate (no finding share); the answer.

@@ -46,26 +46,12 @@ impl Bench {
 
     /// The job at the emulator's tip at difficulty 1.
     async fn tip_job(&mut self) -> Job {
-        let height = self.devnet().top().height + 1;
-        loop {
-            let job = self.slave.next_job().await;
-            if job.height == height && job.network_difficulty == "1" {
-                return job;
-            }
-        }
+        self.slave.tip_job(&self.cluster.devnet).await
     }
 
     /// Sends valid shares and waits for their ack.
     async fn shares(&mut self, job: &Job, credits: &[(String, u64)]) -> u64 {
-        let shares = credits
-            .iter()
-            .map(|(address, difficulty)| {
-                self.seq += 1;
-                share(self.seq, job, address, *difficulty)
-            })
-            .collect();
-        self.slave.send(batch(shares)).await;
-        self.slave.acked(self.seq).await
+        self.slave.send_shares(&mut self.seq, job, credits).await
     }
 
     /// Sends the finding share, then the candidate; the master's answer.

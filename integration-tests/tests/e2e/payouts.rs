@@ -471,13 +471,7 @@ async fn mined_blocks_end_in_confirmed_payments() {
     let alice = miner_address(0xa1);
     let bob = miner_address(0xb0);
     bench.cluster.set_difficulty(1);
-    let height = bench.cluster.devnet.top().height + 1;
-    let job = loop {
-        let job = slave.next_job().await;
-        if job.height == height && job.network_difficulty == "1" {
-            break job;
-        }
-    };
+    let job = slave.tip_job(&bench.cluster.devnet).await;
     slave
         .send(batch(vec![
             share(1, &job, &alice, 3_000),

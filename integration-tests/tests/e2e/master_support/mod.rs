@@ -288,6 +288,38 @@ impl TestSlave {
         })
         .await
     }
+
+    /// The first job for the block after `devnet`'s tip at network
+    /// difficulty 1 (set by the caller), which the block tests mine.
+    pub async fn tip_job(&mut self, devnet: &DevnetHandle) -> Job {
+        let height = devnet.top().height + 1;
+        loop {
+            let job = self.next_job().await;
+            if job.height == height && job.network_difficulty == "1" {
+                return job;
+            }
+        }
+    }
+
+    /// Sends one batch of valid shares for `job`, one per `(address,
+    /// difficulty)`, numbered on from `*seq`, and waits for their ack; the
+    /// acked seq.
+    pub async fn send_shares(
+        &mut self,
+        seq: &mut u64,
+        job: &Job,
+        credits: &[(impl AsRef<str>, u64)],
+    ) -> u64 {
+        let shares = credits
+            .iter()
+            .map(|(address, difficulty)| {
+                *seq += 1;
+                share(*seq, job, address.as_ref(), *difficulty)
+            })
+            .collect();
+        self.send(batch(shares)).await;
+        self.acked(*seq).await
+    }
 }
 
 /// `future`, or a panic when it takes longer than [`DEADLINE`].
