@@ -5,75 +5,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// The Go pool's config.example.yaml, key for key, with a valid mainnet
-/// fee address (its placeholder is not one).
-const GO_EXAMPLE: &str = r#"# TOS Pool Configuration
-pool:
-  name: "TOS Mining Pool"
-  fee: 1.0
-  fee_address: "tos1qsl6sj2u0gp37tr6drrq964rd4d8gnaxnezgytmt0cfltnp2wsgqqak28je"
-node:
-  url: "http://127.0.0.1:8545"
-  timeout: 10s
-redis:
-  url: "127.0.0.1:6379"
-  password: ""
-  db: 0
-master:
-  enabled: true
-  bind: "0.0.0.0:3221"
-  secret: "change_this_to_a_secure_random_string"
-slave:
-  enabled: true
-  master_url: "127.0.0.1:3221"
-  stratum_bind: "0.0.0.0:3333"
-  stratum_tls_bind: "0.0.0.0:3334"
-  tls_cert: ""
-  tls_key: ""
-mining:
-  initial_difficulty: 1000000
-  min_difficulty: 1000
-  max_difficulty: 1000000000000
-  vardiff_target_time: 4
-  vardiff_retarget: 90
-  vardiff_variance: 30
-  job_refresh_interval: 500ms
-validation:
-  trust_threshold: 50
-  trust_check_percent: 75
-  hashrate_window: 10m
-  hashrate_large_window: 3h
-unlocker:
-  enabled: true
-  interval: 60s
-  immature_depth: 10
-  mature_depth: 100
-pplns:
-  window: 2.0
-payouts:
-  enabled: true
-  interval: 1h
-  threshold: 100000000
-  max_addresses_per_tx: 100
-  gas_limit: 21000
-  gas_price: "auto"
-api:
-  enabled: true
-  bind: "0.0.0.0:8088"
-  stats_cache: 10s
-  cors_origins:
-    - "*"
-security:
-  max_connections_per_ip: 100
-  max_workers_per_address: 256
-  ban_threshold: 30
-  ban_duration: 1h
-  rate_limit_shares: 100
-log:
-  level: "info"
-  format: "console"
-  file: ""
-"#;
+/// The Go pool's documented config, every key, with a valid mainnet fee
+/// address: the fixture the key-by-key tests of tos-pool-common convert.
+const GO_EXAMPLE: &str = include_str!("../../common/tests/fixtures/go-pool-config.yaml");
 
 /// A scratch directory of this test process.
 fn scratch(name: &str) -> PathBuf {

@@ -7,125 +7,16 @@ use super::migrate_go_config;
 use crate::config::{Config, ConfigError, Role};
 
 /// A mainnet address (TOS.md): the Go example's placeholder is not a valid
-/// address, so the copy below carries a real one.
+/// address, so the fixture carries this real one.
 const MAINNET_ADDRESS: &str = "tos1qsl6sj2u0gp37tr6drrq964rd4d8gnaxnezgytmt0cfltnp2wsgqqak28je";
 
-/// The Go pool's documented config (docs/CONFIGURATION-EXAMPLE.md there),
-/// every section and key, with a valid fee address.
-pub(crate) fn go_example() -> String {
-    format!(
-        r#"
-pool:
-  name: "TOS Mining Pool"
-  fee: 1.0
-  fee_address: "{MAINNET_ADDRESS}"
-node:
-  url: "http://127.0.0.1:8545"
-  timeout: 10s
-  upstreams:
-    - name: "primary"
-      url: "http://127.0.0.1:8545"
-      timeout: 10s
-      weight: 10
-    - name: "backup-1"
-      url: "http://backup1.example.com:8545"
-      timeout: 15s
-      weight: 5
-  health_check_interval: 5s
-  health_check_timeout: 3s
-  max_failures: 3
-  recovery_threshold: 2
-redis:
-  url: "127.0.0.1:6379"
-  password: ""
-  db: 2
-master:
-  enabled: true
-  bind: "0.0.0.0:3221"
-  secret: "change_this_to_a_secure_random_string"
-slave:
-  enabled: true
-  master_url: ""
-  stratum_bind: "0.0.0.0:3333"
-  stratum_tls_bind: "0.0.0.0:3334"
-  tls_cert: ""
-  tls_key: ""
-  getwork_enabled: false
-  getwork_bind: "0.0.0.0:8888"
-  websocket_enabled: true
-  websocket_bind: "0.0.0.0:3335"
-  xatum_enabled: true
-  xatum_bind: "0.0.0.0:3336"
-mining:
-  initial_difficulty: 1000000
-  min_difficulty: 1000
-  max_difficulty: 1000000000000
-  vardiff_target_time: 4.0
-  vardiff_retarget: 90.0
-  vardiff_variance: 30.0
-  job_refresh_interval: 500ms
-validation:
-  trust_threshold: 50
-  trust_check_percent: 75
-  hashrate_window: 10m
-  hashrate_large_window: 3h
-unlocker:
-  enabled: true
-  interval: 60s
-  immature_depth: 10
-  mature_depth: 100
-pplns:
-  window: 2.0
-  dynamic_window: false
-  min_window: 0.5
-  max_window: 4.0
-payouts:
-  enabled: true
-  interval: 1h
-  threshold: 100000000
-  max_addresses_per_tx: 100
-  gas_limit: 21000
-  gas_price: "auto"
-  withdrawal_fee: 0
-  withdrawal_fee_rate: 0.01
-api:
-  enabled: true
-  bind: "0.0.0.0:8080"
-  stats_cache: 10s
-  cors_origins:
-    - "*"
-  admin_enabled: true
-  admin_password: "your-admin-password"
-security:
-  max_connections_per_ip: 100
-  max_workers_per_address: 256
-  ban_threshold: 30
-  ban_duration: 1h
-  rate_limit_shares: 100
-  whitelist: ["10.1.2.3", "192.168.0.0/24"]
-notify:
-  enabled: true
-  pool_url: "https://pool.example.com"
-  discord_url: "https://discord.com/api/webhooks/1/abc"
-  telegram_bot: "123:token"
-  telegram_chat: "-100200"
-log:
-  level: "info"
-  format: "console"
-  file: ""
-profiling:
-  enabled: false
-  bind: "127.0.0.1:6060"
-newrelic:
-  enabled: false
-  app_name: "TOS Pool"
-  license_key: "your_newrelic_license_key"
-"#
-    )
-}
+/// The Go pool's documented config, every section and key, with a valid
+/// fee address (`MAINNET_ADDRESS`); the master's migrate-config tests read
+/// the same file.
+pub(crate) const GO_EXAMPLE: &str = include_str!("../../../tests/fixtures/go-pool-config.yaml");
 
 fn migrated() -> super::Migration {
-    migrate_go_config(&go_example()).expect("the example converts")
+    migrate_go_config(GO_EXAMPLE).expect("the example converts")
 }
 
 #[track_caller]
@@ -332,7 +223,7 @@ fn an_empty_config_needs_only_what_the_go_pool_required_too() {
 
 #[test]
 fn loading_a_go_config_names_the_key_and_points_to_migrate_config() {
-    let error = Config::from_yaml_str(&go_example(), Vec::new()).expect_err("a Go config");
+    let error = Config::from_yaml_str(GO_EXAMPLE, Vec::new()).expect_err("a Go config");
     assert!(
         matches!(&error, ConfigError::GoPoolKey { key } if key == "pool.fee"),
         "{error}"
