@@ -17,6 +17,8 @@ pub mod policy;
 pub mod server;
 pub mod session;
 pub mod stratum;
+#[cfg(test)]
+mod test_work;
 pub mod validation;
 pub mod vardiff;
 pub mod websocket;

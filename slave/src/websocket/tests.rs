@@ -3,7 +3,6 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use tos_pool_common::difficulty::Difficulty;
 use tos_pool_common::header::MinerWork;
 
 use super::*;
@@ -28,14 +27,7 @@ fn json(text: &str) -> Value {
 }
 
 fn work() -> Work {
-    Work {
-        job_id: "j42".into(),
-        header: MinerWork::from([0xab; 112]),
-        target: Difficulty::from_u64(1000).expect("non-zero").target(),
-        difficulty: 1000,
-        height: 123_456,
-        clean: true,
-    }
+    crate::test_work::sample_work(0xab, 1000)
 }
 
 #[test]

@@ -3,8 +3,6 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use tos_pool_common::difficulty::Difficulty;
-use tos_pool_common::header::MinerWork;
 
 use super::*;
 use crate::session::{
@@ -33,14 +31,7 @@ fn line(write: impl FnOnce(&mut Vec<u8>)) -> Value {
 }
 
 fn work() -> Work {
-    Work {
-        job_id: "j42".into(),
-        header: MinerWork::from([0xcd; 112]),
-        target: Difficulty::from_u64(1_000_000).expect("non-zero").target(),
-        difficulty: 1_000_000,
-        height: 123_456,
-        clean: true,
-    }
+    crate::test_work::sample_work(0xcd, 1_000_000)
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! The forms of `tosminer`'s three modes and of miners written for other
 //! pools: decoded, answered, and refused with a reason when malformed.
 
-use tos_pool_common::difficulty::Difficulty;
 use tos_pool_common::header::MinerWork;
 
 use super::*;
@@ -21,14 +20,7 @@ fn replies(line: &str, outputs: &[Output]) -> String {
 }
 
 fn work() -> Work {
-    Work {
-        job_id: "j42".into(),
-        header: MinerWork::from([0xab; 112]),
-        target: Difficulty::from_u64(1000).expect("non-zero").target(),
-        difficulty: 1000,
-        height: 0x1e240,
-        clean: true,
-    }
+    crate::test_work::sample_work(0xab, 1000)
 }
 
 #[test]

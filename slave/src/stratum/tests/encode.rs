@@ -1,8 +1,5 @@
 //! Answers and notifications, byte for byte as PROTOCOLS.md shows them.
 
-use tos_pool_common::difficulty::Difficulty;
-use tos_pool_common::header::MinerWork;
-
 use super::*;
 use crate::session::{Answer, CloseReason, Output, Reject, RejectCode, Subscribed, Work};
 
@@ -19,15 +16,7 @@ fn push(output: &Output) -> String {
 }
 
 fn work() -> Work {
-    let difficulty = Difficulty::from_u64(1000).expect("non-zero");
-    Work {
-        job_id: "j42".into(),
-        header: MinerWork::from([0xab; 112]),
-        target: difficulty.target(),
-        difficulty: 1000,
-        height: 123_456,
-        clean: true,
-    }
+    crate::test_work::sample_work(0xab, 1000)
 }
 
 #[test]
