@@ -90,11 +90,13 @@ async fn a_sentinel_failover_loses_and_doubles_no_acknowledged_share() {
         let mut killed = false;
         let mut reconnects = 0;
         while acked < SHARES {
-            while sent < batches && sent < acked / BATCH + WINDOW {
+            let mut open = true;
+            while open && sent < batches && sent < acked / BATCH + WINDOW {
                 sent += 1;
-                slave.send(nth_batch(sent, &job)).await;
+                open = slave.try_send(nth_batch(sent, &job)).await;
             }
-            match slave.next().await {
+            let frame = if open { slave.next().await } else { Ok(None) };
+            match frame {
                 Ok(Some(master_message::Kind::Ack(ack))) => {
                     assert!(ack.up_to_seq >= acked, "acks never go back");
                     acked = ack.up_to_seq;

@@ -250,6 +250,11 @@ impl TestSlave {
             .expect("the request stream is open");
     }
 
+    /// Sends a frame; false when the stream has ended (the master closed it).
+    pub async fn try_send(&self, message: SlaveMessage) -> bool {
+        self.outbound.send(message).await.is_ok()
+    }
+
     /// The next frame from the master (`Ok(None)` at the end of the stream).
     pub async fn next(&mut self) -> Result<Option<master_message::Kind>, Status> {
         let message = within(self.inbound.message()).await?;
