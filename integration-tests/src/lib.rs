@@ -14,6 +14,7 @@ pub mod floor;
 pub mod loadgen;
 pub mod miners;
 pub mod otlp_receiver;
+pub mod process;
 pub mod redis_sentinel;
 pub mod redis_server;
 pub mod sniffer;

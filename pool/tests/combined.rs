@@ -11,6 +11,7 @@ use tos_pool_common::address::Address;
 use tos_pool_common::network::Network;
 use tos_pool_integration_tests::devnet::{Devnet, DevnetConfig};
 use tos_pool_integration_tests::miners::{MinerOptions, StratumMiner, Transport};
+use tos_pool_integration_tests::process::stop_with_sigterm;
 use tos_pool_integration_tests::redis_server::RedisServer;
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -154,23 +155,12 @@ log:
     }
 
     let mut child = running.0.take().expect("still running");
-    let killed = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .expect("run kill");
-    assert!(killed.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            panic!("tos-pool did not stop after SIGTERM");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    // Waited for off the runtime: the devnet the pool talks to runs on it.
+    let status = tokio::task::spawn_blocking(move || stop_with_sigterm(&mut child, DEADLINE))
+        .await
+        .expect("the wait task ends")
+        .expect("signal and wait")
+        .expect("tos-pool stops after SIGTERM");
     assert!(status.success(), "exit status {status:?}");
 }
 

@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use tos_pool_integration_tests::process::stop_with_sigterm;
+
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn free_port() -> u16 {
@@ -112,23 +114,9 @@ fn start_dev(workdir: &Path, extra: &[(&str, String)]) -> (Child, DevPorts, Vec<
 
 /// Sends SIGTERM and waits for a clean exit.
 fn stop_dev(mut child: Child) {
-    let killed = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .expect("run kill");
-    assert!(killed.success());
-    let deadline = std::time::Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("tos-pool-dev did not stop after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = stop_with_sigterm(&mut child, DEADLINE)
+        .expect("signal and wait")
+        .expect("tos-pool-dev stops after SIGTERM");
     assert!(status.success(), "exit status {status:?}");
 }
 
