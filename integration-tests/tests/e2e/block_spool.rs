@@ -22,7 +22,7 @@ use tos_pool_common::difficulty::Difficulty;
 use tos_pool_common::metrics::Gauge;
 use tos_pool_common::telemetry::Telemetry;
 use tos_pool_integration_tests::devnet::{
-    DEVNET_MINER_KEY, Devnet, DevnetConfig, DevnetHandle, Hash,
+    BlockInfo, DEVNET_MINER_KEY, Devnet, DevnetConfig, DevnetHandle, Hash,
 };
 use tos_pool_integration_tests::redis_server::RedisServer;
 use tos_pool_master::app::MasterHandle;
@@ -155,11 +155,18 @@ async fn json(response: reqwest::Response) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("not JSON ({error}): {text}"))
 }
 
-fn devnet_hash(hash: &str) -> Hash {
-    hex::decode(hash)
+/// The emulator's block with the hex hash `hash` (it must know it).
+fn devnet_block(devnet: &DevnetHandle, hash: &str) -> BlockInfo {
+    let hash: Hash = hex::decode(hash)
         .expect("hex hash")
         .try_into()
-        .expect("32 bytes")
+        .expect("32 bytes");
+    devnet.block(&hash).expect("the emulator knows the block")
+}
+
+/// Whether the ledger holds a record of the block `hash`.
+async fn recorded(ledger: &Ledger, hash: &str) -> bool {
+    ledger.block(hash).await.expect("reads").is_some()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,11 +204,7 @@ async fn a_block_found_while_redis_is_stopped_is_submitted_spooled_and_credited_
     let record = state_of(&ledger, &hash, BlockState::Candidate).await;
     assert_eq!(record.finder, alice);
     assert_eq!(record.snapshot.total_weight(), 4_000);
-    let reward = cluster
-        .devnet
-        .block(&devnet_hash(&hash))
-        .expect("the emulator knows the block")
-        .miner_reward;
+    let reward = devnet_block(&cluster.devnet, &hash).miner_reward;
     assert_eq!(record.expected_reward, reward);
     spool_empties(&spool_dir, "the spool to empty").await;
 
@@ -260,10 +263,7 @@ async fn a_block_found_while_redis_is_down_is_credited_once_redis_is_back() {
     let record = state_of(&ledger, &hash, BlockState::Candidate).await;
     assert_eq!(record.snapshot.total_weight(), 1_500);
     spool_empties(&spool_dir, "the spool to empty").await;
-    let reward = devnet
-        .block(&devnet_hash(&hash))
-        .expect("the emulator knows the block")
-        .miner_reward;
+    let reward = devnet_block(&devnet, &hash).miner_reward;
     devnet.advance(5);
     state_of(&ledger, &hash, BlockState::Matured).await;
     assert_eq!(balances(&ledger, &everyone).await, (0, reward as i64));
@@ -322,10 +322,7 @@ async fn a_restarted_master_replays_its_spool_and_a_second_replay_credits_nothin
         1,
         "one block"
     );
-    let reward = devnet
-        .block(&devnet_hash(&hash))
-        .expect("the emulator knows the block")
-        .miner_reward;
+    let reward = devnet_block(&devnet, &hash).miner_reward;
     devnet.advance(5);
     state_of(&ledger, &hash, BlockState::Matured).await;
     assert_eq!(balances(&ledger, &everyone).await, (0, reward as i64));
@@ -416,15 +413,7 @@ async fn a_pool_block_without_a_record_is_reported_and_added_by_the_operator() {
     assert_eq!(unrecorded.len(), 1, "{unrecorded:?}");
     assert_eq!(unrecorded[0]["hash"], hash.as_str());
     assert_eq!(cluster.master.metrics().gauge(Gauge::BlocksUnrecorded), 1.0);
-    assert!(
-        cluster
-            .master
-            .ledger()
-            .block(&hash)
-            .await
-            .expect("reads")
-            .is_none()
-    );
+    assert!(!recorded(cluster.master.ledger(), &hash).await);
 
     let add = |body: Value| {
         http.post(api("/api/admin/blocks"))
@@ -461,22 +450,10 @@ async fn a_pool_block_without_a_record_is_reported_and_added_by_the_operator() {
         .await
         .expect("post");
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert!(
-        cluster
-            .master
-            .ledger()
-            .block(&hash)
-            .await
-            .expect("reads")
-            .is_none()
-    );
+    assert!(!recorded(cluster.master.ledger(), &hash).await);
 
     // The pool's block is added, its window cut at its timestamp.
-    let height = cluster
-        .devnet
-        .block(&devnet_hash(&hash))
-        .expect("the emulator knows it")
-        .height;
+    let height = devnet_block(&cluster.devnet, &hash).height;
     let response = add(serde_json::json!({"hash": hash, "height": height}))
         .await
         .expect("post");
@@ -521,11 +498,7 @@ async fn a_pool_block_without_a_record_is_reported_and_added_by_the_operator() {
         async move { (gauge == 0.0).then_some(()) }
     })
     .await;
-    let reward = cluster
-        .devnet
-        .block(&devnet_hash(&hash))
-        .expect("the emulator knows it")
-        .miner_reward;
+    let reward = devnet_block(&cluster.devnet, &hash).miner_reward;
     cluster.devnet.advance(3);
     let ledger = cluster.master.ledger().clone();
     state_of(&ledger, &hash, BlockState::Matured).await;
