@@ -20,7 +20,8 @@ const MINERS: [&str; 3] = [
     "tst1bob",
 ];
 
-async fn ledger(server: &RedisServer, settings: LedgerSettings) -> Ledger {
+/// A ledger on `server` under the prefix `test`, with `settings`.
+pub(crate) async fn ledger(server: &RedisServer, settings: LedgerSettings) -> Ledger {
     let config = RedisConfig {
         url: server.url(),
         key_prefix: "test".into(),
@@ -32,7 +33,8 @@ async fn ledger(server: &RedisServer, settings: LedgerSettings) -> Ledger {
         .with_settings(settings)
 }
 
-async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+/// A plain connection to `server`, to read keys as they are.
+pub(crate) async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
     redis::Client::open(server.url())
         .expect("the harness URL is valid")
         .get_multiplexed_async_connection()
@@ -42,7 +44,7 @@ async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
 
 /// Outcome of share `seq` in the bulk tests: every 10th stale, every 7th
 /// (not 10th) low difficulty, the rest valid.
-fn outcome_of(seq: u64) -> ShareOutcome {
+pub(crate) fn outcome_of(seq: u64) -> ShareOutcome {
     if seq.is_multiple_of(10) {
         ShareOutcome::Stale
     } else if seq.is_multiple_of(7) {

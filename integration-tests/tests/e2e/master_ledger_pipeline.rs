@@ -4,43 +4,17 @@
 //! gaps, malformed batches and a script Redis no longer holds; a worker
 //! with only refused shares still creates no key.
 
-use tos_pool_common::config::RedisConfig;
+use crate::master_ledger::{outcome_of, raw};
+
 use tos_pool_integration_tests::redis_server::RedisServer;
-use tos_pool_master::ledger::{BatchOutcome, Ledger, LedgerError};
+use tos_pool_master::ledger::{BatchOutcome, Ledger, LedgerError, LedgerSettings};
 use tos_pool_proto::v1::{Share, ShareBatch, ShareOutcome};
 
 const MINERS: [&str; 3] = ["tst1alice", "tst1bob", "tst1carol"];
 const NOW: u64 = 1_700_000_000_000;
 
 async fn ledger(server: &RedisServer) -> Ledger {
-    let config = RedisConfig {
-        url: server.url(),
-        key_prefix: "test".into(),
-        ..RedisConfig::default()
-    };
-    Ledger::connect(&config)
-        .await
-        .expect("the ledger connects to the private Redis")
-}
-
-async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(server.url())
-        .expect("the harness URL is valid")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("Redis answers")
-}
-
-/// Every 10th share stale, every 7th (not 10th) low difficulty, the rest
-/// valid.
-fn outcome_of(seq: u64) -> ShareOutcome {
-    if seq.is_multiple_of(10) {
-        ShareOutcome::Stale
-    } else if seq.is_multiple_of(7) {
-        ShareOutcome::LowDifficulty
-    } else {
-        ShareOutcome::Valid
-    }
+    crate::master_ledger::ledger(server, LedgerSettings::default()).await
 }
 
 fn share(seq: u64, address: &str, worker: &str, outcome: ShareOutcome) -> Share {
