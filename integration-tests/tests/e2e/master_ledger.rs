@@ -85,7 +85,7 @@ fn bulk_batch(first: u64, last: u64, now_ms: u64) -> ShareBatch {
 }
 
 /// The expected (valid, invalid, stale) of the bulk pattern up to `last`.
-fn expected_counts(last: u64) -> (u64, u64, u64) {
+pub(crate) fn expected_counts(last: u64) -> (u64, u64, u64) {
     (1..=last).fold((0, 0, 0), |(v, i, s), seq| match outcome_of(seq) {
         ShareOutcome::Valid => (v + 1, i, s),
         ShareOutcome::Stale => (v, i, s + 1),

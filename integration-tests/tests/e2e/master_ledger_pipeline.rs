@@ -4,7 +4,7 @@
 //! gaps, malformed batches and a script Redis no longer holds; a worker
 //! with only refused shares still creates no key.
 
-use crate::master_ledger::{outcome_of, raw};
+use crate::master_ledger::{expected_counts, outcome_of, raw};
 
 use tos_pool_integration_tests::redis_server::RedisServer;
 use tos_pool_master::ledger::{BatchOutcome, Ledger, LedgerError, LedgerSettings};
@@ -44,15 +44,6 @@ fn batch(first: u64, last: u64) -> ShareBatch {
             })
             .collect(),
     }
-}
-
-/// (valid, invalid, stale) of shares 1..=last.
-fn expected_counts(last: u64) -> (u64, u64, u64) {
-    (1..=last).fold((0, 0, 0), |(v, i, s), seq| match outcome_of(seq) {
-        ShareOutcome::Valid => (v + 1, i, s),
-        ShareOutcome::Stale => (v, i, s + 1),
-        _ => (v, i + 1, s),
-    })
 }
 
 async fn pool_counts(ledger: &Ledger) -> (u64, u64, u64) {
