@@ -239,10 +239,8 @@ fn processes(
     let ports = layout.ports;
     let bin = |name: &str| options.bin_dir.join(name);
     let setup = |e: std::io::Error| ChaosError::Setup(e.to_string());
-    for name in ["redis", "daemon", "wallet.state"] {
-        if name != "wallet.state" {
-            std::fs::create_dir_all(layout.path(name)).map_err(setup)?;
-        }
+    for dir in ["redis", "daemon"] {
+        std::fs::create_dir_all(layout.path(dir)).map_err(setup)?;
     }
     write_config(master, &layout.path("master.yaml")).map_err(setup)?;
     let mut slave_paths = Vec::new();
