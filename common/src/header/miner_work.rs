@@ -125,6 +125,9 @@ impl MinerWork {
         self.bytes32(EXTRA_NONCE)
     }
 
+    /// Where the extra nonce's 32 bytes start in the 112.
+    pub const EXTRA_NONCE_OFFSET: usize = EXTRA_NONCE;
+
     /// Sets the extra nonce.
     pub fn set_extra_nonce(&mut self, extra_nonce: &[u8; 32]) {
         self.0[EXTRA_NONCE..EXTRA_NONCE + 32].copy_from_slice(extra_nonce);

@@ -8,6 +8,7 @@ use super::EXTRANONCE2_SIZE;
 use super::decode::{Dialect, ReplyTo, RequestError, RequestId};
 use super::dialects::ETHEREUM_STRATUM;
 use crate::session::{Answer, CloseReason, Output, RejectCode, Work};
+use tos_pool_common::header::MinerWork;
 
 /// `{"id":…,"result":…,"error":…}`: field order as on the wire.
 #[derive(Serialize)]
@@ -38,14 +39,14 @@ fn notify_params(work: &Work) -> (&str, String, String, u64, bool) {
 
 /// Appends the `mining.notify` line of `work`: the same bytes serde writes
 /// for `{"id":null,"method":"mining.notify","params":[…]}`, but with the hex
-/// written straight into `out` instead of through two temporary strings. It
-/// is the one line every session gets for every job, so its cost is paid
-/// sessions × jobs times.
-fn write_notify(out: &mut Vec<u8>, work: &Work) {
+/// written straight into `out` instead of through two temporary strings.
+/// Returns where in `out` the MinerWork's hex starts.
+fn write_notify(out: &mut Vec<u8>, work: &Work) -> usize {
     out.extend_from_slice(br#"{"id":null,"method":"mining.notify","params":["#);
     // The job id is the master's; serde escapes it as JSON requires.
     serde_json::to_writer(&mut *out, &work.job_id).expect("serializing a string into a Vec");
     out.extend_from_slice(b",\"");
+    let header_at = out.len();
     push_hex(out, work.header.as_bytes());
     out.extend_from_slice(b"\",\"");
     push_hex(out, work.target.as_bytes());
@@ -57,15 +58,60 @@ fn write_notify(out: &mut Vec<u8>, work: &Work) {
     } else {
         b",false]}\n"
     });
+    header_at
 }
+
+/// One job's `mining.notify` line at one share difficulty, encoded once and
+/// copied for each session with the session's extra_nonce written into its
+/// place: the one line every session gets for every job, so the JSON, the
+/// job's hex and the target (a 256-bit division) are paid per job and
+/// difficulty, not sessions × jobs times.
+#[derive(Debug, Clone)]
+pub struct NotifyTemplate {
+    line: Vec<u8>,
+    /// Where the extra_nonce's 64 hex digits start in `line`.
+    extra_nonce_at: usize,
+}
+
+impl NotifyTemplate {
+    /// The line of `work` (its extra_nonce is replaced per session).
+    pub fn new(work: &Work) -> NotifyTemplate {
+        let mut line = Vec::with_capacity(400);
+        let header_at = write_notify(&mut line, work);
+        NotifyTemplate {
+            line,
+            extra_nonce_at: header_at + 2 * MinerWork::EXTRA_NONCE_OFFSET,
+        }
+    }
+
+    /// Appends the line for the session whose extra_nonce is `extra_nonce`:
+    /// the bytes [`write_push`] writes for that session's work.
+    pub fn write(&self, out: &mut Vec<u8>, extra_nonce: &[u8; 32]) {
+        let start = out.len();
+        out.extend_from_slice(&self.line);
+        let at = start + self.extra_nonce_at;
+        if let Some(digits) = out.get_mut(at..at + 2 * extra_nonce.len()) {
+            write_hex(digits, extra_nonce);
+        }
+    }
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends `bytes` as lower-case hex digits.
 fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     out.reserve(2 * bytes.len());
     for byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)]);
-        out.push(DIGITS[usize::from(byte & 0x0f)]);
+        out.push(HEX_DIGITS[usize::from(byte >> 4)]);
+        out.push(HEX_DIGITS[usize::from(byte & 0x0f)]);
+    }
+}
+
+/// Writes `bytes` as lower-case hex digits over `digits` (twice as long).
+fn write_hex(digits: &mut [u8], bytes: &[u8]) {
+    for (pair, byte) in digits.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
+        pair[1] = HEX_DIGITS[usize::from(byte & 0x0f)];
     }
 }
 
@@ -136,7 +182,9 @@ pub fn write_push(out: &mut Vec<u8>, output: &Output) -> bool {
                 params: [difficulty],
             },
         ),
-        Output::Notify(work) => write_notify(out, work),
+        Output::Notify(work) => {
+            write_notify(out, work);
+        }
         Output::Close(CloseReason::Draining) => write_line(
             out,
             &Notification {

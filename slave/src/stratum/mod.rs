@@ -27,7 +27,8 @@ pub(crate) use decode::{authorize_params, truncated};
 pub use dialects::ETHEREUM_STRATUM;
 pub(crate) use dialects::header_param;
 pub use encode::{
-    write_answer, write_answer_in, write_malformed, write_outputs, write_push, write_replies,
+    NotifyTemplate, write_answer, write_answer_in, write_malformed, write_outputs, write_push,
+    write_replies,
 };
 pub use frame::{Decoded, LineTooLong, StratumCodec, is_blank, next_line};
 

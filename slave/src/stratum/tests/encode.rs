@@ -166,3 +166,34 @@ fn getwork_answer_uses_the_notify_params() {
     );
     assert!(line.ends_with(",123456,true],\"error\":null}\n"), "{line}");
 }
+
+#[test]
+fn a_notify_template_writes_each_sessions_line_byte_for_byte() {
+    let mut template_work = work();
+    template_work.header.set_extra_nonce(&[0; 32]);
+    template_work.job_id = "job \"7\"".into();
+    let template = NotifyTemplate::new(&template_work);
+    for (session, clean) in [(1u8, true), (0xfe, false)] {
+        let mut extra_nonce = [0u8; 32];
+        for (i, byte) in extra_nonce.iter_mut().enumerate() {
+            *byte = session.wrapping_mul(i as u8 + 1);
+        }
+        let mut session_work = template_work.clone();
+        session_work.header.set_extra_nonce(&extra_nonce);
+        session_work.clean = clean;
+        let template = if clean {
+            template.clone()
+        } else {
+            let mut unclean = template_work.clone();
+            unclean.clean = false;
+            NotifyTemplate::new(&unclean)
+        };
+        let mut out = b"before".to_vec();
+        template.write(&mut out, &extra_nonce);
+        assert_eq!(
+            text(&out[6..]),
+            push(&Output::Notify(session_work)),
+            "session {session}"
+        );
+    }
+}
