@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::link::{MinerEvent, MinerEventKind};
 use crate::session::{
-    Answer, Judged, Output, PendingShare, Protocol, Reject, RejectCode, Request, Session,
+    Answer, JobPush, Judged, Output, PendingShare, Protocol, Reject, RejectCode, Request, Session,
     SessionConfig, Step, Verdict,
 };
 use crate::validation::{HashDecision, ValidationError};
@@ -188,6 +188,35 @@ impl SessionDriver {
         self.session.on_job(job, now_ms)
     }
 
+    /// A new job for a writer that encodes the notify itself (see
+    /// [`Session::push_job`]).
+    pub fn push_job(&mut self, job: Arc<crate::job::Job>, now_ms: u64) -> Option<JobPush> {
+        let pushed = self.session.push_job(job, now_ms);
+        self.show_retarget();
+        pushed
+    }
+
+    /// The hashrate shown for the session, refreshed when a retarget
+    /// changed it.
+    fn show_retarget(&mut self) {
+        if self.authorized && self.session.hashrate() != self.shown_hashrate {
+            self.update_view();
+        }
+    }
+
+    /// The session's job refresh and vardiff retarget are the writer's
+    /// (see [`Session::hand_timers_to_writer`]).
+    pub fn hand_timers_to_writer(&mut self) {
+        self.session.hand_timers_to_writer();
+    }
+
+    /// The writer's job refresh (see [`Session::refresh_job`]).
+    pub fn refresh_job(&mut self, now_ms: u64) -> Option<(Arc<crate::job::Job>, JobPush)> {
+        let refreshed = self.session.refresh_job(now_ms);
+        self.show_retarget();
+        refreshed
+    }
+
     /// New shared settings.
     pub fn on_config(&mut self, config: Arc<SessionConfig>) {
         self.session.set_config(config);
@@ -204,9 +233,7 @@ impl SessionDriver {
     /// refreshed when a retarget changed it.
     pub fn on_timeout(&mut self, now_ms: u64) -> Vec<Output> {
         let outputs = self.session.handle_timeout(now_ms);
-        if self.authorized && self.session.hashrate() != self.shown_hashrate {
-            self.update_view();
-        }
+        self.show_retarget();
         outputs
     }
 

@@ -22,11 +22,32 @@ pub(super) struct SessionJob {
     /// header and the share target are derived from it and the template
     /// when needed, not kept: every idle session holds a backlog of these.
     pub(super) difficulty: u64,
-    /// Nonces already submitted for this job (bounded).
-    pub(super) nonces: HashSet<u64>,
+    /// Nonces already submitted for this job (bounded); made at the first
+    /// share, so sending a job to an idle session builds no hash set, and
+    /// boxed, so an entry is three words: a push scans the backlog's
+    /// entries, and every idle session holds a backlog of them.
+    #[allow(clippy::box_collection)]
+    pub(super) nonces: Option<Box<HashSet<u64>>>,
 }
 
 impl SessionJob {
+    /// Whether `nonce` was already submitted for this job.
+    pub(super) fn has_nonce(&self, nonce: u64) -> bool {
+        self.nonces
+            .as_ref()
+            .is_some_and(|nonces| nonces.contains(&nonce))
+    }
+
+    /// How many nonces were submitted for this job.
+    pub(super) fn nonce_count(&self) -> usize {
+        self.nonces.as_ref().map_or(0, |nonces| nonces.len())
+    }
+
+    /// Notes `nonce` as submitted.
+    pub(super) fn add_nonce(&mut self, nonce: u64) {
+        self.nonces.get_or_insert_default().insert(nonce);
+    }
+
     /// The template's MinerWork with the session's `extra_nonce`.
     pub(super) fn header(&self, extra_nonce: &[u8; 32]) -> MinerWork {
         let mut header = self.template.miner_work;
@@ -36,10 +57,15 @@ impl SessionJob {
 
     /// The target a share for this job must meet.
     pub(super) fn target(&self) -> Target {
-        Difficulty::from_u64(self.difficulty)
-            .unwrap_or(Difficulty::ONE)
-            .target()
+        share_target(self.difficulty)
     }
+}
+
+/// The target a share at `difficulty` must meet.
+pub(super) fn share_target(difficulty: u64) -> Target {
+    Difficulty::from_u64(difficulty)
+        .unwrap_or(Difficulty::ONE)
+        .target()
 }
 
 /// What the backlog knows about a job id.
@@ -80,8 +106,10 @@ impl SentJobs {
         self.jobs.is_empty()
     }
 
-    pub(super) fn get(&self, job_id: &str) -> Option<&SessionJob> {
-        self.jobs.iter().find(|job| job.template.job_id == job_id)
+    /// The backlog's entry for `job`, newest first: a job just sent is
+    /// found by its pointer before any id is compared.
+    pub(super) fn get(&self, job: &Arc<Job>) -> Option<&SessionJob> {
+        self.jobs.iter().rev().find(|sent| sent.template.is(job))
     }
 
     pub(super) fn lookup(&mut self, job_id: &str) -> Lookup<'_> {
@@ -161,7 +189,7 @@ mod tests {
         SessionJob {
             template,
             difficulty: 1,
-            nonces: HashSet::new(),
+            nonces: None,
         }
     }
 

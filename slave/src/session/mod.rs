@@ -59,13 +59,13 @@ pub use config::{
 };
 pub use counters::SessionCounters;
 pub use difficulty::{password_difficulty, requested_difficulty};
-pub use output::{Answer, CloseReason, Output, Reject, RejectCode, Subscribed, Work};
+pub use output::{Answer, CloseReason, JobPush, Output, Reject, RejectCode, Subscribed, Work};
 pub use request::{HeaderSubmit, Login, Request, Submit};
 pub use share::{BlockCandidate, Judged, PendingShare, ShareRecord};
 pub use verdict::Verdict;
 
 use clock::Clock;
-use job::{Lookup, SentJobs, SessionJob};
+use job::{Lookup, SentJobs, SessionJob, share_target};
 
 /// Logins one connection may use: a new address or worker name counts, the
 /// same login again does not. Past it, `authorize` is refused (24), so one
@@ -176,6 +176,11 @@ pub struct Session {
     jobs: SentJobs,
     counters: SessionCounters,
     clock: Clock,
+    /// The job refresh and the vardiff retarget are done from outside (a
+    /// writer task refreshes all its sessions at once, and retargets each
+    /// when it pushes a job): [`Session::poll_timeout`] leaves them out, so
+    /// an idle session's task is not woken for them.
+    timed_by_writer: bool,
 }
 
 impl Session {
@@ -200,6 +205,7 @@ impl Session {
             latest_job: None,
             counters: SessionCounters::default(),
             clock: Clock::new(now_ms),
+            timed_by_writer: false,
         }
     }
 
@@ -313,13 +319,24 @@ impl Session {
         self.notify(&job, now_ms)
     }
 
+    /// [`Session::on_job`] for a writer that encodes the notify itself from
+    /// a line made once per job ([`JobPush`]): the same bookkeeping, without
+    /// building the session's [`Work`]. `None` when nothing is sent (the
+    /// session is not ready).
+    pub fn push_job(&mut self, job: Arc<Job>, now_ms: u64) -> Option<JobPush> {
+        self.writer_retarget(now_ms);
+        let push = self.is_ready().then(|| self.enter(&job, now_ms));
+        self.latest_job = Some(job);
+        push
+    }
+
     /// When the session next needs [`Session::handle_timeout`], ms since the
     /// Unix epoch: the earliest of the read deadline, the keepalive, and,
     /// once the miner is logged in, the vardiff retarget and (with a job
     /// sent) the job refresh. Calling early is harmless.
     pub fn poll_timeout(&self) -> u64 {
         let clock = self.clock.next_ms(&self.config.timers, self.refreshing());
-        if self.login.is_some() {
+        if self.login.is_some() && !self.timed_by_writer {
             clock.min(self.vardiff.next_retarget_ms())
         } else {
             clock
@@ -354,7 +371,39 @@ impl Session {
 
     /// Whether the job refresh is armed: work flows and there is a job.
     fn refreshing(&self) -> bool {
-        self.latest_job.is_some() && self.is_ready()
+        self.latest_job.is_some() && self.is_ready() && !self.timed_by_writer
+    }
+
+    /// From now on the job refresh and the vardiff retarget are the
+    /// caller's, not deadlines of [`Session::poll_timeout`]: the caller
+    /// pushes every job ([`Session::push_job`]) and refreshes the current
+    /// one ([`Session::refresh_job`]), and each of those retargets first
+    /// when the retarget is due. A new difficulty shows with the next job
+    /// either way, so the miner sees the same; only the hashrate estimate
+    /// may wait for that job.
+    pub fn hand_timers_to_writer(&mut self) {
+        self.timed_by_writer = true;
+    }
+
+    /// The writer's job refresh: the newest job sent again (at the
+    /// difficulty it was sent at), as [`Session::push_job`] gives it; `None`
+    /// when the session has nothing to refresh.
+    pub fn refresh_job(&mut self, now_ms: u64) -> Option<(Arc<Job>, JobPush)> {
+        if !self.is_ready() {
+            return None;
+        }
+        self.writer_retarget(now_ms);
+        let job = self.latest_job.clone()?;
+        let push = self.enter(&job, now_ms);
+        Some((job, push))
+    }
+
+    /// A retarget that fell due, for a session whose writer keeps its
+    /// timers.
+    fn writer_retarget(&mut self, now_ms: u64) {
+        if self.timed_by_writer && self.login.is_some() {
+            self.vardiff.tick(now_ms);
+        }
     }
 
     /// The slave is draining: tell the miner to reconnect, then close.
@@ -568,19 +617,19 @@ impl Session {
                 return Step::Judged(Box::new(self.judge(Judged::refused(Verdict::UnknownJob))));
             }
         };
-        if job.nonces.contains(&submit.nonce) {
+        if job.has_nonce(submit.nonce) {
             let (height, difficulty) = (job.template.height, job.difficulty);
             let mut record =
                 self.rejected_record(&login, &submit.job_id, height, now_ms, Verdict::Duplicate);
             record.difficulty = difficulty;
             return Step::Judged(Box::new(self.refuse_share(record)));
         }
-        if job.nonces.len() >= max_nonces {
+        if job.nonce_count() >= max_nonces {
             return Step::Judged(Box::new(
                 self.judge(Judged::refused(Verdict::TooManyForJob)),
             ));
         }
-        job.nonces.insert(submit.nonce);
+        job.add_nonce(submit.nonce);
         let mut header = job.header(&self.nonce.extra_nonce);
         header.set_nonce(submit.nonce);
         Step::Hash(Box::new(PendingShare {
@@ -671,24 +720,41 @@ impl Session {
     /// Sends `job` as a notification, announcing a changed difficulty first;
     /// the next refresh is a full period from `now_ms`.
     fn notify(&mut self, job: &Arc<Job>, now_ms: u64) -> Vec<Output> {
-        self.clock.job_sent(now_ms, &self.config.timers);
-        let first = self.jobs.is_empty();
-        let mut work = self.send(job);
-        work.clean |= first;
+        let push = self.enter(job, now_ms);
         let mut outputs = Vec::with_capacity(2);
-        if self.announced_difficulty != Some(work.difficulty) {
-            self.announced_difficulty = Some(work.difficulty);
-            outputs.push(Output::SetDifficulty(work.difficulty));
+        if push.announce_difficulty {
+            outputs.push(Output::SetDifficulty(push.difficulty));
         }
+        let mut work = self.work(job, push.difficulty);
+        work.clean = push.clean;
         outputs.push(Output::Notify(work));
         outputs
     }
 
-    /// The session's work for `job`, entered in the backlog at the difficulty
-    /// in force now (or as it was, if the job was already sent).
-    fn send(&mut self, job: &Arc<Job>) -> Work {
-        if let Some(sent) = self.jobs.get(&job.job_id) {
-            return self.work_of(sent);
+    /// Enters `job` as sent at `now_ms`: in the backlog at the difficulty in
+    /// force now (or as it was, if the job was already sent), the refresh a
+    /// full period away, the difficulty noted as announced.
+    fn enter(&mut self, job: &Arc<Job>, now_ms: u64) -> JobPush {
+        let starts_refresh = !self.clock.refresh_armed() && !self.timed_by_writer;
+        self.clock.job_sent(now_ms, &self.config.timers);
+        let first = self.jobs.is_empty();
+        let difficulty = self.enter_in_backlog(job);
+        let announce_difficulty = self.announced_difficulty != Some(difficulty);
+        self.announced_difficulty = Some(difficulty);
+        JobPush {
+            difficulty,
+            announce_difficulty,
+            clean: job.clean || first,
+            starts_refresh,
+        }
+    }
+
+    /// The share difficulty `job` is sent at: as it was if it was already
+    /// sent, else the difficulty in force now, with the job entered in the
+    /// backlog.
+    fn enter_in_backlog(&mut self, job: &Arc<Job>) -> u64 {
+        if let Some(sent) = self.jobs.get(job) {
+            return sent.difficulty;
         }
         // Never ask more of a share than of a block: a block must count as a share.
         let difficulty = self
@@ -696,25 +762,39 @@ impl Session {
             .difficulty()
             .min(job.network_difficulty.to_u64_saturating())
             .max(1);
-        let entry = SessionJob {
+        self.jobs.push(SessionJob {
             template: Arc::clone(job),
             difficulty,
-            nonces: Default::default(),
-        };
-        let work = self.work_of(&entry);
-        self.jobs.push(entry);
-        work
+            nonces: None,
+        });
+        difficulty
     }
 
-    /// What the miner is sent for a job of the backlog.
-    fn work_of(&self, job: &SessionJob) -> Work {
+    /// The session's work for `job`, entered in the backlog (see
+    /// [`Session::enter_in_backlog`]).
+    fn send(&mut self, job: &Arc<Job>) -> Work {
+        let difficulty = self.enter_in_backlog(job);
+        self.work(job, difficulty)
+    }
+
+    /// What the miner is sent for `job` at `difficulty`.
+    fn work(&self, job: &Job, difficulty: u64) -> Work {
+        Work::of(job, difficulty, job.clean, &self.nonce.extra_nonce)
+    }
+}
+
+impl Work {
+    /// `job` as sent at share `difficulty` to a session with `extra_nonce`.
+    pub fn of(job: &Job, difficulty: u64, clean: bool, extra_nonce: &[u8; 32]) -> Work {
+        let mut header = job.miner_work;
+        header.set_extra_nonce(extra_nonce);
         Work {
-            job_id: job.template.job_id.clone(),
-            header: job.header(&self.nonce.extra_nonce),
-            target: job.target(),
-            difficulty: job.difficulty,
-            height: job.template.height,
-            clean: job.template.clean,
+            job_id: job.job_id.clone(),
+            header,
+            target: share_target(difficulty),
+            difficulty,
+            height: job.height,
+            clean,
         }
     }
 }

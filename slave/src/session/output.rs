@@ -70,6 +70,24 @@ pub struct Work {
     pub clean: bool,
 }
 
+/// A job entered as sent to one session, for a writer that encodes the
+/// notify from a line made once per job and difficulty: everything of the
+/// session's [`Work`] that is not the job's or the session's extra_nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobPush {
+    /// The share difficulty the job is sent at.
+    pub difficulty: u64,
+    /// `difficulty` differs from the last one announced: send
+    /// `mining.set_difficulty` first.
+    pub announce_difficulty: bool,
+    /// Whether the miner should drop its previous jobs (a new height, or the
+    /// session's first job).
+    pub clean: bool,
+    /// This job started the session's refresh deadline (its first): the
+    /// session's timer must be armed again.
+    pub starts_refresh: bool,
+}
+
 /// A refused request: the Stratum error code and a message for the miner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reject {

@@ -313,6 +313,80 @@ fn the_current_job_is_sent_again_after_the_refresh_period() {
 }
 
 #[test]
+fn a_pushed_job_is_entered_as_a_notified_one() {
+    // The same session driven twice: once through `on_job`, once through
+    // the writer's `push_job`; the backlog and the answers must agree.
+    let mut notified_session = mining_session();
+    let mut pushed_session = mining_session();
+    let second = job("2", 101);
+    let outputs = notified_session.on_job(Arc::clone(&second), T0 + 1_000);
+    let push = pushed_session
+        .push_job(Arc::clone(&second), T0 + 1_000)
+        .expect("a logged-in session is sent the job");
+    let work = notified(&outputs);
+    assert_eq!(work.len(), 1);
+    assert_eq!(push.difficulty, work[0].difficulty);
+    assert_eq!(push.clean, work[0].clean);
+    assert_eq!(
+        push.announce_difficulty,
+        outputs
+            .iter()
+            .any(|output| matches!(output, Output::SetDifficulty(_)))
+    );
+    assert!(!push.starts_refresh, "the login job started the refresh");
+    assert_eq!(
+        Work::of(
+            &second,
+            push.difficulty,
+            push.clean,
+            &pushed_session.nonce().extra_nonce
+        ),
+        work[0]
+    );
+    assert_eq!(
+        pushed_session.poll_timeout(),
+        notified_session.poll_timeout()
+    );
+    assert!(matches!(
+        submit(&mut pushed_session, "2", 7, T0 + 2_000),
+        Step::Hash(_)
+    ));
+    // A session not logged in keeps the job for later and is sent nothing.
+    let mut fresh = stratum();
+    assert_eq!(fresh.push_job(second, T0), None);
+}
+
+#[test]
+fn a_session_timed_by_its_writer_wakes_only_for_its_read_deadline() {
+    let mut session = mining_session();
+    session.hand_timers_to_writer();
+    session.on_job(job("2", 101), T0 + 20_000);
+    assert_eq!(
+        session.poll_timeout(),
+        T0 + 600_000,
+        "the read deadline: neither the retarget at T0 + 30 s nor the refresh at T0 + 50 s"
+    );
+    let (refreshed, push) = session
+        .refresh_job(T0 + 25_000)
+        .expect("the current job again");
+    assert_eq!(refreshed.job_id, "2");
+    assert!(!push.announce_difficulty);
+    assert!(!push.starts_refresh);
+    // The retarget that fell due at T0 + 30 s is made when the next job is
+    // pushed, and the job carries its difficulty: no shares, so lower.
+    let push = session
+        .push_job(job("3", 102), T0 + 31_000)
+        .expect("a logged-in session is sent the job");
+    assert!(push.difficulty < 1_000, "{push:?}");
+    assert!(push.announce_difficulty);
+    assert_eq!(
+        stratum().refresh_job(T0),
+        None,
+        "nothing to refresh before login"
+    );
+}
+
+#[test]
 fn keepalives_come_at_their_period() {
     let mut session = session_with(config(), Door::WebSocket, 1);
     session.set_keepalive(Some(Duration::from_secs(5)), T0);
