@@ -105,12 +105,13 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
     let jobs = server::feed::jobs(&link, Arc::clone(&fanout));
     // One writer per worker thread: a job's pushes run on every core.
     let writers = tokio::runtime::Handle::current().metrics().num_workers();
-    let pushes = server::push::Pushes::start(&jobs, &fanout, writers);
+    let sessions = server::feed::sessions(&link, session_config);
+    let pushes = server::push::Pushes::start(&jobs, &sessions, &fanout, writers);
     let ctx = Arc::new(ServerContext {
         link: link.clone(),
         validation: validation.clone(),
         trust: TrustConfig::from_config(&config.validation),
-        sessions: server::feed::sessions(&link, session_config),
+        sessions,
         jobs,
         nonces: ExtraNonceSource::with_random_salt(),
         policy,

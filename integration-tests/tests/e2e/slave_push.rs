@@ -145,3 +145,73 @@ async fn idle_and_busy_sessions_get_every_job_in_order_from_the_writers() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writers_send_the_job_again_while_the_master_is_away() {
+    // With the master gone no job comes; after `mining.job_refresh` the
+    // writers send every seat the current job again, which no session's
+    // task is woken for.
+    let mut cluster = cluster_support::start(1, |config| {
+        config.mining.job_refresh = Duration::from_millis(400);
+    })
+    .await;
+    let doors = cluster.slave(0).expect("slave").doors();
+    let miner = tcp_miner(doors.stratum).await;
+    log_in(&miner, &format!("{}.rig", address(3))).await;
+    miner.next_job(DEADLINE).await.expect("the login job");
+    cluster.stop_master().await;
+    wait_until("the slave sees the master gone", || async {
+        !cluster.slave(0).expect("slave").link().is_connected()
+    })
+    .await;
+    // Jobs already on their way may come first; then the same one again.
+    let mut last = miner.next_job(DEADLINE).await.expect("a job");
+    let mut repeats = 0;
+    while repeats < 2 {
+        let job = miner.next_job(DEADLINE).await.expect("a refresh");
+        if job.job_id == last.job_id {
+            repeats += 1;
+            assert!(
+                job.received_at.duration_since(last.received_at) >= Duration::from_millis(300),
+                "a refresh comes a refresh period after the last send"
+            );
+        }
+        last = job;
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_sessions_retarget_goes_out_with_the_next_pushed_job() {
+    // Vardiff retargets every second for a share every 100 ms; an idle
+    // session (no shares) is retargeted down by the writer when it pushes
+    // the next job, and that job carries the new difficulty.
+    let cluster = start_with_blocks(1, Duration::from_millis(300), |config| {
+        config.mining.initial_difficulty = 1_000;
+        config.mining.min_difficulty = 10;
+        config.mining.vardiff_retarget = Duration::from_secs(1);
+        config.mining.vardiff_target_time = Duration::from_millis(100);
+        config.mining.vardiff_enabled = true;
+    })
+    .await;
+    let doors = cluster.slave(0).expect("slave").doors();
+    let miner = tcp_miner(doors.stratum).await;
+    log_in(&miner, &format!("{}.rig", address(4))).await;
+    let first = miner.next_job(DEADLINE).await.expect("the login job");
+    assert_eq!(first.difficulty, Some(1_000));
+    let lowered = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let job = miner.next_job(DEADLINE).await.expect("a job");
+            if job.difficulty.is_some_and(|difficulty| difficulty < 1_000) {
+                return job;
+            }
+        }
+    })
+    .await
+    .expect("a job at a lower difficulty within the deadline");
+    assert!(
+        lowered.received_at.duration_since(first.received_at) >= Duration::from_millis(900),
+        "not before the retarget period"
+    );
+    cluster.shutdown().await;
+}

@@ -24,7 +24,7 @@ use crate::session::{CloseReason, Output, Request};
 
 use super::counters::Counter;
 use super::driver::SessionDriver;
-use super::push::{EncodePushes, Seat, Seated};
+use super::push::{Seat, Seated};
 use super::{ServerContext, now_ms};
 
 /// One message read from a connection.
@@ -142,7 +142,7 @@ enum Event {
 pub async fn serve<F: Framing>(
     mut framing: F,
     driver: SessionDriver,
-    pushed: Option<(Arc<TcpStream>, EncodePushes)>,
+    pushed: Option<Arc<TcpStream>>,
     ctx: Arc<ServerContext>,
     permit: ConnectionPermit,
 ) {
@@ -158,6 +158,12 @@ pub async fn serve<F: Framing>(
         seated
             .driver
             .set_keepalive(framing.keepalive_interval(), now_ms());
+        if by_writers {
+            // Writers refresh their seats all at once and retarget each
+            // when they push it a job: no idle session's task wakes for
+            // either.
+            seated.driver.hand_timers_to_writer();
+        }
         if let Some(job) = jobs.borrow_and_update().clone() {
             seated.driver.on_job(job, now_ms());
         }
@@ -268,7 +274,7 @@ pub async fn serve<F: Framing>(
             && !driver
                 .session()
                 .latest_job()
-                .is_some_and(|latest| Arc::ptr_eq(latest, &job))
+                .is_some_and(|latest| latest.is(&job))
         {
             let outputs = driver.on_job(job, now_ms());
             new_job |= !outputs.is_empty();

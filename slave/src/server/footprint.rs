@@ -16,7 +16,7 @@ use super::connection::serve;
 use super::driver::SessionDriver;
 use super::line::LineFraming;
 use super::listener::tls_handshake;
-use super::push::{EncodePushes, SharedTcp};
+use super::push::SharedTcp;
 use super::stratum::StratumLines;
 use super::xatum::XatumLines;
 use super::{line, websocket};
@@ -54,7 +54,7 @@ fn stratum_loop_size() -> usize {
             as fn(
                 _,
                 SessionDriver,
-                Option<(Arc<TcpStream>, EncodePushes)>,
+                Option<Arc<TcpStream>>,
                 Arc<ServerContext>,
                 ConnectionPermit,
             ) -> _,

@@ -20,7 +20,7 @@ pub use super::connection::Line;
 use super::connection::{End, Framing};
 use super::driver::SessionDriver;
 use super::push::SharedTcp;
-use super::stratum::{StratumLines, encode_pushes};
+use super::stratum::StratumLines;
 
 /// How long a connection closed for a bad request keeps reading what the
 /// miner still sends.
@@ -234,7 +234,7 @@ pub fn serve_pushed(
 ) -> impl Future<Output = ()> + Send {
     let stream = Arc::new(stream);
     let framing = LineFraming::new(SharedTcp(Arc::clone(&stream)), codec);
-    super::connection::serve(framing, driver, Some((stream, encode_pushes)), ctx, permit)
+    super::connection::serve(framing, driver, Some(stream), ctx, permit)
 }
 
 #[cfg(test)]

@@ -26,7 +26,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 
 use crate::job::Job;
-use crate::session::Output;
+use crate::session::{JobPush, Output, SessionConfig, Work};
+use crate::stratum::{NotifyTemplate, write_push};
 
 use super::driver::SessionDriver;
 use super::fanout::FanoutProbe;
@@ -38,9 +39,6 @@ use super::now_ms;
 /// waits for at most one shard's writes.
 const SHARDS: usize = 64;
 
-/// Encodes pushes in a door's wire form.
-pub type EncodePushes = fn(&mut Vec<u8>, &[Output]);
-
 /// What a seat's lock guards.
 pub struct Seated {
     /// The session's driver.
@@ -50,7 +48,7 @@ pub struct Seated {
     leftover: Vec<u8>,
     /// The socket writers push to; taken away before the connection closes,
     /// so its task holds the only handle and can shut it down.
-    stream: Option<(Arc<TcpStream>, EncodePushes)>,
+    stream: Option<Arc<TcpStream>>,
 }
 
 impl Seated {
@@ -72,7 +70,7 @@ impl Seated {
     /// Writes the bytes a writer left, waiting for the socket as needed;
     /// the caller bounds the wait.
     pub async fn write_leftover(&mut self) -> io::Result<()> {
-        let Some((stream, _)) = &self.stream else {
+        let Some(stream) = &self.stream else {
             self.leftover.clear();
             return Ok(());
         };
@@ -98,8 +96,9 @@ pub struct Seat {
 }
 
 impl Seat {
-    /// A seat for `driver`; with `stream`, writers may push to it.
-    pub fn new(driver: SessionDriver, stream: Option<(Arc<TcpStream>, EncodePushes)>) -> Seat {
+    /// A seat for `driver`; with `stream` (a plain-TCP Stratum socket),
+    /// writers may push to it.
+    pub fn new(driver: SessionDriver, stream: Option<Arc<TcpStream>>) -> Seat {
         Seat {
             seated: tokio::sync::Mutex::new(Seated {
                 driver,
@@ -121,17 +120,21 @@ impl Seat {
     }
 
     /// Pushes `job` to this seat now if its task is not using it, else
-    /// wakes the task to do it. `Some(true)` when the notify was written
-    /// whole; `None` when `jobs` already has a newer job (which must not be
-    /// overtaken by this one).
+    /// wakes the task to do it (a refresh is just skipped). `Some(true)`
+    /// when the notify was written whole; `None` when `jobs` already has a
+    /// newer job (which must not be overtaken by this one).
     fn push(
         &self,
         job: &Arc<Job>,
+        pass: Pass,
         jobs: &watch::Receiver<Option<Arc<Job>>>,
-        line: &mut Vec<u8>,
+        lines: &mut JobLines,
+        now_ms: u64,
     ) -> Option<bool> {
         let Ok(mut seated) = self.seated.try_lock() else {
-            self.wake.notify_one();
+            if pass == Pass::Job {
+                self.wake.notify_one();
+            }
             return Some(false);
         };
         // Checked with the seat held: a task that sends the newer job
@@ -139,15 +142,31 @@ impl Seat {
         if jobs.has_changed().unwrap_or(true) {
             return None;
         }
-        Some(seated.push(job, line, &self.wake))
+        Some(seated.push(job, pass, lines, now_ms, &self.wake))
     }
+}
+
+/// Why a writer goes over its seats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// A new job.
+    Job,
+    /// No new job for `mining.job_refresh`: the current one again.
+    Refresh,
 }
 
 impl Seated {
     /// The writer's half of [`Seat::push`], with the seat held.
-    fn push(&mut self, job: &Arc<Job>, line: &mut Vec<u8>, wake: &Notify) -> bool {
+    fn push(
+        &mut self,
+        job: &Arc<Job>,
+        pass: Pass,
+        lines: &mut JobLines,
+        now_ms: u64,
+        wake: &Notify,
+    ) -> bool {
         let seated = self;
-        let Some((stream, encode)) = &seated.stream else {
+        let Some(stream) = &seated.stream else {
             return false;
         };
         if !seated.leftover.is_empty() {
@@ -156,27 +175,33 @@ impl Seated {
             wake.notify_one();
             return false;
         }
-        if seated
+        let has_job = seated
             .driver
             .session()
             .latest_job()
-            .is_some_and(|latest| Arc::ptr_eq(latest, job))
-        {
+            .is_some_and(|latest| latest.is(job));
+        let push = match pass {
+            Pass::Job if has_job => return false,
+            Pass::Job => seated.driver.push_job(Arc::clone(job), now_ms),
+            // A session without the current job gets it from its task.
+            Pass::Refresh if !has_job => return false,
+            Pass::Refresh => seated.driver.refresh_job(now_ms).map(|(_, push)| push),
+        };
+        let Some(push) = push else {
             return false;
-        }
-        let deadline_before = seated.driver.poll_timeout();
-        let outputs = seated.driver.on_job(Arc::clone(job), now_ms());
-        if seated.driver.poll_timeout() < deadline_before {
-            // The session now needs its task earlier (its first job starts
-            // the refresh clock): the task re-arms its timer.
+        };
+        if push.starts_refresh {
+            // The session's first job starts its refresh clock: the task
+            // arms its timer for it.
             wake.notify_one();
         }
-        if outputs.is_empty() {
-            return false;
-        }
-        line.clear();
-        encode(line, &outputs);
-        let written = match stream.try_write(line) {
+        let extra_nonce = seated.driver.session().nonce().extra_nonce;
+        let line = lines.line(job, push, &extra_nonce);
+        // Straight to the socket: tokio's readiness is left as it was (a
+        // would-block here is the task's to wait out, with `writable()`,
+        // which finds out again on its own try), which spares each push a
+        // touch of the socket's readiness state.
+        let written = match socket2::SockRef::from(&**stream).send(line) {
             Ok(written) => written,
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => 0,
             // A broken socket: the task finds out on its own write or read.
@@ -188,6 +213,60 @@ impl Seated {
         seated.leftover = line.get(written..).unwrap_or_default().to_vec();
         wake.notify_one();
         false
+    }
+}
+
+/// A writer's `mining.notify` lines for the job it is pushing: one
+/// [`NotifyTemplate`] per share difficulty and clean flag met (sessions
+/// share a handful of difficulties), made on first use, and the buffer each
+/// session's line is copied into.
+pub struct JobLines {
+    job: Option<Arc<Job>>,
+    templates: Vec<(u64, bool, NotifyTemplate)>,
+    line: Vec<u8>,
+}
+
+impl JobLines {
+    /// No lines yet.
+    pub fn new() -> JobLines {
+        JobLines {
+            job: None,
+            templates: Vec::new(),
+            line: Vec::with_capacity(512),
+        }
+    }
+
+    /// The bytes to send a session with `extra_nonce` that entered `job`
+    /// as `push`: `mining.set_difficulty` first when announced, then the
+    /// notify.
+    pub fn line(&mut self, job: &Arc<Job>, push: JobPush, extra_nonce: &[u8; 32]) -> &[u8] {
+        if !self.job.as_ref().is_some_and(|held| Arc::ptr_eq(held, job)) {
+            self.job = Some(Arc::clone(job));
+            self.templates.clear();
+        }
+        self.line.clear();
+        if push.announce_difficulty {
+            write_push(&mut self.line, &Output::SetDifficulty(push.difficulty));
+        }
+        let found = self.templates.iter().position(|(difficulty, clean, _)| {
+            *difficulty == push.difficulty && *clean == push.clean
+        });
+        let at = found.unwrap_or_else(|| {
+            let work = Work::of(job, push.difficulty, push.clean, &[0; 32]);
+            self.templates
+                .push((push.difficulty, push.clean, NotifyTemplate::new(&work)));
+            self.templates.len() - 1
+        });
+        if let Some((_, _, template)) = self.templates.get(at) {
+            template.write(&mut self.line, extra_nonce);
+        }
+        &self.line
+    }
+}
+
+impl Default for JobLines {
+    fn default() -> Self {
+        JobLines::new()
     }
 }
 
@@ -215,10 +294,13 @@ impl Drop for Membership {
 }
 
 impl Pushes {
-    /// Starts `writers` writer tasks pushing each job of `jobs`; each
-    /// session's write is reported to `fanout`. They end with the feed.
+    /// Starts `writers` writer tasks pushing each job of `jobs`, and the
+    /// current job again after `mining.job_refresh` (of `sessions`) without
+    /// a new one; each session's write of a new job is reported to
+    /// `fanout`. They end with the feed.
     pub fn start(
         jobs: &watch::Receiver<Option<Arc<Job>>>,
+        sessions: &watch::Receiver<Arc<SessionConfig>>,
         fanout: &Arc<FanoutProbe>,
         writers: usize,
     ) -> Arc<Pushes> {
@@ -232,6 +314,7 @@ impl Pushes {
             tokio::spawn(write_jobs(
                 Arc::clone(&pushes),
                 jobs,
+                sessions.clone(),
                 Arc::clone(fanout),
                 first,
                 writers,
@@ -257,27 +340,52 @@ impl Pushes {
     }
 }
 
-/// One writer: for each new job, pushes it to every seat of shards
-/// `first`, `first + step`, …, yielding between shards.
+/// One writer: for each new job, and for each `mining.job_refresh` without
+/// one, pushes the job to every seat of shards `first`, `first + step`, …,
+/// yielding between shards.
 async fn write_jobs(
     pushes: Arc<Pushes>,
     mut jobs: watch::Receiver<Option<Arc<Job>>>,
+    sessions: watch::Receiver<Arc<SessionConfig>>,
     fanout: Arc<FanoutProbe>,
     first: usize,
     step: usize,
 ) {
-    let mut line = Vec::with_capacity(512);
-    while jobs.changed().await.is_ok() {
-        let Some(job) = jobs.borrow_and_update().clone() else {
+    let mut lines = JobLines::new();
+    let mut last_pass = tokio::time::Instant::now();
+    loop {
+        let refresh_every = sessions.borrow().timers.job_refresh;
+        let pass = tokio::select! {
+            changed = jobs.changed() => match changed {
+                Ok(()) => Pass::Job,
+                Err(_) => return,
+            },
+            () = tokio::time::sleep_until(last_pass + refresh_every) => {
+                if jobs.has_changed().unwrap_or(false) { Pass::Job } else { Pass::Refresh }
+            }
+        };
+        last_pass = tokio::time::Instant::now();
+        let job = match pass {
+            Pass::Job => jobs.borrow_and_update().clone(),
+            Pass::Refresh => jobs.borrow().clone(),
+        };
+        let Some(job) = job else {
             continue;
         };
+        // This writer's own copy: each session keeps the job it was sent
+        // (its newest job, its backlog), so every push counts a reference
+        // to it and drops one to an older job. On one shared copy the two
+        // writers would fight over its reference count's cache line for
+        // each session; on their own copies each counts alone.
+        let job = Arc::new(Job::clone(&job));
         'shards: for shard in pushes.shards.iter().skip(first).step_by(step) {
             let mut written = 0;
             let newer = {
                 let seats = shard.lock().unwrap_or_else(PoisonError::into_inner);
                 let mut newer = false;
+                let now = now_ms();
                 for seat in seats.iter() {
-                    match seat.push(&job, &jobs, &mut line) {
+                    match seat.push(&job, pass, &jobs, &mut lines, now) {
                         Some(true) => written += 1,
                         Some(false) => {}
                         None => {
@@ -288,7 +396,9 @@ async fn write_jobs(
                 }
                 newer
             };
-            fanout.written_many(written, std::time::Instant::now());
+            if pass == Pass::Job {
+                fanout.written_many(written, std::time::Instant::now());
+            }
             if newer {
                 // A newer job is out: start over with it.
                 break 'shards;

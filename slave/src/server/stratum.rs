@@ -9,14 +9,6 @@ use crate::stratum::{
 
 use super::line::{Line, LineCodec};
 
-/// Appends Stratum's lines for `outputs` pushed outside any answer (the
-/// same in every dialect); the writer tasks of [`super::push`] use it too.
-pub fn encode_pushes(out: &mut Vec<u8>, outputs: &[Output]) {
-    for output in outputs {
-        write_push(out, output);
-    }
-}
-
 /// Stratum lines (TCP and TLS alike).
 #[derive(Debug, Clone, Copy)]
 pub struct StratumLines(StratumCodec);
@@ -54,7 +46,10 @@ impl LineCodec for StratumLines {
     }
 
     fn write_pushes(&self, out: &mut Vec<u8>, outputs: &[Output]) {
-        encode_pushes(out, outputs);
+        // Pushes are the same in every dialect.
+        for output in outputs {
+            write_push(out, output);
+        }
     }
 
     fn write_malformed(&self, out: &mut Vec<u8>, malformed: &RequestError) {
