@@ -119,6 +119,11 @@ struct Args {
     /// (as a miner with failover pools does), until the run ends.
     #[arg(long)]
     reconnect: bool,
+    /// Watch-only sessions: idle, plain-TCP Stratum, reading pushed jobs
+    /// with a byte scan instead of the full test miner (fan-out runs of tens
+    /// of thousands of sessions a process).
+    #[arg(long)]
+    watch: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -172,6 +177,7 @@ async fn run_args(args: Args) -> anyhow::Result<bool> {
     settings.live = !args.quiet;
     settings.fanout_min_share = args.fanout_min_share;
     settings.reconnect = args.reconnect;
+    settings.watch = args.watch;
     if settings.rate == ShareRate::Idle && settings.duration.is_none() {
         eprintln!("idle sessions without --duration: the run ends on Ctrl-C");
     }

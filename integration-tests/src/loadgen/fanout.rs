@@ -50,6 +50,13 @@ pub struct FanoutSummary {
     pub min_receivers: u64,
     /// Most sessions a job reached.
     pub max_receivers: u64,
+    /// Jobs that reached `max_receivers` sessions: every session open, when
+    /// the widest job reached them all.
+    pub jobs_to_all: u64,
+    /// Jobs between the first and the last that reached `max_receivers`
+    /// which reached fewer: with the sessions open throughout, each is a
+    /// job some session did not get (0 is "every session got every job").
+    pub short_jobs_between: u64,
     /// Spread percentiles over the counted jobs, microseconds.
     pub spread_us: super::histogram::Percentiles,
 }
@@ -137,9 +144,22 @@ pub fn summarize(spreads: &[JobSpread], share: f64) -> FanoutSummary {
             left_out += 1;
         }
     }
+    let reached_all = |spread: &&JobSpread| spread.receivers == max_receivers;
+    let first_full = spreads.iter().position(|s| reached_all(&s));
+    let last_full = spreads.iter().rposition(|s| reached_all(&s));
+    let (jobs_to_all, short_jobs_between) = match (first_full, last_full) {
+        (Some(first), Some(last)) => {
+            let between = &spreads[first..=last];
+            let full = between.iter().filter(reached_all).count() as u64;
+            (full, between.len() as u64 - full)
+        }
+        _ => (0, 0),
+    };
     FanoutSummary {
         jobs: histogram.count(),
         jobs_left_out: left_out,
+        jobs_to_all,
+        short_jobs_between,
         min_receivers: if histogram.count() == 0 {
             0
         } else {
@@ -183,6 +203,30 @@ mod tests {
         assert_eq!(summary.jobs_left_out, 1);
         assert_eq!(summary.spread_us.max, 12_000);
         assert_eq!(summary.min_receivers, 3);
+        assert_eq!(summary.jobs_to_all, 2, "a and b reached all three");
+        assert_eq!(
+            summary.short_jobs_between, 0,
+            "c came after the last full job"
+        );
+    }
+
+    #[test]
+    fn a_short_job_between_full_ones_is_counted() {
+        let spread = |receivers| JobSpread {
+            receivers,
+            spread_us: 1,
+        };
+        let spreads = [
+            spread(2),
+            spread(10),
+            spread(9),
+            spread(10),
+            spread(10),
+            spread(4),
+        ];
+        let summary = summarize(&spreads, 0.5);
+        assert_eq!(summary.jobs_to_all, 3);
+        assert_eq!(summary.short_jobs_between, 1);
     }
 
     #[test]

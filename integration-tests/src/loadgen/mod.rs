@@ -23,6 +23,7 @@ mod run;
 mod session;
 mod sources;
 mod tally;
+mod watch;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -115,6 +116,10 @@ pub struct LoadSettings {
     /// the next endpoint in turn, as a miner with failover pools does, until
     /// the run ends (fault runs); otherwise it ends.
     pub reconnect: bool,
+    /// Watch-only sessions ([`watch`]): idle plain-TCP Stratum sessions that
+    /// read pushed jobs with a byte scan instead of the full test miner, so
+    /// one process can time tens of thousands of sessions' jobs.
+    pub watch: bool,
 }
 
 impl LoadSettings {
@@ -137,6 +142,7 @@ impl LoadSettings {
             live: false,
             fanout_min_share: 0.9,
             reconnect: false,
+            watch: false,
         }
     }
 }

@@ -184,11 +184,14 @@ impl Summary {
         let f = &self.fanout;
         let _ = writeln!(
             text,
-            "job fan-out ({} jobs reaching {}..{} sessions; {} left out): spread p50 {} p90 {} p99 {} max {}",
+            "job fan-out ({} jobs reaching {}..{} sessions; {} left out; {} reached all {}, {} fell short between): spread p50 {} p90 {} p99 {} max {}",
             f.jobs,
             f.min_receivers,
             f.max_receivers,
             f.jobs_left_out,
+            f.jobs_to_all,
+            f.max_receivers,
+            f.short_jobs_between,
             ms(f.spread_us.p50),
             ms(f.spread_us.p90),
             ms(f.spread_us.p99),

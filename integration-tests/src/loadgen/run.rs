@@ -15,6 +15,7 @@ use super::readback::{PoolCounts, ShareTotals, Verification, compare, read_worke
 use super::report::{LiveLine, Rejections, Summary};
 use super::session::{Shared, run_session, stopped};
 use super::tally::{MinerReport, Tally, read};
+use super::watch::{can_watch, run_watcher};
 use super::{LoadError, LoadSettings, ShareRate};
 
 /// Longest wait for the pool's ledger to catch up with the answers.
@@ -35,6 +36,14 @@ pub async fn run(
     }
     if settings.sessions == 0 {
         return Err(LoadError::Settings("give at least one session".to_owned()));
+    }
+    if settings.watch
+        && (settings.rate != ShareRate::Idle || !settings.endpoints.iter().all(can_watch))
+    {
+        return Err(LoadError::Settings(
+            "watch-only sessions are idle and plain-TCP Stratum: no --rate, stratum+tcp:// endpoints"
+                .to_owned(),
+        ));
     }
     let logins: Vec<(String, String)> = (0..settings.sessions)
         .map(|i| super::miner_login(settings.login_offset + i as u64, settings.network))
@@ -111,11 +120,12 @@ async fn open_all(
         } else if *halted.borrow() {
             break;
         }
-        handles.push(tokio::spawn(run_session(
-            index,
-            Arc::clone(&shared),
-            halted.clone(),
-        )));
+        let session = if settings.watch {
+            tokio::spawn(run_watcher(index, Arc::clone(&shared), halted.clone()))
+        } else {
+            tokio::spawn(run_session(index, Arc::clone(&shared), halted.clone()))
+        };
+        handles.push(session);
     }
     handles
 }

@@ -2,11 +2,12 @@
 //! keep the newest job, record when each pushed job arrived, and send
 //! shares of the planned kinds at its pace until told to stop.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, SemaphorePermit, watch};
 use tokio::time::Instant;
 use tos_pool_common::address::Address;
 use tos_pool_common::network::Network;
@@ -17,7 +18,7 @@ use super::mix::ShareKind;
 use super::tally::{MinerReport, Tally, bump};
 use super::{LoadSettings, ShareRate};
 use crate::miners::{
-    Job, MinerError, MinerOptions, SubmitOutcome, TestMiner, find_bad_share, find_share,
+    Endpoint, Job, MinerError, MinerOptions, SubmitOutcome, TestMiner, find_bad_share, find_share,
 };
 
 /// Hashes one nonce search may try (share difficulty is low in load runs).
@@ -100,6 +101,81 @@ impl Jobs {
     }
 }
 
+/// The report of simulated miner `index`, before its first connection.
+pub(crate) fn new_report(index: usize, shared: &Shared) -> MinerReport {
+    let settings = &shared.settings;
+    let (address, worker) = miner_login(settings.login_offset + index as u64, settings.network);
+    MinerReport {
+        address,
+        worker,
+        ..MinerReport::default()
+    }
+}
+
+/// What a session does after a connection attempt or a connection ends.
+pub(crate) enum Next {
+    /// Connect again.
+    Reconnect,
+    /// The session is over.
+    Stop,
+}
+
+/// Counts an attempt that could not open: with
+/// [`LoadSettings::reconnect`], waits and says to try again; otherwise the
+/// session has failed.
+pub(crate) async fn open_failed(
+    error: String,
+    report: &mut MinerReport,
+    shared: &Shared,
+    stop: &mut watch::Receiver<bool>,
+) -> Next {
+    if !shared.settings.reconnect {
+        bump(&shared.tally.failed);
+        report.open_error = Some(error);
+        return Next::Stop;
+    }
+    report.reconnects += 1;
+    tracing::debug!(%error, "session could not open; trying again");
+    pause_before_reconnect(stop).await
+}
+
+/// Counts a connection that opened, as open until [`closed`].
+pub(crate) fn opened(report: &mut MinerReport, shared: &Shared) {
+    if !report.opened {
+        report.opened = true;
+        bump(&shared.tally.opened);
+    }
+    shared.tally.open.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Counts a connection that ended, `by_pool` or because the run stopped;
+/// says whether to connect again.
+pub(crate) async fn closed(
+    by_pool: bool,
+    report: &mut MinerReport,
+    shared: &Shared,
+    stop: &mut watch::Receiver<bool>,
+) -> Next {
+    shared.tally.open.fetch_sub(1, Ordering::Relaxed);
+    if !by_pool {
+        return Next::Stop;
+    }
+    bump(&shared.tally.closed_by_pool);
+    if !shared.settings.reconnect {
+        return Next::Stop;
+    }
+    report.reconnects += 1;
+    pause_before_reconnect(stop).await
+}
+
+/// Waits [`RECONNECT_PAUSE`] unless the run stops first.
+async fn pause_before_reconnect(stop: &mut watch::Receiver<bool>) -> Next {
+    tokio::select! {
+        _ = tokio::time::sleep(RECONNECT_PAUSE) => Next::Reconnect,
+        _ = stopped(stop) => Next::Stop,
+    }
+}
+
 /// Runs simulated miner `index` until `stop` turns true.
 pub(crate) async fn run_session(
     index: usize,
@@ -107,12 +183,7 @@ pub(crate) async fn run_session(
     mut stop: watch::Receiver<bool>,
 ) -> MinerReport {
     let settings = &shared.settings;
-    let (address, worker) = miner_login(settings.login_offset + index as u64, settings.network);
-    let mut report = MinerReport {
-        address,
-        worker,
-        ..MinerReport::default()
-    };
+    let mut report = new_report(index, &shared);
     let interval = match settings.rate {
         ShareRate::Idle => None,
         ShareRate::Max => Some(Duration::ZERO),
@@ -126,36 +197,21 @@ pub(crate) async fn run_session(
     });
     let mut next_submit = Instant::now() + phase;
     let mut nonce = (index as u64) << 32;
-    let mut attempt = 0;
-    loop {
+    for attempt in index.. {
         let miner = tokio::select! {
-            opened = open(index + attempt, &shared, &report) => opened,
-            _ = stopped(&mut stop) => return report,
+            opened = open(attempt, &shared, &report) => opened,
+            _ = stopped(&mut stop) => break,
         };
-        attempt += 1;
         let miner = match miner {
             Ok(miner) => miner,
-            Err(error) if settings.reconnect => {
-                report.reconnects += 1;
-                tracing::debug!(index, %error, "session could not open; trying again");
-                tokio::select! {
-                    _ = tokio::time::sleep(RECONNECT_PAUSE) => continue,
-                    _ = stopped(&mut stop) => return report,
-                }
-            }
-            Err(error) => {
-                bump(&shared.tally.failed);
-                report.open_error = Some(error.to_string());
-                return report;
-            }
+            Err(error) => match open_failed(error, &mut report, &shared, &mut stop).await {
+                Next::Reconnect => continue,
+                Next::Stop => break,
+            },
         };
-        if !report.opened {
-            report.opened = true;
-            bump(&shared.tally.opened);
-        }
-        shared.tally.open.fetch_add(1, Ordering::Relaxed);
+        opened(&mut report, &shared);
         let mut jobs = Jobs::default();
-        let closed = loop {
+        let by_pool = loop {
             let may_submit = interval.is_some() && jobs.latest.is_some() && shared.budget_left();
             tokio::select! {
                 biased;
@@ -179,33 +235,38 @@ pub(crate) async fn run_session(
                 }
             }
         };
-        shared.tally.open.fetch_sub(1, Ordering::Relaxed);
-        if !closed {
-            return report;
-        }
-        bump(&shared.tally.closed_by_pool);
-        if !settings.reconnect {
-            return report;
-        }
-        report.reconnects += 1;
-        tokio::select! {
-            _ = tokio::time::sleep(RECONNECT_PAUSE) => {}
-            _ = stopped(&mut stop) => return report,
+        if let Next::Stop = closed(by_pool, &mut report, &shared, &mut stop).await {
+            break;
         }
     }
+    report
+}
+
+/// Attempt `index`'s endpoint and source address (each in turn).
+pub(crate) fn route(index: usize, settings: &LoadSettings) -> (&Endpoint, Option<IpAddr>) {
+    let endpoint = &settings.endpoints[index % settings.endpoints.len()];
+    let source =
+        (!settings.sources.is_empty()).then(|| settings.sources[index % settings.sources.len()]);
+    (endpoint, source)
+}
+
+/// One of the connect slots (`connect_concurrency`), held while a session
+/// connects and logs in.
+pub(crate) async fn connect_slot(shared: &Shared) -> Result<SemaphorePermit<'_>, String> {
+    shared
+        .connect_slots
+        .acquire()
+        .await
+        .map_err(|_| "the run ended before this session could open".to_owned())
 }
 
 async fn open(index: usize, shared: &Shared, report: &MinerReport) -> Result<TestMiner, String> {
     let settings = &shared.settings;
-    let _slot = shared
-        .connect_slots
-        .acquire()
-        .await
-        .map_err(|_| "the run ended before this session could open".to_owned())?;
-    let endpoint = &settings.endpoints[index % settings.endpoints.len()];
+    let _slot = connect_slot(shared).await?;
+    let (endpoint, source) = route(index, settings);
     let mut options = MinerOptions::lean().with_timeout(settings.timeout);
-    if !settings.sources.is_empty() {
-        options = options.with_source(settings.sources[index % settings.sources.len()]);
+    if let Some(source) = source {
+        options = options.with_source(source);
     }
     let miner = TestMiner::connect(endpoint, options)
         .await

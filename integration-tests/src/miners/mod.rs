@@ -26,6 +26,7 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 
 pub use any::{Endpoint, Protocol, TestMiner};
+pub(crate) use connection::connect_tcp;
 pub use connection::{CloseReason, Connection, answer_error, submit_outcome};
 pub use stratum::{StratumMiner, Subscription};
 pub use transcript::{Direction, Frame, Transcript, WireRecord};

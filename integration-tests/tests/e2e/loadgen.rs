@@ -142,3 +142,46 @@ async fn a_short_run_matches_the_pools_api_share_for_share() {
     );
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_only_sessions_time_every_pushed_job() {
+    // Watch-only sessions log in over plain-TCP Stratum and time the jobs
+    // the slave's writers push, a job every 250 ms.
+    let cluster =
+        cluster_support::start_with_blocks(1, std::time::Duration::from_millis(250), |_| {}).await;
+    let doors = cluster.slave(0).expect("slave").doors();
+    let mut settings = LoadSettings::new(
+        vec![Endpoint::stratum_tcp(doors.stratum)],
+        30,
+        Network::Devnet,
+    );
+    settings.sources = parse_sources("127.0.0.1-127.0.0.2").expect("sources");
+    settings.watch = true;
+    settings.duration = Some(std::time::Duration::from_secs(3));
+    let (_stop, stop) = watch::channel(false);
+
+    let (summary, reports) = run(settings, None, stop).await.expect("the run");
+
+    assert_eq!(summary.sessions_opened, 30, "{}", summary.to_text());
+    assert_eq!(summary.sessions_failed, 0, "{}", summary.to_text());
+    assert_eq!(summary.sessions_closed_by_pool, 0, "{}", summary.to_text());
+    assert_eq!(reports.len(), 30);
+    let fanout = &summary.fanout;
+    assert_eq!(fanout.max_receivers, 30, "{}", summary.to_text());
+    assert!(fanout.jobs_to_all >= 4, "{}", summary.to_text());
+    // A job a newer one overtakes mid-push is skipped on purpose; at 30
+    // sessions that is rare, never the rule.
+    assert!(fanout.short_jobs_between <= 1, "{}", summary.to_text());
+
+    // Sessions that send shares are the full miner's: refused up front.
+    let mut busy = LoadSettings::new(
+        vec![Endpoint::stratum_tcp(doors.stratum)],
+        1,
+        Network::Devnet,
+    );
+    busy.watch = true;
+    busy.rate = ShareRate::PerSecond(1.0);
+    let (_stop, stop) = watch::channel(false);
+    assert!(run(busy, None, stop).await.is_err());
+    cluster.shutdown().await;
+}

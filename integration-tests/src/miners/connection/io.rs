@@ -51,7 +51,10 @@ pub(crate) async fn connect_io(
 }
 
 /// A TCP connection to `addr`, bound to `source` (any port) first when given.
-async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+pub(crate) async fn connect_tcp(
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+) -> std::io::Result<TcpStream> {
     let Some(source) = source else {
         return TcpStream::connect(addr).await;
     };

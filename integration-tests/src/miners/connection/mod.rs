@@ -6,6 +6,8 @@
 
 mod inbound;
 mod io;
+
+pub(crate) use io::connect_tcp;
 mod rpc;
 
 use std::collections::HashMap;
