@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::fanout::FanoutSummary;
+use super::fanout::{FanoutSummary, JobSpread};
 use super::histogram::Percentiles;
 use super::mix::KindCounts;
 use super::readback::Verification;
@@ -63,6 +63,9 @@ pub struct Summary {
     pub latency_us: Percentiles,
     /// Job fan-out spread.
     pub fanout: FanoutSummary,
+    /// Every pushed job's receivers and spread, oldest first: where the
+    /// slow jobs of a run fall (every tenth, every thirtieth, …).
+    pub fanout_jobs: Vec<JobSpread>,
     /// The pool's counts read back, when a source was given.
     pub verification: Option<Verification>,
 }

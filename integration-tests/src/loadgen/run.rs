@@ -268,6 +268,7 @@ fn summarize(
         invalid_impossible: read(&shared.tally.invalid_impossible),
         latency_us: shared.latency.percentiles(),
         fanout: shared.fanout.summary(shared.settings.fanout_min_share),
+        fanout_jobs: shared.fanout.spreads(),
         verification,
         ..Summary::default()
     };
