@@ -211,7 +211,7 @@ impl SessionDriver {
     }
 
     /// The writer's job refresh (see [`Session::refresh_job`]).
-    pub fn refresh_job(&mut self, now_ms: u64) -> Option<(Arc<crate::job::Job>, JobPush)> {
+    pub fn refresh_job(&mut self, now_ms: u64) -> Option<JobPush> {
         let refreshed = self.session.refresh_job(now_ms);
         self.show_retarget();
         refreshed

@@ -185,16 +185,11 @@ impl Seated {
             Pass::Job => seated.driver.push_job(Arc::clone(job), now_ms),
             // A session without the current job gets it from its task.
             Pass::Refresh if !has_job => return false,
-            Pass::Refresh => seated.driver.refresh_job(now_ms).map(|(_, push)| push),
+            Pass::Refresh => seated.driver.refresh_job(now_ms),
         };
         let Some(push) = push else {
             return false;
         };
-        if push.starts_refresh {
-            // The session's first job starts its refresh clock: the task
-            // arms its timer for it.
-            wake.notify_one();
-        }
         let extra_nonce = seated.driver.session().nonce().extra_nonce;
         let line = lines.line(job, push, &extra_nonce);
         // Straight to the socket: tokio's readiness is left as it was (a

@@ -100,11 +100,6 @@ impl Clock {
     }
 
     /// When the connection is closed unless a request comes first.
-    /// Whether a job was sent, so the refresh deadline runs.
-    pub(super) fn refresh_armed(&self) -> bool {
-        self.refresh_at_ms.is_some()
-    }
-
     pub(super) fn read_deadline_ms(&self, timers: &SessionTimers) -> u64 {
         match self.last_request_ms {
             None => self

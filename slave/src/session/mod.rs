@@ -385,17 +385,17 @@ impl Session {
         self.timed_by_writer = true;
     }
 
-    /// The writer's job refresh: the newest job sent again (at the
-    /// difficulty it was sent at), as [`Session::push_job`] gives it; `None`
-    /// when the session has nothing to refresh.
-    pub fn refresh_job(&mut self, now_ms: u64) -> Option<(Arc<Job>, JobPush)> {
+    /// The writer's job refresh: the newest job
+    /// ([`Session::latest_job`]) sent again (at the difficulty it was sent
+    /// at), as [`Session::push_job`] gives it; `None` when the session has
+    /// nothing to refresh.
+    pub fn refresh_job(&mut self, now_ms: u64) -> Option<JobPush> {
         if !self.is_ready() {
             return None;
         }
         self.writer_retarget(now_ms);
         let job = self.latest_job.clone()?;
-        let push = self.enter(&job, now_ms);
-        Some((job, push))
+        Some(self.enter(&job, now_ms))
     }
 
     /// A retarget that fell due, for a session whose writer keeps its
@@ -735,7 +735,6 @@ impl Session {
     /// force now (or as it was, if the job was already sent), the refresh a
     /// full period away, the difficulty noted as announced.
     fn enter(&mut self, job: &Arc<Job>, now_ms: u64) -> JobPush {
-        let starts_refresh = !self.clock.refresh_armed() && !self.timed_by_writer;
         self.clock.job_sent(now_ms, &self.config.timers);
         let first = self.jobs.is_empty();
         let difficulty = self.enter_in_backlog(job);
@@ -745,7 +744,6 @@ impl Session {
             difficulty,
             announce_difficulty,
             clean: job.clean || first,
-            starts_refresh,
         }
     }
 

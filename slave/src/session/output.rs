@@ -83,9 +83,6 @@ pub struct JobPush {
     /// Whether the miner should drop its previous jobs (a new height, or the
     /// session's first job).
     pub clean: bool,
-    /// This job started the session's refresh deadline (its first): the
-    /// session's timer must be armed again.
-    pub starts_refresh: bool,
 }
 
 /// A refused request: the Stratum error code and a message for the miner.
