@@ -5,7 +5,9 @@
 //! the session's next deadline ([`SessionDriver::poll_timeout`]: read
 //! deadline, vardiff retarget, job refresh, keepalive), armed anew only when
 //! the deadline comes earlier; one that moved later just wakes the task once
-//! for nothing. Every write is bounded by `write_timeout`, so a miner that
+//! for nothing. A session the writer tasks push to leaves the job refresh
+//! and the vardiff retarget to them, so its deadline is the read deadline.
+//! Every write is bounded by `write_timeout`, so a miner that
 //! does not read is disconnected instead of buffered for.
 
 use std::fmt;

@@ -3,11 +3,15 @@
 //! few writer tasks share: the connection task locks it only while it
 //! handles something (a request, a timer, new settings), and each writer
 //! task owns a set of shards of seats and, for every job, locks each seat
-//! in turn, has its session core make the session's notify
-//! ([`SessionDriver::on_job`]), encodes it and writes it to the socket with
-//! one non-blocking write. A job costs a seat one lock and one `sendto`,
-//! not a task wake-up, a poll of the connection loop and a watch
-//! re-registration.
+//! in turn, has its session core enter the job ([`SessionDriver::push_job`]),
+//! copies the writer's line for the session's difficulty with its
+//! extra_nonce written in (`JobLines`) and sends it on the socket with one
+//! non-blocking `send`. A job costs a seat one lock and one `send`, not a
+//! task wake-up, a poll of the connection loop and a watch re-registration.
+//! The writers also hold the seats' timers: they send the current job again
+//! after `mining.job_refresh` without a new one, and each push makes the
+//! session's vardiff retarget when it is due, so an idle session's task
+//! sleeps until its read deadline.
 //!
 //! Nothing is skipped: a seat whose task is busy (the lock is taken), or
 //! whose socket would not take the whole line, is left to its own task,
@@ -215,7 +219,7 @@ impl Seated {
 /// [`NotifyTemplate`] per share difficulty and clean flag met (sessions
 /// share a handful of difficulties), made on first use, and the buffer each
 /// session's line is copied into.
-pub struct JobLines {
+struct JobLines {
     job: Option<Arc<Job>>,
     templates: Vec<(u64, bool, NotifyTemplate)>,
     line: Vec<u8>,
@@ -223,7 +227,7 @@ pub struct JobLines {
 
 impl JobLines {
     /// No lines yet.
-    pub fn new() -> JobLines {
+    fn new() -> JobLines {
         JobLines {
             job: None,
             templates: Vec::new(),
@@ -234,7 +238,7 @@ impl JobLines {
     /// The bytes to send a session with `extra_nonce` that entered `job`
     /// as `push`: `mining.set_difficulty` first when announced, then the
     /// notify.
-    pub fn line(&mut self, job: &Arc<Job>, push: JobPush, extra_nonce: &[u8; 32]) -> &[u8] {
+    fn line(&mut self, job: &Arc<Job>, push: JobPush, extra_nonce: &[u8; 32]) -> &[u8] {
         if !self.job.as_ref().is_some_and(|held| Arc::ptr_eq(held, job)) {
             self.job = Some(Arc::clone(job));
             self.templates.clear();
@@ -256,12 +260,6 @@ impl JobLines {
             template.write(&mut self.line, extra_nonce);
         }
         &self.line
-    }
-}
-
-impl Default for JobLines {
-    fn default() -> Self {
-        JobLines::new()
     }
 }
 
