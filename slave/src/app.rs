@@ -48,6 +48,9 @@ pub enum SlaveError {
         /// Why.
         source: std::io::Error,
     },
+    /// A job writer thread did not start.
+    #[error("cannot start the job writer threads: {0}")]
+    Writers(#[source] std::io::Error),
 }
 
 /// How a drain ended.
@@ -106,7 +109,8 @@ pub async fn start(config: &Config, telemetry: Telemetry) -> Result<Slave, Slave
     // One writer per worker thread: a job's pushes run on every core.
     let writers = tokio::runtime::Handle::current().metrics().num_workers();
     let sessions = server::feed::sessions(&link, session_config);
-    let pushes = server::push::Pushes::start(&jobs, &sessions, &fanout, writers);
+    let pushes = server::push::Pushes::start(&jobs, &sessions, &fanout, writers)
+        .map_err(SlaveError::Writers)?;
     let ctx = Arc::new(ServerContext {
         link: link.clone(),
         validation: validation.clone(),

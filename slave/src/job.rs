@@ -31,7 +31,7 @@ pub struct Job {
 
 impl Job {
     /// Whether `other` is this job: the same copy, or another copy of it
-    /// (each writer task pushes a copy of its own, see
+    /// (each writer thread pushes a copy of its own, see
     /// [`crate::server::push`]), told by the job id, which is unique.
     pub fn is(&self, other: &Job) -> bool {
         std::ptr::eq(self, other) || self.job_id == other.job_id

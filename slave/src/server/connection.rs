@@ -5,7 +5,7 @@
 //! the session's next deadline ([`SessionDriver::poll_timeout`]: read
 //! deadline, vardiff retarget, job refresh, keepalive), armed anew only when
 //! the deadline comes earlier; one that moved later just wakes the task once
-//! for nothing. A session the writer tasks push to leaves the job refresh
+//! for nothing. A session the writer threads push to leaves the job refresh
 //! and the vardiff retarget to them, so its deadline is the read deadline.
 //! Every write is bounded by `write_timeout`, so a miner that
 //! does not read is disconnected instead of buffered for.
@@ -125,7 +125,7 @@ enum Event {
     Received(Result<(), End>),
     /// The job feed changed (false: it is gone).
     Job(bool),
-    /// A writer task left this session something to do.
+    /// A writer thread left this session something to do.
     Woken,
     /// The session's deadline passed.
     Timer,
@@ -139,7 +139,7 @@ enum Event {
 
 /// Serves one connection until it ends. With `pushed` (a plain-TCP
 /// Stratum socket and its push encoder), new jobs are written to the
-/// socket by the writer tasks of [`super::push`] and wake this task only
+/// socket by the writer threads of [`super::push`] and wake this task only
 /// when they could not be; without, this task pushes each job itself.
 pub async fn serve<F: Framing>(
     mut framing: F,
@@ -302,7 +302,7 @@ pub async fn serve<F: Framing>(
     tracing::debug!(session = session_id, %ip, reason = %end, "miner connection closed");
 }
 
-/// Writes the bytes a writer task left in `seated` (a notify its socket
+/// Writes the bytes a writer thread left in `seated` (a notify its socket
 /// would not take whole), within `write_timeout`.
 async fn write_leftover(seated: &mut Seated, ctx: &ServerContext) -> Result<(), End> {
     if !seated.has_leftover() {

@@ -59,7 +59,7 @@ impl FanoutProbe {
     }
 
     /// `sessions` sessions wrote the current job's notify, the last at
-    /// `now` (a writer task reports a shard at once).
+    /// `now` (a writer thread reports a shard at once).
     pub fn written_many(&self, sessions: u64, now: Instant) {
         if sessions == 0 {
             return;

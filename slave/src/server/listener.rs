@@ -275,7 +275,7 @@ pub(super) async fn tls_handshake(
 }
 
 /// Spawns a connection without TLS: a Stratum session gets its job pushes
-/// from the writer tasks, straight to its socket ([`super::push`]); other
+/// from the writer threads, straight to its socket ([`super::push`]); other
 /// doors as over any stream.
 fn spawn_plain(
     stream: TcpStream,

@@ -76,7 +76,7 @@ pub struct ServerContext {
     pub write_timeout: Duration,
     /// Measures each job's fan-out to the sessions.
     pub fanout: Arc<fanout::FanoutProbe>,
-    /// The writer tasks that push jobs to plain-TCP Stratum sessions.
+    /// The writer threads that push jobs to plain-TCP Stratum sessions.
     pub pushes: Arc<push::Pushes>,
     /// The load balancers PROXY headers are taken from, when
     /// `slave.proxy_protocol` is on.

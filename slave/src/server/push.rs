@@ -1,8 +1,8 @@
 //! New jobs pushed without waking each session's task. A plain-TCP Stratum
 //! session's driver sits in a [`Seat`] that its connection task and one of a
-//! few writer tasks share: the connection task locks it only while it
+//! few writer threads share: the connection task locks it only while it
 //! handles something (a request, a timer, new settings), and each writer
-//! task owns a set of shards of seats and, for every job, locks each seat
+//! thread owns a set of shards of seats and, for every job, locks each seat
 //! in turn, has its session core enter the job ([`SessionDriver::push_job`]),
 //! copies the writer's line for the session's difficulty with its
 //! extra_nonce written in (`JobLines`) and sends it on the socket with one
@@ -11,7 +11,9 @@
 //! The writers also hold the seats' timers: they send the current job again
 //! after `mining.job_refresh` without a new one, and each push makes the
 //! session's vardiff retarget when it is due, so an idle session's task
-//! sleeps until its read deadline.
+//! sleeps until its read deadline. The writers are OS threads of their own,
+//! told when to go over their seats by a task of the runtime; the pushes
+//! themselves never wait on the runtime.
 //!
 //! Nothing is skipped: a seat whose task is busy (the lock is taken), or
 //! whose socket would not take the whole line, is left to its own task,
@@ -22,7 +24,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -37,7 +39,7 @@ use super::driver::SessionDriver;
 use super::fanout::FanoutProbe;
 use super::now_ms;
 
-/// Shards of seats; each writer task owns every `writers`-th one. Many more
+/// Shards of seats; each writer thread owns every `writers`-th one. Many more
 /// shards than writers keep each lock short (a writer holds a shard's lock
 /// while it pushes to that shard's seats), so a session opening or closing
 /// waits for at most one shard's writes.
@@ -92,7 +94,7 @@ impl Seated {
     }
 }
 
-/// One session's driver, shared by its connection task and a writer task.
+/// One session's driver, shared by its connection task and a writer thread.
 pub struct Seat {
     seated: tokio::sync::Mutex<Seated>,
     /// Wakes the connection task: a writer left it bytes or a job.
@@ -263,7 +265,7 @@ impl JobLines {
     }
 }
 
-/// The writer tasks and their shards of seats.
+/// The writer threads and their shards of seats.
 pub struct Pushes {
     shards: Box<[Mutex<Vec<Arc<Seat>>>]>,
 }
@@ -287,33 +289,39 @@ impl Drop for Membership {
 }
 
 impl Pushes {
-    /// Starts `writers` writer tasks pushing each job of `jobs`, and the
+    /// Starts `writers` writer threads pushing each job of `jobs`, and the
     /// current job again after `mining.job_refresh` (of `sessions`) without
-    /// a new one; each session's write of a new job is reported to
-    /// `fanout`. They end with the feed.
+    /// a new one, paced by a task of the current runtime; each session's
+    /// write of a new job is reported to `fanout`. They end with the feed
+    /// (or the runtime). Fails when a thread cannot be started.
     pub fn start(
         jobs: &watch::Receiver<Option<Arc<Job>>>,
         sessions: &watch::Receiver<Arc<SessionConfig>>,
         fanout: &Arc<FanoutProbe>,
         writers: usize,
-    ) -> Arc<Pushes> {
+    ) -> io::Result<Arc<Pushes>> {
         let pushes = Arc::new(Pushes {
             shards: (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
         });
         let writers = writers.clamp(1, SHARDS);
+        let mut passes = Vec::with_capacity(writers);
         for first in 0..writers {
-            let mut jobs = jobs.clone();
-            jobs.borrow_and_update();
-            tokio::spawn(write_jobs(
-                Arc::clone(&pushes),
-                jobs,
-                sessions.clone(),
-                Arc::clone(fanout),
+            let (pass, passed) = mpsc::channel();
+            let writer = Writer {
+                pushes: Arc::clone(&pushes),
+                jobs: seen(jobs),
+                passes: passed,
+                fanout: Arc::clone(fanout),
                 first,
-                writers,
-            ));
+                step: writers,
+            };
+            std::thread::Builder::new()
+                .name(format!("tos-push-{first}"))
+                .spawn(move || writer.run())?;
+            passes.push(pass);
         }
-        pushes
+        tokio::spawn(pace_passes(seen(jobs), sessions.clone(), passes));
+        Ok(pushes)
     }
 
     /// Adds `seat` (session `session_id`) to its shard.
@@ -333,22 +341,27 @@ impl Pushes {
     }
 }
 
-/// One writer: for each new job, and for each `mining.job_refresh` without
-/// one, pushes the job to every seat of shards `first`, `first + step`, …,
-/// yielding between shards.
-async fn write_jobs(
-    pushes: Arc<Pushes>,
+/// A receiver of `jobs` that has seen its current job: a job already out
+/// when the writers start reaches each session from its own task.
+fn seen(jobs: &watch::Receiver<Option<Arc<Job>>>) -> watch::Receiver<Option<Arc<Job>>> {
+    let mut jobs = jobs.clone();
+    jobs.borrow_and_update();
+    jobs
+}
+
+/// Tells the writers when to go over their seats: at each new job, and
+/// after `mining.job_refresh` without one. Ends with the feed, or when the
+/// writers are gone; its end (the senders dropped) ends them.
+async fn pace_passes(
     mut jobs: watch::Receiver<Option<Arc<Job>>>,
     sessions: watch::Receiver<Arc<SessionConfig>>,
-    fanout: Arc<FanoutProbe>,
-    first: usize,
-    step: usize,
+    writers: Vec<mpsc::Sender<Pass>>,
 ) {
-    let mut lines = JobLines::new();
     let mut last_pass = tokio::time::Instant::now();
     loop {
         let refresh_every = sessions.borrow().timers.job_refresh;
         let pass = tokio::select! {
+            biased;
             changed = jobs.changed() => match changed {
                 Ok(()) => Pass::Job,
                 Err(_) => return,
@@ -358,27 +371,74 @@ async fn write_jobs(
             }
         };
         last_pass = tokio::time::Instant::now();
-        let job = match pass {
-            Pass::Job => jobs.borrow_and_update().clone(),
-            Pass::Refresh => jobs.borrow().clone(),
-        };
-        let Some(job) = job else {
-            continue;
-        };
-        // This writer's own copy: each session keeps the job it was sent
-        // (its newest job, its backlog), so every push counts a reference
-        // to it and drops one to an older job. On one shared copy the two
-        // writers would fight over its reference count's cache line for
-        // each session; on their own copies each counts alone.
-        let job = Arc::new(Job::clone(&job));
-        'shards: for shard in pushes.shards.iter().skip(first).step_by(step) {
+        if pass == Pass::Job {
+            jobs.borrow_and_update();
+        }
+        for writer in &writers {
+            if writer.send(pass).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// One writer thread: for each pass, pushes the job to every seat of
+/// shards `first`, `first + step`, ….
+///
+/// Threads of their own, not tasks of the runtime: a job's pushes are plain
+/// blocking work (a lock tried, a `send`), and on threads the pushes of a
+/// job run on every core at once, as the kernel schedules them, where two
+/// writer tasks woken together could queue behind each other (or behind
+/// other tasks) on one worker until the other worker stole one.
+struct Writer {
+    pushes: Arc<Pushes>,
+    jobs: watch::Receiver<Option<Arc<Job>>>,
+    passes: mpsc::Receiver<Pass>,
+    fanout: Arc<FanoutProbe>,
+    first: usize,
+    step: usize,
+}
+
+impl Writer {
+    fn run(mut self) {
+        let mut lines = JobLines::new();
+        while let Ok(mut pass) = self.passes.recv() {
+            // Passes that queued while this one pushed: one pass does for
+            // all of them, a new job's if any.
+            while let Ok(later) = self.passes.try_recv() {
+                if later == Pass::Job {
+                    pass = Pass::Job;
+                }
+            }
+            let job = match pass {
+                Pass::Job => self.jobs.borrow_and_update().clone(),
+                Pass::Refresh => self.jobs.borrow().clone(),
+            };
+            let Some(job) = job else {
+                continue;
+            };
+            // This writer's own copy: each session keeps the job it was
+            // sent (its newest job, its backlog), so every push counts a
+            // reference to it and drops one to an older job. On one shared
+            // copy the writers would fight over its reference count's cache
+            // line for each session; on their own copies each counts alone.
+            let job = Arc::new(Job::clone(&job));
+            self.push_all(&job, pass, &mut lines);
+        }
+    }
+
+    /// Pushes `job` to every seat of this writer's shards, until a newer
+    /// job is out.
+    fn push_all(&self, job: &Arc<Job>, pass: Pass, lines: &mut JobLines) {
+        let shards = self.pushes.shards.iter().skip(self.first);
+        for shard in shards.step_by(self.step) {
             let mut written = 0;
-            let newer = {
+            let mut newer = false;
+            {
                 let seats = shard.lock().unwrap_or_else(PoisonError::into_inner);
-                let mut newer = false;
                 let now = now_ms();
                 for seat in seats.iter() {
-                    match seat.push(&job, pass, &jobs, &mut lines, now) {
+                    match seat.push(job, pass, &self.jobs, lines, now) {
                         Some(true) => written += 1,
                         Some(false) => {}
                         None => {
@@ -387,21 +447,19 @@ async fn write_jobs(
                         }
                     }
                 }
-                newer
-            };
+            }
             if pass == Pass::Job {
-                fanout.written_many(written, std::time::Instant::now());
+                self.fanout.written_many(written, std::time::Instant::now());
             }
             if newer {
-                // A newer job is out: start over with it.
-                break 'shards;
+                // A newer job is out: its pass starts over with it.
+                return;
             }
-            tokio::task::yield_now().await;
         }
     }
 }
 
-/// A TCP socket its connection task reads and writes while writer tasks
+/// A TCP socket its connection task reads and writes while writer threads
 /// may write to it too (always under the seat's lock, never both at once).
 pub struct SharedTcp(pub Arc<TcpStream>);
 

@@ -177,7 +177,7 @@ pub struct Session {
     counters: SessionCounters,
     clock: Clock,
     /// The job refresh and the vardiff retarget are done from outside (a
-    /// writer task refreshes all its sessions at once, and retargets each
+    /// writer thread refreshes all its sessions at once, and retargets each
     /// when it pushes a job): [`Session::poll_timeout`] leaves them out, so
     /// an idle session's task is not woken for them.
     timed_by_writer: bool,
