@@ -202,6 +202,35 @@ fn config_files(config: &Config, role: Role) -> Vec<(&'static str, PathBuf)> {
     files
 }
 
+/// Directories a role keeps state in that must outlive its process and
+/// container: the slave's share journal, the master's block spool.
+fn state_dirs(config: &Config, role: Role) -> Vec<(&'static str, PathBuf)> {
+    match role {
+        Role::Master => config
+            .master
+            .block_spool_dir
+            .iter()
+            .map(|dir| ("master.block_spool_dir", dir.clone()))
+            .collect(),
+        Role::Slave => config
+            .slave
+            .journal_path
+            .iter()
+            .filter_map(|path| path.parent())
+            .map(|dir| ("slave.journal_path", dir.to_path_buf()))
+            .collect(),
+    }
+}
+
+/// Whether `config` keeps the state [`state_dirs`] names (a journal on
+/// every slave, a spool on the master).
+fn keeps_state(config: &Config, role: Role) -> bool {
+    match role {
+        Role::Master => config.master.block_spool_dir.is_some(),
+        Role::Slave => config.slave.journal_path.is_some(),
+    }
+}
+
 /// Listeners another machine or container must reach are not on loopback.
 fn assert_reachable(what: &str, key: &str, addr: SocketAddr) {
     assert!(
@@ -652,6 +681,7 @@ fn compose_cluster_fits_its_configs() {
     // Every pool service, its config loaded for its role with its environment.
     let mut pool = Vec::new();
     let mut configs_used = BTreeSet::new();
+    let mut state_volumes = BTreeSet::new();
     for (name, svc) in services {
         let name = text(name);
         let what = format!("compose service {name}");
@@ -695,6 +725,37 @@ fn compose_cluster_fits_its_configs() {
                     .any(|(_, target)| path.starts_with(target.as_str())),
                 "{what}: {key} {} is on no mounted volume",
                 path.display()
+            );
+        }
+        // A killed slave keeps the shares it accepted, a master the blocks
+        // Redis could not take: on a named volume of the service's own,
+        // writable, not in the container.
+        assert!(
+            keeps_state(&config, role),
+            "{what}: no share journal or block spool configured"
+        );
+        for (key, dir) in state_dirs(&config, role) {
+            let (source, target) = mounts
+                .iter()
+                .filter(|(_, target)| dir.starts_with(target.as_str()))
+                .max_by_key(|(_, target)| target.len())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{what}: {key} {} is on no volume and goes with the container",
+                        dir.display()
+                    )
+                });
+            assert!(
+                named_volumes.contains(source),
+                "{what}: {key} is on {source}, which is no named volume"
+            );
+            assert!(
+                !strings(&svc["volumes"]).contains(&format!("{source}:{target}:ro")),
+                "{what}: {key} is on a read-only mount"
+            );
+            assert!(
+                state_volumes.insert(source.clone()),
+                "{what}: {key} is on {source}, which another service uses too"
             );
         }
         pool.push(PoolService {
@@ -1063,6 +1124,24 @@ impl<'a> Workload<'a> {
             .unwrap_or_else(|| panic!("{}: no volume {name}", self.what))
     }
 
+    /// The volume of the writable mount that holds directory `dir` (the
+    /// deepest mount above it).
+    fn state_volume(&self, dir: &Path) -> Option<&'a Value> {
+        let mounts = self.container["volumeMounts"].as_sequence()?;
+        let mount = mounts
+            .iter()
+            .filter(|mount| {
+                mount["mountPath"]
+                    .as_str()
+                    .is_some_and(|at| dir.starts_with(at))
+            })
+            .max_by_key(|mount| mount["mountPath"].as_str().map_or(0, str::len))?;
+        if mount["readOnly"].as_bool() == Some(true) {
+            return None;
+        }
+        Some(self.volume(mount["name"].as_str()?))
+    }
+
     /// The volume and key that put a file at `path` (a mount of the
     /// directory, each item a file).
     fn file_source(&self, path: &Path) -> Option<(&'a Value, String)> {
@@ -1163,6 +1242,36 @@ fn kubernetes_manifests_fit_their_configs() {
     }
     let (master_object, master, m) = master.expect("a master Deployment");
     let (slave_object, slave, s) = slave.expect("a slave Deployment");
+    // The master's block spool outlives the pod (a claim); each slave's
+    // journal lives on its pod's own volume, through container restarts.
+    for (workload, config, role) in [(&master, &m, Role::Master), (&slave, &s, Role::Slave)] {
+        let what = &workload.what;
+        assert!(
+            keeps_state(config, role),
+            "{what}: no share journal or block spool configured"
+        );
+        for (key, dir) in state_dirs(config, role) {
+            let volume = workload.state_volume(&dir).unwrap_or_else(|| {
+                panic!("{what}: {key} {} is on no writable volume", dir.display())
+            });
+            match role {
+                Role::Master => {
+                    let claim = text(&volume["persistentVolumeClaim"]["claimName"]);
+                    assert!(
+                        manifests
+                            .of_kind("PersistentVolumeClaim")
+                            .any(|pvc| text(&pvc["metadata"]["name"]) == claim),
+                        "{what}: {key} is on no PersistentVolumeClaim of the manifests"
+                    );
+                }
+                Role::Slave => assert!(
+                    volume.get("emptyDir").is_some()
+                        || volume.get("persistentVolumeClaim").is_some(),
+                    "{what}: {key} is on neither the pod's emptyDir nor a claim"
+                ),
+            }
+        }
+    }
     let pdb_for = |labels: &Value| {
         manifests
             .of_kind("PodDisruptionBudget")
@@ -1595,6 +1704,31 @@ fn dockerfile_builds_locked_and_runs_unprivileged() {
             );
         }
     }
+    // The example configs' state directories exist in the image, owned by
+    // the user it runs as (a volume mounted there takes that owner).
+    for (role, config) in [
+        (Role::Slave, example_config(Role::Slave, &[])),
+        (Role::Master, example_config(Role::Master, &[])),
+    ] {
+        for (key, dir) in state_dirs(&config, role) {
+            let top = dir
+                .strip_prefix("/var/lib")
+                .ok()
+                .and_then(|rest| rest.components().next())
+                .and_then(|first| first.as_os_str().to_str())
+                .unwrap_or_else(|| {
+                    panic!("config/: {key} {} is not under /var/lib", dir.display())
+                });
+            assert!(
+                text.contains(&format!("/state/{top}")),
+                "deploy/Dockerfile: no /state/{top} made for {key}"
+            );
+        }
+    }
+    assert!(
+        runtime.contains("COPY --from=build --chown=65532:65532 /state/ /var/lib/"),
+        "deploy/Dockerfile: the state directories go to /var/lib, owned by the runtime user"
+    );
     // It exposes the example configs' listeners.
     let exposed: BTreeSet<u16> = runtime
         .lines()
