@@ -350,12 +350,12 @@ fn seen(jobs: &watch::Receiver<Option<Arc<Job>>>) -> watch::Receiver<Option<Arc<
 }
 
 /// Tells the writers when to go over their seats: at each new job, and
-/// after `mining.job_refresh` without one. Ends with the feed, or when the
-/// writers are gone; its end (the senders dropped) ends them.
+/// after `mining.job_refresh` without one. Ends with the feed, or when every
+/// writer is gone; its end (the senders dropped) ends them.
 async fn pace_passes(
     mut jobs: watch::Receiver<Option<Arc<Job>>>,
     sessions: watch::Receiver<Arc<SessionConfig>>,
-    writers: Vec<mpsc::Sender<Pass>>,
+    mut writers: Vec<mpsc::Sender<Pass>>,
 ) {
     let mut last_pass = tokio::time::Instant::now();
     loop {
@@ -374,10 +374,19 @@ async fn pace_passes(
         if pass == Pass::Job {
             jobs.borrow_and_update();
         }
-        for writer in &writers {
-            if writer.send(pass).is_err() {
-                return;
+        // A writer gone (it can only have panicked) leaves its shards'
+        // sessions without new jobs: said loudly, and the others go on.
+        writers.retain(|writer| {
+            let alive = writer.send(pass).is_ok();
+            if !alive {
+                tracing::error!(
+                    "a job writer thread stopped: the plain-TCP Stratum sessions it pushed to get no new jobs until the slave restarts"
+                );
             }
+            alive
+        });
+        if writers.is_empty() {
+            return;
         }
     }
 }
