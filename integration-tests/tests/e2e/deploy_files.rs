@@ -222,15 +222,6 @@ fn state_dirs(config: &Config, role: Role) -> Vec<(&'static str, PathBuf)> {
     }
 }
 
-/// Whether `config` keeps the state [`state_dirs`] names (a journal on
-/// every slave, a spool on the master).
-fn keeps_state(config: &Config, role: Role) -> bool {
-    match role {
-        Role::Master => config.master.block_spool_dir.is_some(),
-        Role::Slave => config.slave.journal_path.is_some(),
-    }
-}
-
 /// Listeners another machine or container must reach are not on loopback.
 fn assert_reachable(what: &str, key: &str, addr: SocketAddr) {
     assert!(
@@ -731,7 +722,7 @@ fn compose_cluster_fits_its_configs() {
         // Redis could not take: on a named volume of the service's own,
         // writable, not in the container.
         assert!(
-            keeps_state(&config, role),
+            !state_dirs(&config, role).is_empty(),
             "{what}: no share journal or block spool configured"
         );
         for (key, dir) in state_dirs(&config, role) {
@@ -1247,7 +1238,7 @@ fn kubernetes_manifests_fit_their_configs() {
     for (workload, config, role) in [(&master, &m, Role::Master), (&slave, &s, Role::Slave)] {
         let what = &workload.what;
         assert!(
-            keeps_state(config, role),
+            !state_dirs(config, role).is_empty(),
             "{what}: no share journal or block spool configured"
         );
         for (key, dir) in state_dirs(config, role) {
