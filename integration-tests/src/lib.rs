@@ -3,7 +3,8 @@
 //! (`redis_server`), and test miners that speak every miner protocol over real
 //! sockets (`miners`), with the TLS certificates they use (`tls`) and a
 //! recording TCP proxy (`sniffer`), a local OTLP receiver standing in for
-//! New Relic (`otlp_receiver`), the cluster harness (`cluster`) the
+//! New Relic (`otlp_receiver`), fixed loopback ports chosen so they stay free
+//! (`ports`), the cluster harness (`cluster`) the
 //! end-to-end tests and the `tos-pool-dev` launcher share, and the load
 //! generator behind `tos-loadgen` (`loadgen`).
 
@@ -14,6 +15,7 @@ pub mod floor;
 pub mod loadgen;
 pub mod miners;
 pub mod otlp_receiver;
+pub mod ports;
 pub mod process;
 pub mod redis_sentinel;
 pub mod redis_server;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tos_pool_common::config::Config;
 use tos_pool_integration_tests::cluster::Cluster;
 use tos_pool_integration_tests::miners::{StratumMiner, Transport};
+use tos_pool_integration_tests::ports::quiet_port;
 
 use crate::cluster_support::{
     DEADLINE, address, ledger_valid, log_in, mine_shares, options, start, wait_until,
@@ -52,10 +53,9 @@ impl Drop for SlaveProcess {
     }
 }
 
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
+/// A loopback address whose port stays free until the slave binds it.
+fn quiet_address() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], quiet_port()))
 }
 
 /// The config of the slave process: Stratum over TCP on `stratum`, the
@@ -124,7 +124,7 @@ fn files() -> Files {
 async fn a_slave_killed_with_sigkill_loses_no_share_it_accepted() {
     let mut cluster = start(0, |_| {}).await;
     let files = files();
-    let stratum = free_port();
+    let stratum = quiet_address();
     std::fs::write(&files.config, slave_yaml(&cluster, stratum, &files.journal))
         .expect("config written");
     let slave_id = cluster
@@ -175,7 +175,7 @@ async fn a_slave_killed_with_sigkill_loses_no_share_it_accepted() {
 async fn a_torn_journal_tail_is_dropped_and_the_slave_starts() {
     let cluster = start(0, |_| {}).await;
     let files = files();
-    let stratum = free_port();
+    let stratum = quiet_address();
     std::fs::write(&files.config, slave_yaml(&cluster, stratum, &files.journal))
         .expect("config written");
     let slave = SlaveProcess::spawn(&files.config, &files.log);
@@ -219,7 +219,7 @@ async fn a_torn_journal_tail_is_dropped_and_the_slave_starts() {
 async fn a_damaged_journal_stops_the_slave_with_a_clear_error() {
     let cluster = start(0, |_| {}).await;
     let files = files();
-    let stratum = free_port();
+    let stratum = quiet_address();
     std::fs::write(&files.config, slave_yaml(&cluster, stratum, &files.journal))
         .expect("config written");
     let mut journal = tos_pool_slave::journal::MAGIC.to_vec();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
+use tos_pool_integration_tests::ports::quiet_port;
 
 use crate::cluster_support::{DEADLINE, start, wait_until};
 
@@ -266,14 +267,6 @@ async fn a_renewed_certificate_reaches_new_connections_and_spares_open_ones() {
     cluster.shutdown().await;
 }
 
-/// A free loopback port (bound then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// A real HAProxy in front of two slaves, with PROXY protocol v2 and
 /// `/readyz` health checks; killed when dropped.
 struct Haproxy {
@@ -291,7 +284,7 @@ impl Drop for Haproxy {
 
 fn haproxy(backends: &[(SocketAddr, SocketAddr)]) -> Haproxy {
     let dir = tempfile::tempdir().expect("temp dir");
-    let frontend = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let frontend = SocketAddr::from(([127, 0, 0, 1], quiet_port()));
     let mut config = format!(
         "global\n  maxconn 1000\n\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 60s\n  timeout server 60s\n\n\
          frontend stratum\n  bind {frontend}\n  default_backend slaves\n\n\

@@ -16,16 +16,10 @@ use serde_json::{Value, json};
 use tos_pool_common::clock::unix_ms;
 use tos_pool_common::config::{EndpointProtocol, WebEndpoint};
 use tos_pool_integration_tests::cluster::Cluster;
+use tos_pool_integration_tests::ports::quiet_port;
 use tos_pool_master::history::Sampler;
 
 use crate::cluster_support::{DEADLINE, address, log_in, mine_shares, start, tcp_miner};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 /// A count as the page writes it: thousands separated by commas.
 fn count_text(value: u64) -> String {
@@ -216,7 +210,7 @@ async fn every_page_shows_what_the_api_returns_in_a_real_browser() {
     );
     // The Connect page lists the config's endpoints: give the slave's
     // Stratum doors known ports so the config can name them.
-    let (tcp_port, tls_port) = (free_port(), free_port());
+    let (tcp_port, tls_port) = (quiet_port(), quiet_port());
     let endpoints = vec![
         WebEndpoint {
             region: "Local".to_owned(),
