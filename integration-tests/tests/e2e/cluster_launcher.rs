@@ -3,22 +3,19 @@
 //! when its config turns it on.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use tos_pool_integration_tests::ports::quiet_port_spanning;
 use tos_pool_integration_tests::process::stop_with_sigterm;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
+/// Launch attempts before a port taken by someone else fails the test.
+const ATTEMPTS: usize = 3;
 
 /// The first slave's ports of one `tos-pool-dev` run.
 struct DevPorts {
@@ -28,39 +25,70 @@ struct DevPorts {
     ws: u16,
     wss: u16,
     xatum: u16,
+    /// The profiling server's, when the launch turned it on.
+    profiling: Option<u16>,
 }
 
-/// A running `tos-pool-dev` on free ports with `extra` variables set, and
-/// the lines it printed up to its endpoint list's end.
-fn start_dev(workdir: &Path, extra: &[(&str, String)]) -> (Child, DevPorts, Vec<String>) {
+/// How one launch ended before its endpoint list was complete.
+enum LaunchFailure {
+    /// Another process took one of the ports between choice and bind.
+    PortTaken(String),
+    /// Anything else: the launcher's stderr and what it printed.
+    Failed(String),
+}
+
+/// A running `tos-pool-dev` on free ports, serving profiling when
+/// `profiling`, and the lines it printed up to its endpoint list's end. A
+/// launch that loses a port to another process is tried again on new ports.
+fn start_dev(workdir: &Path, profiling: bool) -> (Child, DevPorts, Vec<String>) {
+    for attempt in 1..=ATTEMPTS {
+        match launch_dev(workdir, profiling) {
+            Ok(started) => return started,
+            Err(LaunchFailure::PortTaken(report)) if attempt < ATTEMPTS => {
+                eprintln!("attempt {attempt} lost a port, trying new ones:\n{report}");
+            }
+            Err(LaunchFailure::PortTaken(report) | LaunchFailure::Failed(report)) => {
+                panic!("tos-pool-dev did not start: {report}")
+            }
+        }
+    }
+    unreachable!("the last attempt returns or panics")
+}
+
+fn launch_dev(
+    workdir: &Path,
+    profiling: bool,
+) -> Result<(Child, DevPorts, Vec<String>), LaunchFailure> {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/dev.yaml");
     let local = |port: u16| format!("127.0.0.1:{port}");
-    // The second slave takes these ports + 100; pick first-slave ports whose
-    // +100 is very likely free too.
+    // Each slave after the first binds the first's ports + 100.
+    let take = || quiet_port_spanning(&[0, 100]);
     let ports = DevPorts {
-        master: free_port(),
-        stratum: free_port(),
-        tls: free_port(),
-        ws: free_port(),
-        wss: free_port(),
-        xatum: free_port(),
+        master: take(),
+        stratum: take(),
+        tls: take(),
+        ws: take(),
+        wss: take(),
+        xatum: take(),
+        profiling: profiling.then(take),
     };
+    let (redis, node, wallet) = (take(), take(), take());
+    let (slave_http, api) = (take(), take());
+    let stderr_path = workdir.join("tos-pool-dev.stderr");
+    let stderr = std::fs::File::create(&stderr_path).expect("create the stderr file");
     let mut command = Command::new(env!("CARGO_BIN_EXE_tos-pool-dev"));
     command
         .arg("--config")
         .arg(&config)
         .current_dir(workdir)
-        .env(
-            "TOS_POOL_REDIS_URL",
-            format!("redis://127.0.0.1:{}/0", free_port()),
-        )
+        .env("TOS_POOL_REDIS_URL", format!("redis://127.0.0.1:{redis}/0"))
         .env(
             "TOS_POOL_NODE_URL",
-            format!("http://127.0.0.1:{}/json_rpc", free_port()),
+            format!("http://127.0.0.1:{node}/json_rpc"),
         )
         .env(
             "TOS_POOL_PAYOUTS_WALLET_RPC",
-            format!("http://127.0.0.1:{}/json_rpc", free_port()),
+            format!("http://127.0.0.1:{wallet}/json_rpc"),
         )
         .env("TOS_POOL_MASTER_BIND", local(ports.master))
         .env(
@@ -69,19 +97,19 @@ fn start_dev(workdir: &Path, extra: &[(&str, String)]) -> (Child, DevPorts, Vec<
         )
         .env("TOS_POOL_SLAVE_STRATUM_BIND", local(ports.stratum))
         .env("TOS_POOL_SLAVE_STRATUM_TLS_BIND", local(ports.tls))
-        .env("TOS_POOL_SLAVE_HTTP_BIND", local(free_port()))
+        .env("TOS_POOL_SLAVE_HTTP_BIND", local(slave_http))
         .env("TOS_POOL_SLAVE_WEBSOCKET_BIND", local(ports.ws))
         .env("TOS_POOL_SLAVE_WEBSOCKET_TLS_BIND", local(ports.wss))
         .env("TOS_POOL_SLAVE_XATUM_BIND", local(ports.xatum))
-        .env("TOS_POOL_API_BIND", local(free_port()))
-        .env("TOS_POOL_PROFILING_ENABLED", "false")
+        .env("TOS_POOL_API_BIND", local(api))
+        .env("TOS_POOL_PROFILING_ENABLED", profiling.to_string())
         .env("TOS_POOL_LOG_LEVEL", "warn");
-    for (name, value) in extra {
-        command.env(name, value);
+    if let Some(port) = ports.profiling {
+        command.env("TOS_POOL_PROFILING_BIND", local(port));
     }
     let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start tos-pool-dev");
     let stdout = child.stdout.take().expect("piped stdout");
@@ -100,16 +128,29 @@ fn start_dev(workdir: &Path, extra: &[(&str, String)]) -> (Child, DevPorts, Vec<
                 let done = line.contains("Stop with Ctrl-C");
                 seen.push(line);
                 if done {
-                    break;
+                    return Ok((child, ports, seen));
                 }
             }
-            Err(_) => {
-                let _ = child.kill();
-                panic!("no endpoints printed: {seen:#?}");
+            Err(ended) => {
+                let how = match ended {
+                    mpsc::RecvTimeoutError::Timeout => {
+                        let _ = child.kill();
+                        format!("no endpoint list within {DEADLINE:?}")
+                    }
+                    mpsc::RecvTimeoutError::Disconnected => "its stdout closed".to_owned(),
+                };
+                let status = child.wait().map(|status| status.to_string());
+                let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                let report =
+                    format!("{how}; exit {status:?}\nprinted: {seen:#?}\nstderr:\n{stderr}");
+                return Err(if stderr.contains("in use") {
+                    LaunchFailure::PortTaken(report)
+                } else {
+                    LaunchFailure::Failed(report)
+                });
             }
         }
     }
-    (child, ports, seen)
 }
 
 /// Sends SIGTERM and waits for a clean exit.
@@ -123,7 +164,7 @@ fn stop_dev(mut child: Child) {
 #[test]
 fn tos_pool_dev_prints_its_endpoints_and_stops_on_sigterm() {
     let workdir = tempfile::tempdir().expect("temp dir");
-    let (child, ports, seen) = start_dev(workdir.path(), &[]);
+    let (child, ports, seen) = start_dev(workdir.path(), false);
     let DevPorts {
         master,
         stratum,
@@ -131,6 +172,7 @@ fn tos_pool_dev_prints_its_endpoints_and_stops_on_sigterm() {
         ws,
         wss,
         xatum,
+        profiling: _,
     } = ports;
     let text = seen.join("\n");
     for expected in [
@@ -166,14 +208,8 @@ fn tos_pool_dev_prints_its_endpoints_and_stops_on_sigterm() {
 #[test]
 fn tos_pool_dev_serves_profiling_when_its_config_enables_it() {
     let workdir = tempfile::tempdir().expect("temp dir");
-    let profiling = free_port();
-    let (child, _, seen) = start_dev(
-        workdir.path(),
-        &[
-            ("TOS_POOL_PROFILING_ENABLED", "true".to_owned()),
-            ("TOS_POOL_PROFILING_BIND", format!("127.0.0.1:{profiling}")),
-        ],
-    );
+    let (child, ports, seen) = start_dev(workdir.path(), true);
+    let profiling = ports.profiling.expect("a profiling port was chosen");
     let text = seen.join("\n");
     let place = format!("http://127.0.0.1:{profiling}/debug/pprof/");
     assert!(text.contains(&place), "{place} missing from:\n{text}");
