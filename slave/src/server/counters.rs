@@ -182,6 +182,9 @@ impl SlaveCounters {
         let load = |cell: &AtomicU64| cell.load(Ordering::Relaxed);
         let (sessions, authorized, miners, workers, hashrate) = {
             let sessions = self.sessions();
+            // Borrowed, not copied: this runs over every session while
+            // their registry is locked (and a writer thread may be waiting
+            // on it to record a retarget).
             let mut miners = std::collections::HashSet::new();
             let mut workers = std::collections::HashSet::new();
             let mut authorized = 0;
@@ -190,8 +193,8 @@ impl SlaveCounters {
                 hashrate += view.hashrate;
                 if let (Some(address), Some(worker)) = (&view.address, &view.worker) {
                     authorized += 1;
-                    miners.insert(address.clone());
-                    workers.insert((address.clone(), worker.clone()));
+                    miners.insert(address.as_str());
+                    workers.insert((address.as_str(), worker.as_str()));
                 }
             }
             (
