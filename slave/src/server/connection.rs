@@ -137,22 +137,20 @@ enum Event {
     Ban(bool),
 }
 
-/// Serves one connection until it ends. With `pushed` (a plain-TCP
-/// Stratum socket and its push encoder), new jobs are written to the
-/// socket by the writer threads of [`super::push`] and wake this task only
-/// when they could not be; without, this task pushes each job itself.
+/// Serves one connection until it ends. When `seat` holds the socket (a
+/// plain-TCP Stratum connection), new jobs are written to it by the writer
+/// threads of [`super::push`] and wake this task only when they could not
+/// be; otherwise this task pushes each job itself.
 pub async fn serve<F: Framing>(
     mut framing: F,
-    driver: SessionDriver,
-    pushed: Option<Arc<TcpStream>>,
+    seat: Arc<Seat>,
     ctx: Arc<ServerContext>,
     permit: ConnectionPermit,
 ) {
     let ip = permit.ip();
-    let session_id = driver.id();
-    let by_writers = pushed.is_some();
-    let seat = Arc::new(Seat::new(driver, pushed));
-    let membership = by_writers.then(|| ctx.pushes.join(&seat, session_id));
+    let session_id = seat.session_id();
+    let by_writers = seat.is_pushed();
+    let membership = by_writers.then(|| ctx.pushes.join(&seat));
 
     let mut jobs = ctx.jobs.clone();
     let mut deadline_ms = {
@@ -187,7 +185,7 @@ pub async fn serve<F: Framing>(
     let end = loop {
         if *drain.borrow_and_update() {
             let mut seated = seat.lock().await;
-            if let Err(end) = write_leftover(&mut seated, &ctx).await {
+            if let Err(end) = write_leftover(&mut seated, seat.stream(), &ctx).await {
                 break end;
             }
             let outputs = seated.driver.drain();
@@ -213,7 +211,7 @@ pub async fn serve<F: Framing>(
         // Writers wait while this task handles the event and writes.
         let mut seated = seat.lock().await;
         let mut new_job = seated.has_leftover();
-        if let Err(end) = write_leftover(&mut seated, &ctx).await {
+        if let Err(end) = write_leftover(&mut seated, seat.stream(), &ctx).await {
             break end;
         }
         let driver = &mut seated.driver;
@@ -291,10 +289,10 @@ pub async fn serve<F: Framing>(
             ctx.fanout.written(std::time::Instant::now());
         }
     };
-    // No writer reaches the socket any more: this task's handle is the only
-    // one, and the close below shuts it down as any other.
+    // No writer reaches the socket any more: the close below shuts it down
+    // after everything written, as any other.
     drop(membership);
-    seat.lock().await.release_stream();
+    seat.lock().await.stop_pushes();
     if !matches!(end, End::Slow | End::Io(_)) {
         let close = tokio::time::timeout(ctx.write_timeout, framing.close(&end));
         let _ = Box::pin(close).await;
@@ -304,11 +302,15 @@ pub async fn serve<F: Framing>(
 
 /// Writes the bytes a writer thread left in `seated` (a notify its socket
 /// would not take whole), within `write_timeout`.
-async fn write_leftover(seated: &mut Seated, ctx: &ServerContext) -> Result<(), End> {
+async fn write_leftover(
+    seated: &mut Seated,
+    stream: Option<&TcpStream>,
+    ctx: &ServerContext,
+) -> Result<(), End> {
     if !seated.has_leftover() {
         return Ok(());
     }
-    match tokio::time::timeout(ctx.write_timeout, seated.write_leftover()).await {
+    match tokio::time::timeout(ctx.write_timeout, seated.write_leftover(stream)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(End::Io(error)),
         Err(_) => {

@@ -16,7 +16,7 @@ use super::connection::serve;
 use super::driver::SessionDriver;
 use super::line::LineFraming;
 use super::listener::tls_handshake;
-use super::push::SharedTcp;
+use super::push::{Seat, SharedTcp};
 use super::stratum::StratumLines;
 use super::xatum::XatumLines;
 use super::{line, websocket};
@@ -49,15 +49,9 @@ fn stratum_task_size() -> usize {
 
 /// The Stratum connection loop alone.
 fn stratum_loop_size() -> usize {
-    future_size(
+    future_size4(
         serve::<LineFraming<SharedTcp, StratumLines>>
-            as fn(
-                _,
-                SessionDriver,
-                Option<Arc<TcpStream>>,
-                Arc<ServerContext>,
-                ConnectionPermit,
-            ) -> _,
+            as fn(_, Arc<Seat>, Arc<ServerContext>, ConnectionPermit) -> _,
     )
 }
 

@@ -19,7 +19,7 @@ use super::ServerContext;
 pub use super::connection::Line;
 use super::connection::{End, Framing};
 use super::driver::SessionDriver;
-use super::push::SharedTcp;
+use super::push::{Seat, SharedTcp};
 use super::stratum::StratumLines;
 
 /// How long a connection closed for a bad request keeps reading what the
@@ -220,7 +220,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     C: LineCodec,
 {
-    super::connection::serve(LineFraming::new(stream, codec), driver, None, ctx, permit)
+    let seat = Arc::new(Seat::new(driver, None));
+    super::connection::serve(LineFraming::new(stream, codec), seat, ctx, permit)
 }
 
 /// Serves a plain-TCP Stratum connection whose job pushes the writer tasks
@@ -232,9 +233,9 @@ pub fn serve_pushed(
     ctx: Arc<ServerContext>,
     permit: ConnectionPermit,
 ) -> impl Future<Output = ()> + Send {
-    let stream = Arc::new(stream);
-    let framing = LineFraming::new(SharedTcp(Arc::clone(&stream)), codec);
-    super::connection::serve(framing, driver, Some(stream), ctx, permit)
+    let seat = Arc::new(Seat::new(driver, Some(stream)));
+    let framing = LineFraming::new(SharedTcp(Arc::clone(&seat)), codec);
+    super::connection::serve(framing, seat, ctx, permit)
 }
 
 #[cfg(test)]

@@ -15,6 +15,14 @@
 //! told when to go over their seats by a task of the runtime; the pushes
 //! themselves never wait on the runtime.
 //!
+//! A push is mostly the kernel's work; of the rest, most is waiting for
+//! memory, since 10,000 seats do not fit in the cache. So the socket lives
+//! in the seat (not in an allocation of its own the push would wait on
+//! once more), the lock's state and what a writer checks first sit side by
+//! side, and a writer reads the first memory of eight seats at a time
+//! before pushing to them one by one, so that their cache misses overlap
+//! rather than each push waiting out its own.
+//!
 //! Nothing is skipped: a seat whose task is busy (the lock is taken), or
 //! whose socket would not take the whole line, is left to its own task,
 //! woken through the seat's [`Notify`]; the task writes what is left within
@@ -45,16 +53,22 @@ use super::now_ms;
 /// waits for at most one shard's writes.
 const SHARDS: usize = 64;
 
-/// What a seat's lock guards.
+/// Seats whose first memory a writer fetches together before pushing to
+/// them one by one.
+const TOUCH_AHEAD: usize = 8;
+
+/// What a seat's lock guards. In declaration order (`repr(C)`): what a
+/// writer reads first sits next to the lock, not after the driver.
+#[repr(C)]
 pub struct Seated {
-    /// The session's driver.
-    pub driver: SessionDriver,
+    /// Whether writers push to the seat's socket; turned off before the
+    /// connection closes, so nothing is written after the close.
+    pushing: bool,
     /// Bytes a writer could not write (the socket's buffer was full): the
     /// connection task writes them before anything else.
     leftover: Vec<u8>,
-    /// The socket writers push to; taken away before the connection closes,
-    /// so its task holds the only handle and can shut it down.
-    stream: Option<Arc<TcpStream>>,
+    /// The session's driver.
+    pub driver: SessionDriver,
 }
 
 impl Seated {
@@ -68,15 +82,15 @@ impl Seated {
         !self.leftover.is_empty()
     }
 
-    /// Lets go of the socket: no writer pushes to it any more.
-    pub fn release_stream(&mut self) {
-        self.stream = None;
+    /// No writer pushes to the socket any more.
+    pub fn stop_pushes(&mut self) {
+        self.pushing = false;
     }
 
-    /// Writes the bytes a writer left, waiting for the socket as needed;
-    /// the caller bounds the wait.
-    pub async fn write_leftover(&mut self) -> io::Result<()> {
-        let Some(stream) = &self.stream else {
+    /// Writes the bytes a writer left to `stream` (the seat's socket),
+    /// waiting for the socket as needed; the caller bounds the wait.
+    pub async fn write_leftover(&mut self, stream: Option<&TcpStream>) -> io::Result<()> {
+        let Some(stream) = stream.filter(|_| self.pushing) else {
             self.leftover.clear();
             return Ok(());
         };
@@ -94,24 +108,59 @@ impl Seated {
     }
 }
 
-/// One session's driver, shared by its connection task and a writer thread.
+/// One session's driver, shared by its connection task and a writer thread,
+/// with the plain-TCP Stratum socket writers push to. In declaration order
+/// (`repr(C)`): the socket, read first by a push, next to the lock.
+#[repr(C)]
 pub struct Seat {
+    /// The socket, in the seat itself: a push reads its descriptor from the
+    /// seat's memory, not from a separate allocation the writer would wait
+    /// on once more per session. The connection task reads and writes it
+    /// through [`SharedTcp`].
+    stream: Option<TcpStream>,
     seated: tokio::sync::Mutex<Seated>,
     /// Wakes the connection task: a writer left it bytes or a job.
     wake: Notify,
+    session_id: u64,
 }
 
 impl Seat {
     /// A seat for `driver`; with `stream` (a plain-TCP Stratum socket),
     /// writers may push to it.
-    pub fn new(driver: SessionDriver, stream: Option<Arc<TcpStream>>) -> Seat {
+    pub fn new(driver: SessionDriver, stream: Option<TcpStream>) -> Seat {
         Seat {
+            session_id: driver.id(),
             seated: tokio::sync::Mutex::new(Seated {
                 driver,
                 leftover: Vec::new(),
-                stream,
+                pushing: stream.is_some(),
             }),
+            stream,
             wake: Notify::new(),
+        }
+    }
+
+    /// The session's id.
+    pub fn session_id(&self) -> u64 {
+        self.session_id
+    }
+
+    /// Whether writers push to this seat (it has a plain-TCP socket).
+    pub fn is_pushed(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    /// The seat's socket, when writers push to it.
+    pub fn stream(&self) -> Option<&TcpStream> {
+        self.stream.as_ref()
+    }
+
+    /// Reads the seat's socket descriptor and nothing else: the first
+    /// memory a push to this seat reads, fetched ahead (see
+    /// [`Writer::push_all`]).
+    fn touch(&self) {
+        if let Some(stream) = &self.stream {
+            std::hint::black_box(std::os::fd::AsRawFd::as_raw_fd(stream));
         }
     }
 
@@ -148,7 +197,12 @@ impl Seat {
         if jobs.has_changed().unwrap_or(true) {
             return None;
         }
-        Some(seated.push(job, pass, lines, now_ms, &self.wake))
+        let stream = self.stream.as_ref()?;
+        let sent = Sent {
+            stream,
+            wake: &self.wake,
+        };
+        Some(seated.push(job, pass, lines, now_ms, sent))
     }
 }
 
@@ -161,6 +215,13 @@ enum Pass {
     Refresh,
 }
 
+/// Where a push goes: the seat's socket, and the seat's task to wake when
+/// the push could not be done whole.
+struct Sent<'a> {
+    stream: &'a TcpStream,
+    wake: &'a Notify,
+}
+
 impl Seated {
     /// The writer's half of [`Seat::push`], with the seat held.
     fn push(
@@ -169,12 +230,13 @@ impl Seated {
         pass: Pass,
         lines: &mut JobLines,
         now_ms: u64,
-        wake: &Notify,
+        sent: Sent<'_>,
     ) -> bool {
+        let Sent { stream, wake } = sent;
         let seated = self;
-        let Some(stream) = &seated.stream else {
+        if !seated.pushing {
             return false;
-        };
+        }
         if !seated.leftover.is_empty() {
             // The task is still writing an earlier line; it sends the
             // newest job after it.
@@ -202,7 +264,7 @@ impl Seated {
         // would-block here is the task's to wait out, with `writable()`,
         // which finds out again on its own try), which spares each push a
         // touch of the socket's readiness state.
-        let written = match socket2::SockRef::from(&**stream).send(line) {
+        let written = match socket2::SockRef::from(stream).send(line) {
             Ok(written) => written,
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => 0,
             // A broken socket: the task finds out on its own write or read.
@@ -324,9 +386,9 @@ impl Pushes {
         Ok(pushes)
     }
 
-    /// Adds `seat` (session `session_id`) to its shard.
-    pub fn join(self: &Arc<Pushes>, seat: &Arc<Seat>, session_id: u64) -> Membership {
-        let shard = usize::try_from(session_id % SHARDS as u64).unwrap_or(0);
+    /// Adds `seat` to its shard.
+    pub fn join(self: &Arc<Pushes>, seat: &Arc<Seat>) -> Membership {
+        let shard = usize::try_from(seat.session_id() % SHARDS as u64).unwrap_or(0);
         if let Some(seats) = self.shards.get(shard) {
             seats
                 .lock()
@@ -446,13 +508,20 @@ impl Writer {
             {
                 let seats = shard.lock().unwrap_or_else(PoisonError::into_inner);
                 let now = now_ms();
-                for seat in seats.iter() {
-                    match seat.push(job, pass, &self.jobs, lines, now) {
-                        Some(true) => written += 1,
-                        Some(false) => {}
-                        None => {
-                            newer = true;
-                            break;
+                'seats: for batch in seats.chunks(TOUCH_AHEAD) {
+                    // Independent reads, issued back to back: the batch's
+                    // first cache misses overlap instead of each push
+                    // waiting out its own (the lock's atomic, next to the
+                    // socket, would otherwise wait for each in turn).
+                    batch.iter().for_each(|seat| seat.touch());
+                    for seat in batch {
+                        match seat.push(job, pass, &self.jobs, lines, now) {
+                            Some(true) => written += 1,
+                            Some(false) => {}
+                            None => {
+                                newer = true;
+                                break 'seats;
+                            }
                         }
                     }
                 }
@@ -468,9 +537,18 @@ impl Writer {
     }
 }
 
-/// A TCP socket its connection task reads and writes while writer threads
-/// may write to it too (always under the seat's lock, never both at once).
-pub struct SharedTcp(pub Arc<TcpStream>);
+/// A seat's TCP socket as its connection task reads and writes it, while
+/// writer threads may write to it too (always under the seat's lock, never
+/// both at once).
+pub struct SharedTcp(pub Arc<Seat>);
+
+impl SharedTcp {
+    fn stream(&self) -> io::Result<&TcpStream> {
+        self.0
+            .stream()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the seat has no socket"))
+    }
+}
 
 impl AsyncRead for SharedTcp {
     fn poll_read(
@@ -478,9 +556,10 @@ impl AsyncRead for SharedTcp {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let stream = self.stream()?;
         loop {
-            ready!(self.0.poll_read_ready(cx))?;
-            match self.0.try_read(buf.initialize_unfilled()) {
+            ready!(stream.poll_read_ready(cx))?;
+            match stream.try_read(buf.initialize_unfilled()) {
                 Ok(read) => {
                     buf.advance(read);
                     return Poll::Ready(Ok(()));
@@ -498,9 +577,10 @@ impl AsyncWrite for SharedTcp {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        let stream = self.stream()?;
         loop {
-            ready!(self.0.poll_write_ready(cx))?;
-            match self.0.try_write(buf) {
+            ready!(stream.poll_write_ready(cx))?;
+            match stream.try_write(buf) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                 other => return Poll::Ready(other),
             }
@@ -511,12 +591,11 @@ impl AsyncWrite for SharedTcp {
         Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // The seat let go of its handle before the close: this is the only
-        // one, and the FIN goes out as with an unshared socket.
-        match Arc::get_mut(&mut self.get_mut().0) {
-            Some(stream) => Pin::new(stream).poll_shutdown(cx),
-            None => Poll::Ready(Ok(())),
-        }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The seat stopped its pushes before the close: the FIN goes out
+        // after everything written, as with an unshared socket. The
+        // descriptor closes with the seat.
+        let stream = self.stream()?;
+        Poll::Ready(socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write))
     }
 }

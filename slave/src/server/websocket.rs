@@ -232,7 +232,8 @@ pub async fn serve<S>(
         }
     };
     let driver = SessionDriver::new(Arc::clone(&ctx), protocol, ip, now_ms());
-    super::connection::serve(WsFraming::new(stream), driver, None, ctx, permit).await;
+    let seat = Arc::new(super::push::Seat::new(driver, None));
+    super::connection::serve(WsFraming::new(stream), seat, ctx, permit).await;
 }
 
 #[cfg(test)]
