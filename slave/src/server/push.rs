@@ -197,12 +197,11 @@ impl Seat {
         if jobs.has_changed().unwrap_or(true) {
             return None;
         }
-        let stream = self.stream.as_ref()?;
-        let sent = Sent {
-            stream,
-            wake: &self.wake,
+        let Some(stream) = &self.stream else {
+            // Never in a shard: only seats with a socket join one.
+            return Some(false);
         };
-        Some(seated.push(job, pass, lines, now_ms, sent))
+        Some(seated.push(job, pass, lines, now_ms, stream, &self.wake))
     }
 }
 
@@ -215,24 +214,19 @@ enum Pass {
     Refresh,
 }
 
-/// Where a push goes: the seat's socket, and the seat's task to wake when
-/// the push could not be done whole.
-struct Sent<'a> {
-    stream: &'a TcpStream,
-    wake: &'a Notify,
-}
-
 impl Seated {
-    /// The writer's half of [`Seat::push`], with the seat held.
+    /// The writer's half of [`Seat::push`], with the seat held: the push to
+    /// `stream`, the seat's socket, waking the seat's task through `wake`
+    /// when it could not be done whole.
     fn push(
         &mut self,
         job: &Arc<Job>,
         pass: Pass,
         lines: &mut JobLines,
         now_ms: u64,
-        sent: Sent<'_>,
+        stream: &TcpStream,
+        wake: &Notify,
     ) -> bool {
-        let Sent { stream, wake } = sent;
         let seated = self;
         if !seated.pushing {
             return false;
@@ -510,9 +504,8 @@ impl Writer {
                 let now = now_ms();
                 'seats: for batch in seats.chunks(TOUCH_AHEAD) {
                     // Independent reads, issued back to back: the batch's
-                    // first cache misses overlap instead of each push
-                    // waiting out its own (the lock's atomic, next to the
-                    // socket, would otherwise wait for each in turn).
+                    // first cache misses overlap instead of each push's
+                    // lock atomic waiting out its own.
                     batch.iter().for_each(|seat| seat.touch());
                     for seat in batch {
                         match seat.push(job, pass, &self.jobs, lines, now) {
