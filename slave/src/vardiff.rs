@@ -222,6 +222,13 @@ impl Vardiff {
         self.window_start_ms.saturating_add(retarget)
     }
 
+    /// Reads the memory a [`Vardiff::tick`] that is not due reads, and the
+    /// difficulty and estimate, as a number of no meaning: for a caller
+    /// that fetches many sessions' memory at once before using it.
+    pub fn warm(&self) -> u64 {
+        self.window_start_ms ^ self.difficulty ^ self.estimate.work.to_bits()
+    }
+
     /// Time passed: retargets when a window is over. Returns the new
     /// difficulty when it changed.
     pub fn tick(&mut self, now_ms: u64) -> Option<u64> {

@@ -89,6 +89,13 @@ impl SessionDriver {
         self.session.id()
     }
 
+    /// Reads the memory a job's push uses, the session core's and the
+    /// driver's own (see [`Session::warm`]).
+    pub fn warm(&self) -> u64 {
+        let shown = self.shown_hashrate.map_or(0, f64::to_bits);
+        self.session.warm() ^ shown ^ u64::from(self.authorized)
+    }
+
     /// The session core, for reading.
     pub fn session(&self) -> &Session {
         &self.session

@@ -18,10 +18,9 @@
 //! A push is mostly the kernel's work; of the rest, most is waiting for
 //! memory, since 10,000 seats do not fit in the cache. So the socket lives
 //! in the seat (not in an allocation of its own the push would wait on
-//! once more), the lock's state and what a writer checks first sit side by
-//! side, and a writer reads the first memory of eight seats at a time
-//! before pushing to them one by one, so that their cache misses overlap
-//! rather than each push waiting out its own.
+//! once more), and a writer takes eight seats at a time, reading what each push will need for all eight before
+//! pushing to any, so that their cache misses overlap rather than each
+//! push waiting out its own.
 //!
 //! Nothing is skipped: a seat whose task is busy (the lock is taken), or
 //! whose socket would not take the whole line, is left to its own task,
@@ -53,8 +52,9 @@ use super::now_ms;
 /// waits for at most one shard's writes.
 const SHARDS: usize = 64;
 
-/// Seats whose first memory a writer fetches together before pushing to
-/// them one by one.
+/// Seats a writer takes together: it fetches their memory at once, then
+/// pushes to them one by one. A seat is held from the batch's start to its
+/// own push, at most the time of this many pushes.
 const TOUCH_AHEAD: usize = 8;
 
 /// What a seat's lock guards. In declaration order (`repr(C)`): what a
@@ -110,15 +110,17 @@ impl Seated {
 
 /// One session's driver, shared by its connection task and a writer thread,
 /// with the plain-TCP Stratum socket writers push to. In declaration order
-/// (`repr(C)`): the socket, read first by a push, next to the lock.
+/// (`repr(C)`): the lock first, so that its state shares the allocation's
+/// first line with the `Arc`'s counts, which a writer can read without the
+/// lock ([`touch`]); the socket after the driver.
 #[repr(C)]
 pub struct Seat {
+    seated: tokio::sync::Mutex<Seated>,
     /// The socket, in the seat itself: a push reads its descriptor from the
     /// seat's memory, not from a separate allocation the writer would wait
     /// on once more per session. The connection task reads and writes it
     /// through [`SharedTcp`].
     stream: Option<TcpStream>,
-    seated: tokio::sync::Mutex<Seated>,
     /// Wakes the connection task: a writer left it bytes or a job.
     wake: Notify,
     session_id: u64,
@@ -155,15 +157,6 @@ impl Seat {
         self.stream.as_ref()
     }
 
-    /// Reads the seat's socket descriptor and nothing else: the first
-    /// memory a push to this seat reads, fetched ahead (see
-    /// [`Writer::push_all`]).
-    fn touch(&self) {
-        if let Some(stream) = &self.stream {
-            std::hint::black_box(std::os::fd::AsRawFd::as_raw_fd(stream));
-        }
-    }
-
     /// Waits for the seat (a writer holds it only for one push).
     pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, Seated> {
         self.seated.lock().await
@@ -174,24 +167,29 @@ impl Seat {
         self.wake.notified().await;
     }
 
-    /// Pushes `job` to this seat now if its task is not using it, else
-    /// wakes the task to do it (a refresh is just skipped). `Some(true)`
-    /// when the notify was written whole; `None` when `jobs` already has a
-    /// newer job (which must not be overtaken by this one).
+    /// Takes the seat for a writer's push if its task is not using it;
+    /// else wakes the task to push a new job itself (a refresh is just
+    /// skipped).
+    fn hold(&self, pass: Pass) -> Option<tokio::sync::MutexGuard<'_, Seated>> {
+        let held = self.seated.try_lock().ok();
+        if held.is_none() && pass == Pass::Job {
+            self.wake.notify_one();
+        }
+        held
+    }
+
+    /// Pushes `job` to this seat, held by the writer as `seated`.
+    /// `Some(true)` when the notify was written whole; `None` when `jobs`
+    /// already has a newer job (which must not be overtaken by this one).
     fn push(
         &self,
+        seated: &mut Seated,
         job: &Arc<Job>,
         pass: Pass,
         jobs: &watch::Receiver<Option<Arc<Job>>>,
         lines: &mut JobLines,
         now_ms: u64,
     ) -> Option<bool> {
-        let Ok(mut seated) = self.seated.try_lock() else {
-            if pass == Pass::Job {
-                self.wake.notify_one();
-            }
-            return Some(false);
-        };
         // Checked with the seat held: a task that sends the newer job
         // itself does so under the same lock, so never before this one.
         if jobs.has_changed().unwrap_or(true) {
@@ -205,6 +203,16 @@ impl Seat {
     }
 }
 
+/// Reads a seat's first line (its lock, beside the `Arc`'s counts) and its
+/// socket's descriptor, and nothing else: the memory a writer needs before
+/// it can take the seat, fetched ahead (see [`Writer::push_all`]).
+fn touch(seat: &Arc<Seat>) {
+    std::hint::black_box(Arc::strong_count(seat));
+    if let Some(stream) = &seat.stream {
+        std::hint::black_box(std::os::fd::AsRawFd::as_raw_fd(stream));
+    }
+}
+
 /// Why a writer goes over its seats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
@@ -215,6 +223,12 @@ enum Pass {
 }
 
 impl Seated {
+    /// Reads the memory a push to this seat uses (see
+    /// [`SessionDriver::warm`]).
+    fn warm(&self) -> u64 {
+        u64::from(self.pushing) ^ self.leftover.len() as u64 ^ self.driver.warm()
+    }
+
     /// The writer's half of [`Seat::push`], with the seat held: the push to
     /// `stream`, the seat's socket, waking the seat's task through `wake`
     /// when it could not be done whole.
@@ -503,12 +517,28 @@ impl Writer {
                 let seats = shard.lock().unwrap_or_else(PoisonError::into_inner);
                 let now = now_ms();
                 'seats: for batch in seats.chunks(TOUCH_AHEAD) {
-                    // Independent reads, issued back to back: the batch's
-                    // first cache misses overlap instead of each push's
-                    // lock atomic waiting out its own.
-                    batch.iter().for_each(|seat| seat.touch());
-                    for seat in batch {
-                        match seat.push(job, pass, &self.jobs, lines, now) {
+                    // Each stage's reads are independent across the batch,
+                    // issued back to back, so that the batch's cache
+                    // misses overlap instead of each push waiting out its
+                    // own: the seats' first lines, then (the locks taken
+                    // on lines already fetched) the memory each push uses.
+                    batch.iter().for_each(touch);
+                    let mut held: [Option<tokio::sync::MutexGuard<'_, Seated>>; TOUCH_AHEAD] =
+                        Default::default();
+                    for (hold, seat) in held.iter_mut().zip(batch) {
+                        *hold = seat.hold(pass);
+                    }
+                    let warmth = held
+                        .iter()
+                        .flatten()
+                        .fold(0, |sum, seated| sum ^ seated.warm());
+                    std::hint::black_box(warmth);
+                    for (hold, seat) in held.iter_mut().zip(batch) {
+                        // Each seat is let go as soon as it is pushed.
+                        let Some(mut seated) = hold.take() else {
+                            continue;
+                        };
+                        match seat.push(&mut seated, job, pass, &self.jobs, lines, now) {
                             Some(true) => written += 1,
                             Some(false) => {}
                             None => {

@@ -95,6 +95,13 @@ impl Clock {
     }
 
     /// A job was sent: the next refresh is a full period away.
+    /// Reads the memory [`Clock::job_sent`] writes (see [`Session::warm`]).
+    ///
+    /// [`Session::warm`]: super::Session::warm
+    pub(super) fn warm(&self) -> u64 {
+        self.refresh_at_ms.unwrap_or(0)
+    }
+
     pub(super) fn job_sent(&mut self, now_ms: u64, timers: &SessionTimers) {
         self.refresh_at_ms = Some(now_ms.saturating_add(millis(timers.job_refresh).max(1)));
     }

@@ -151,6 +151,23 @@ impl SentJobs {
             .map(|template| template.job_id.clone())
     }
 
+    /// Reads the memory a [`SentJobs::push`] into a full backlog uses (the
+    /// newest and oldest entries, the expired list's ends), as a number of
+    /// no meaning (see [`Session::warm`]).
+    ///
+    /// [`Session::warm`]: super::Session::warm
+    pub(super) fn warm(&self) -> u64 {
+        let entry = |job: Option<&SessionJob>| job.map_or(0, |job| job.difficulty);
+        // The list's slots, not the jobs they point to.
+        let expired = |job: Option<&Arc<Job>>| {
+            job.map_or(0, |job| u64::try_from(Arc::as_ptr(job).addr()).unwrap_or(0))
+        };
+        entry(self.jobs.back())
+            ^ entry(self.jobs.front())
+            ^ expired(self.expired.back())
+            ^ expired(self.expired.front())
+    }
+
     /// Adds a newly sent job, dropping the oldest (and its nonces) beyond capacity.
     pub(super) fn push(&mut self, job: SessionJob) {
         // Make room first: pushing past capacity would double the queue's

@@ -250,6 +250,26 @@ impl Session {
         self.vardiff.difficulty()
     }
 
+    /// Reads one word of each part of the session a job's push uses (the
+    /// newest job, the backlog's ends, the clock, vardiff, the
+    /// extra_nonce) and returns them folded into a number of no meaning.
+    /// A writer calls it for several sessions before pushing to any, so
+    /// that their memory is fetched at once instead of one cache miss at a
+    /// time ([`crate::server::push`]).
+    pub fn warm(&self) -> u64 {
+        let latest = self
+            .latest_job
+            .as_ref()
+            .map_or(0, |job| u64::try_from(Arc::as_ptr(job).addr()).unwrap_or(0));
+        latest
+            ^ self.announced_difficulty.unwrap_or(0)
+            ^ self.jobs.warm()
+            ^ self.clock.warm()
+            ^ self.vardiff.warm()
+            ^ u64::from(self.nonce.extra_nonce[0])
+            ^ u64::from(self.login.is_some())
+    }
+
     /// Estimated hashrate (hashes per second) from the valid shares so far.
     pub fn hashrate(&self) -> Option<f64> {
         self.vardiff.hashrate()
