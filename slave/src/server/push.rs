@@ -18,7 +18,9 @@
 //! A push is mostly the kernel's work; of the rest, most is waiting for
 //! memory, since 10,000 seats do not fit in the cache. So the socket lives
 //! in the seat (not in an allocation of its own the push would wait on
-//! once more), and a writer takes eight seats at a time, reading what each push will need for all eight before
+//! once more); a writer walks its seats in the order they connected, the
+//! order their memory was allocated in ([`RUN`]); and it takes eight seats
+//! at a time, reading what each push will need for all eight before
 //! pushing to any, so that their cache misses overlap rather than each
 //! push waiting out its own.
 //!
@@ -46,11 +48,34 @@ use super::driver::SessionDriver;
 use super::fanout::FanoutProbe;
 use super::now_ms;
 
-/// Shards of seats; each writer thread owns every `writers`-th one. Many more
-/// shards than writers keep each lock short (a writer holds a shard's lock
-/// while it pushes to that shard's seats), so a session opening or closing
-/// waits for at most one shard's writes.
-const SHARDS: usize = 64;
+/// Shards of seats per writer thread; each writer owns every `writers`-th
+/// shard. Many more shards than writers keep each lock short (a writer
+/// holds a shard's lock while it pushes to that shard's seats), so a
+/// session opening or closing waits for at most one shard's writes.
+const SHARDS_PER_WRITER: usize = 32;
+
+/// Writer threads at most.
+const MAX_WRITERS: usize = 64;
+
+/// Consecutive session ids that go to the same shard, one run after the
+/// other. Session ids count up as miners connect, so a writer walks its
+/// seats in the order they connected, a run at a time; the seats, the
+/// sockets' kernel memory and the sessions' backlogs were allocated in that
+/// order, so each push reads memory next to the last one's and the
+/// processor's prefetching keeps ahead of the walk. Spread one id per
+/// shard instead, each push landed 64 sessions away from the previous one
+/// in all of that memory, and a job cost the writers 17 % more CPU
+/// (docs/BENCHMARKS.md, "Walking the seats in the order they connected").
+const RUN: u64 = 64;
+
+/// The shard, of `shards` (a multiple of the writers), of the session with
+/// `session_id`: runs of [`RUN`] consecutive ids, dealt to the shards in
+/// turn, so that the writers (each taking every `writers`-th shard) get
+/// the runs in turn and as many sessions each, give or take one run.
+fn shard_of(session_id: u64, shards: usize) -> usize {
+    let shards = u64::try_from(shards.max(1)).unwrap_or(1);
+    usize::try_from((session_id / RUN) % shards).unwrap_or(0)
+}
 
 /// Seats a writer takes together: it fetches their memory at once, then
 /// pushes to them one by one. A seat is held from the batch's start to its
@@ -351,8 +376,10 @@ impl Drop for Membership {
     fn drop(&mut self) {
         if let Some(shard) = self.pushes.shards.get(self.shard) {
             let mut seats = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            // Removed in place, not swapped with the last seat: the shard
+            // stays in the order its sessions connected ([`RUN`]).
             if let Some(at) = seats.iter().position(|seat| Arc::ptr_eq(seat, &self.seat)) {
-                seats.swap_remove(at);
+                seats.remove(at);
             }
         }
     }
@@ -370,10 +397,12 @@ impl Pushes {
         fanout: &Arc<FanoutProbe>,
         writers: usize,
     ) -> io::Result<Arc<Pushes>> {
+        let writers = writers.clamp(1, MAX_WRITERS);
         let pushes = Arc::new(Pushes {
-            shards: (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
+            shards: (0..writers * SHARDS_PER_WRITER)
+                .map(|_| Mutex::new(Vec::new()))
+                .collect(),
         });
-        let writers = writers.clamp(1, SHARDS);
         let mut passes = Vec::with_capacity(writers);
         for first in 0..writers {
             let (pass, passed) = mpsc::channel();
@@ -396,7 +425,7 @@ impl Pushes {
 
     /// Adds `seat` to its shard.
     pub fn join(self: &Arc<Pushes>, seat: &Arc<Seat>) -> Membership {
-        let shard = usize::try_from(seat.session_id() % SHARDS as u64).unwrap_or(0);
+        let shard = shard_of(seat.session_id(), self.shards.len());
         if let Some(seats) = self.shards.get(shard) {
             seats
                 .lock()
@@ -620,5 +649,38 @@ impl AsyncWrite for SharedTcp {
         // descriptor closes with the seat.
         let stream = self.stream()?;
         Poll::Ready(socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consecutive_sessions_share_a_shard_in_runs() {
+        let shards = 2 * SHARDS_PER_WRITER;
+        assert!((0..RUN).all(|id| shard_of(id, shards) == 0));
+        assert_eq!(shard_of(RUN, shards), 1);
+        assert_eq!(shard_of(RUN * 2 - 1, shards), 1);
+        let cycle = RUN * shards as u64;
+        assert_eq!(shard_of(cycle - 1, shards), shards - 1);
+        // After the last shard the runs start again at the first.
+        assert_eq!(shard_of(cycle, shards), 0);
+        assert!(shard_of(u64::MAX, shards) < shards);
+        assert_eq!(shard_of(7, 0), 0);
+    }
+
+    #[test]
+    fn writers_get_as_many_sessions_each() {
+        for writers in 1..=6 {
+            let shards = writers * SHARDS_PER_WRITER;
+            let mut per_writer = vec![0u64; writers];
+            for id in 1..=20_000 {
+                per_writer[shard_of(id, shards) % writers] += 1;
+            }
+            let most = per_writer.iter().max().copied().unwrap_or(0);
+            let least = per_writer.iter().min().copied().unwrap_or(0);
+            assert!(most - least <= RUN, "{writers} writers: {per_writer:?}");
+        }
     }
 }
