@@ -182,7 +182,8 @@ impl Seat {
         self.stream.as_ref()
     }
 
-    /// Waits for the seat (a writer holds it only for one push).
+    /// Waits for the seat (a writer holds it for at most [`TOUCH_AHEAD`]
+    /// pushes).
     pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, Seated> {
         self.seated.lock().await
     }
