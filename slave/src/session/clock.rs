@@ -94,7 +94,6 @@ impl Clock {
         self.last_request_ms = Some(now_ms);
     }
 
-    /// A job was sent: the next refresh is a full period away.
     /// Reads the memory [`Clock::job_sent`] writes (see [`Session::warm`]).
     ///
     /// [`Session::warm`]: super::Session::warm
@@ -102,6 +101,7 @@ impl Clock {
         self.refresh_at_ms.unwrap_or(0)
     }
 
+    /// A job was sent: the next refresh is a full period away.
     pub(super) fn job_sent(&mut self, now_ms: u64, timers: &SessionTimers) {
         self.refresh_at_ms = Some(now_ms.saturating_add(millis(timers.job_refresh).max(1)));
     }
