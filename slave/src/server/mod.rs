@@ -1,7 +1,7 @@
 //! The miner-facing doors of a slave: listeners (Stratum over TCP and TLS,
 //! WebSocket GetWork over ws and wss, Xatum over TLS), the one
 //! [`connection`] task per connection that only moves requests, pushes and
-//! time between a door's framing (lines in [`line`], frames in
+//! time between a door's framing (lines in [`line`](mod@line), frames in
 //! [`websocket`]) and the session core, and the protocol-neutral [`driver`]
 //! (share rate, hashing, forwarding to the master link, bans) every door
 //! shares.

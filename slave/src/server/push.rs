@@ -19,7 +19,7 @@
 //! memory, since 10,000 seats do not fit in the cache. So the socket lives
 //! in the seat (not in an allocation of its own the push would wait on
 //! once more); a writer walks its seats in the order they connected, the
-//! order their memory was allocated in ([`RUN`]); and it takes eight seats
+//! order their memory was allocated in (`RUN`); and it takes eight seats
 //! at a time, reading what each push will need for all eight before
 //! pushing to any, so that their cache misses overlap rather than each
 //! push waiting out its own.
@@ -137,7 +137,7 @@ impl Seated {
 /// with the plain-TCP Stratum socket writers push to. In declaration order
 /// (`repr(C)`): the lock first, so that its state shares the allocation's
 /// first line with the `Arc`'s counts, which a writer can read without the
-/// lock ([`touch`]); the socket after the driver.
+/// lock (`touch`); the socket after the driver.
 #[repr(C)]
 pub struct Seat {
     seated: tokio::sync::Mutex<Seated>,
@@ -182,7 +182,7 @@ impl Seat {
         self.stream.as_ref()
     }
 
-    /// Waits for the seat (a writer holds it for at most [`TOUCH_AHEAD`]
+    /// Waits for the seat (a writer holds it for at most `TOUCH_AHEAD`
     /// pushes).
     pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, Seated> {
         self.seated.lock().await
