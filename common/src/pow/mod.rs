@@ -1,7 +1,7 @@
 //! TOS Hash V3 (`tos/v3`), the proof-of-work hash of a MinerWork.
 //!
 //! [`hash`] is the entry point; [`Hasher`] keeps its 64 KiB scratchpad between
-//! calls for threads that hash many shares; [`reference`] is the plain
+//! calls for threads that hash many shares; [`reference`](mod@reference) is the plain
 //! stage-by-stage reading of the algorithm, kept as the specification and as
 //! the baseline of the benchmark.
 

@@ -12,7 +12,7 @@ use tos_pool_common::network::Network;
 use tos_pool_integration_tests::devnet::{CONTROLS, Devnet, DevnetConfig};
 
 /// An emulated TOS daemon: JSON-RPC and WebSocket events on /json_rpc,
-/// test controls on POST /control/<name>.
+/// test controls on `POST /control/<name>`.
 #[derive(Debug, Parser)]
 #[command(
     name = "tos-devnet",

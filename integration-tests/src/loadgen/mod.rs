@@ -116,7 +116,7 @@ pub struct LoadSettings {
     /// the next endpoint in turn, as a miner with failover pools does, until
     /// the run ends (fault runs); otherwise it ends.
     pub reconnect: bool,
-    /// Watch-only sessions ([`watch`]): idle plain-TCP Stratum sessions that
+    /// Watch-only sessions (`watch`): idle plain-TCP Stratum sessions that
     /// read pushed jobs with a byte scan instead of the full test miner, so
     /// one process can time tens of thousands of sessions' jobs.
     pub watch: bool,

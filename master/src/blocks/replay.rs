@@ -223,7 +223,7 @@ impl SpoolReplayer {
         Ok(())
     }
 
-    /// Replays at once, then every [`REPLAY_INTERVAL`], until `shutdown`.
+    /// Replays at once, then every `REPLAY_INTERVAL`, until `shutdown`.
     pub async fn run(mut self, shutdown: Shutdown) {
         let mut ticker = tokio::time::interval(REPLAY_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

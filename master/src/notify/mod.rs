@@ -6,7 +6,7 @@
 //! notification is dropped and counted, so accounting is never held up. One
 //! background task drains the queue, sending each message to every target
 //! with a timeout per request and capped retries ([`delivery`]). The text
-//! is made by plain functions ([`format`]).
+//! is made by plain functions ([`format`](mod@format)).
 
 pub mod delivery;
 pub mod format;

@@ -8,16 +8,16 @@
 //! 2. `build_transaction`: its hash ⇒ `sent`; a refusal that provably came
 //!    before any broadcast ([`crate::wallet::classify`]) ⇒ `failed`, amounts
 //!    back, and the refused recipient is found and quarantined while the
-//!    others are retried at once ([`quarantine`], pure); any other error
+//!    others are retried at once (`quarantine`, pure); any other error
 //!    (it may have followed a broadcast) ⇒ the record stays `pending` and no
-//!    further payout runs until it is reconciled ([`reconcile`], pure) or
+//!    further payout runs until it is reconciled (`reconcile`, pure) or
 //!    resolved by an operator ([`Payouts::resolve`]);
 //! 3. with `payouts.confirmations` blocks on top ⇒ `confirmed`: pending →
 //!    paid, one history entry per miner, a `Payment` event per transfer.
 //!
 //! A crash between any two steps leaves a record the next run finds, so a
 //! balance is never paid twice. Only addresses the wallet has validated are
-//! planned ([`validate`], pure); quarantined ones are left out until an
+//! planned (`validate`, pure); quarantined ones are left out until an
 //! admin releases them.
 
 mod pay;

@@ -4,7 +4,7 @@
 //! by the ledger in one atomic, idempotent step. A run that fails halfway
 //! changes nothing twice: the next run reads the stored states again.
 //! Each run also reads the chain's newly settled heights for blocks the
-//! pool mined that have no record ([`discover`]).
+//! pool mined that have no record (`discover`).
 
 mod discover;
 
