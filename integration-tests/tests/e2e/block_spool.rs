@@ -412,7 +412,13 @@ async fn a_pool_block_without_a_record_is_reported_and_added_by_the_operator() {
     .await;
     assert_eq!(unrecorded.len(), 1, "{unrecorded:?}");
     assert_eq!(unrecorded[0]["hash"], hash.as_str());
-    assert_eq!(cluster.master.metrics().gauge(Gauge::BlocksUnrecorded), 1.0);
+    // The gauge is set once the unlocker's scan is over, a few Redis round
+    // trips after the list shows the block.
+    eventually("the gauge to count the block", || {
+        let gauge = cluster.master.metrics().gauge(Gauge::BlocksUnrecorded);
+        async move { (gauge == 1.0).then_some(()) }
+    })
+    .await;
     assert!(!recorded(cluster.master.ledger(), &hash).await);
 
     let add = |body: Value| {
