@@ -97,11 +97,6 @@ pub struct Seated {
 }
 
 impl Seated {
-    /// Takes the bytes a writer left, to be written first.
-    pub fn take_leftover(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.leftover)
-    }
-
     /// Whether a writer left bytes to write.
     pub fn has_leftover(&self) -> bool {
         !self.leftover.is_empty()
